@@ -1,0 +1,94 @@
+// Package csvreport reads every known shape of the "Windows Autopilot Device Information"
+// export (Get-WindowsAutopilotInfo files, the Configuration Manager SSRS report export,
+// OEM/partner CSVs, merged files) in any of the encodings seen in the wild, streaming,
+// into rows that keep their file and line number. It never touches the network.
+package csvreport
+
+// Row is one data row of an export, with columns found by name.
+type Row struct {
+	File string // the path as given
+	Line int    // 1-based line where the record starts
+
+	Serial       string // Device Serial Number (verbatim, only trimmed)
+	ProductID    string // Windows Product ID
+	Hash         string // Hardware Hash (base64 text, whitespace kept as read)
+	GroupTag     string // Group Tag / OrderID
+	AssignedUser string // Assigned User
+	Manufacturer string // partner layout: Manufacturer name
+	Model        string // partner layout: Device model
+
+	// Problem is set when the record itself is malformed (e.g. more fields than the header
+	// because a value contained a comma). Such a row still counts as a data row and must be
+	// reported invalid with Problem.Code.
+	Problem *RowProblem
+}
+
+// RowProblem describes a malformed record.
+type RowProblem struct {
+	Code    string // e.g. "row_columns", "row_encoding"
+	Message string
+}
+
+// Layout names the shape of a file.
+type Layout string
+
+const (
+	LayoutCanonical  Layout = "canonical"  // Device Serial Number,Windows Product ID,Hardware Hash[,Group Tag[,Assigned User]] and variants
+	LayoutPartner    Layout = "partner"    // …,Manufacturer name,Device model
+	LayoutSSRS       Layout = "ssrs"       // ConfigMgr report export (preamble, element-name header, label cells)
+	LayoutHeaderless Layout = "headerless" // no header, one cell is a hash
+)
+
+// Format describes what was detected about a file.
+type Format struct {
+	Encoding        string // "utf-8", "utf-8-bom", "utf-16le", "utf-16be", "windows-1252"
+	Layout          Layout
+	HasGroupTag     bool // the file has a group tag column
+	HasAssignedUser bool // the file has an assigned user column
+}
+
+// Note is a file-level remark (unknown extra column, encoding fallback, …).
+type Note struct {
+	File    string
+	Line    int
+	Code    string
+	Message string
+}
+
+// FileError means a file cannot be read as an import file at all (exit code 1).
+type FileError struct {
+	File    string
+	Line    int    // 0 when not line-specific
+	Code    string // "unreadable", "empty", "no_hash_column", "device_list_export", "corporate_identifiers", "no_header", …
+	Message string // what is wrong
+	Hint    string // what to do
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return e.File + ":" + itoa(e.Line) + ": " + e.Message
+	}
+	return e.File + ": " + e.Message
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,83 @@
+// Package mapping turns export rows into devices to register and findings: it validates
+// each row (serial, hash, group tag, user), cross-checks the CSV against the fields inside
+// the hash, and dedupes across all input files. Every input row ends in exactly one Status.
+package mapping
+
+// Status is the final state of one input row.
+type Status string
+
+const (
+	StatusValid     Status = "valid"     // first occurrence of a device that would be registered
+	StatusInvalid   Status = "invalid"   // one or more error codes
+	StatusDuplicate Status = "duplicate" // a later copy of a device already seen (same row, or same machine captured again)
+	StatusConflict  Status = "conflict"  // same serial, different machine: no row of that serial is registered
+)
+
+// Finding codes (hash codes come from package hwhash).
+const (
+	CodeMissingSerial     = "missing_serial"
+	CodeMissingHash       = "missing_hash"
+	CodeSerialMismatch    = "serial_mismatch"
+	CodePlaceholderSerial = "placeholder_serial"
+	CodeBadGroupTag       = "bad_group_tag"
+	CodeBadUser           = "bad_user"
+	CodeDuplicate         = "duplicate"
+	CodeConflict          = "conflict"
+	// warnings
+	CodeSerialFromHash   = "serial_from_hash"   // empty CSV serial filled from the hash
+	CodeProductIDIgnored = "product_id_ignored" // not a 13-digit PKID (e.g. OS product ID from ConfigMgr)
+)
+
+// Finding is one remark about a row. Warning findings do not change the status.
+type Finding struct {
+	Code    string
+	Message string
+	Warning bool
+}
+
+// Device is what would be sent to Graph for a valid row.
+type Device struct {
+	File         string
+	Line         int
+	Serial       string
+	ProductKey   string // only a 13-digit PKID, else ""
+	GroupTag     string
+	AssignedUser string
+	Hardware     []byte // decoded hash bytes (hardwareIdentifier); nil unless Options.KeepHardware
+	HashB64      string // the canonical base64 (padded); "" unless Options.KeepHardware
+	Fingerprint  string // hwhash.Fingerprint, safe to print
+	Manufacturer string // from the hash
+	Model        string // from the hash
+}
+
+// Result is the outcome of one input row.
+type Result struct {
+	File         string
+	Line         int
+	Serial       string // effective serial (CSV, or from the hash when the CSV was empty)
+	Status       Status
+	Codes        []string  // error codes, sorted, unique; empty for valid
+	Findings     []Finding // errors and warnings, in the order found
+	Manufacturer string
+	Model        string
+	DuplicateOf  string  // "file:line" of the first occurrence, for duplicate
+	Device       *Device // set for StatusValid
+}
+
+// Summary counts results. Rows counts data rows (not headers).
+type Summary struct {
+	Files      int `json:"files"`
+	Rows       int `json:"rows"`
+	Valid      int `json:"valid"`
+	Invalid    int `json:"invalid"`
+	Duplicates int `json:"duplicates"`
+	Conflicts  int `json:"conflicts"`
+	Devices    int `json:"devices"`
+}
+
+// Options control validation.
+type Options struct {
+	GroupTag     string // --group-tag: overrides the CSV column when set
+	AssignedUser string // --assigned-user: overrides the CSV column when set
+	KeepHardware bool   // keep decoded hash bytes in Device (import needs them; check does not)
+}
