@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// cliEnv is what every command gets: the context (cancelled on SIGINT/SIGTERM) and the
+// standard streams. Tests call run with buffers.
+type cliEnv struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// commands is filled by init functions in the cmd_*.go files, one per command, so that
+// commands can be added without touching this file.
+var commands []func(env *cliEnv) *cobra.Command
+
+func registerCommand(f func(env *cliEnv) *cobra.Command) { commands = append(commands, f) }
+
+const exitCodesHelp = `Exit codes:
+  0    every row valid (check/convert) or registered (import); duplicates are fine
+  1    fatal: a file unreadable or not an import file, Graph unreachable
+  2    usage error
+  3    finished, but some rows invalid, in conflict, rejected or timed out
+  4    authentication or permission failure (import)
+  130  interrupted (SIGINT/SIGTERM)`
+
+func newRootCmd(env *cliEnv) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "apimport",
+		Short: "Check, convert and import Windows Autopilot device exports",
+		Long: `apimport reads Windows Autopilot hardware-hash exports (the Configuration Manager
+"Windows Autopilot Device Information" report, Get-WindowsAutopilotInfo files,
+OEM/partner CSVs), validates and dedupes the rows, converts them to the Intune
+import CSV and registers the devices through Microsoft Graph.
+
+` + exitCodesHelp,
+		Version:       version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetIn(env.stdin)
+	root.SetOut(env.stdout)
+	root.SetErr(env.stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, msg: err.Error(), hint: "see '" + c.CommandPath() + " --help'"}
+	})
+	subs := make([]*cobra.Command, 0, len(commands))
+	for _, f := range commands {
+		subs = append(subs, f(env))
+	}
+	sort.Slice(subs, func(i, j int) bool { return subs[i].Name() < subs[j].Name() })
+	root.AddCommand(subs...)
+	return root
+}
+
+// run is the whole program; main only calls os.Exit with its result.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &cliEnv{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCmd(env)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "apimport: interrupted")
+		return exitInterrupted
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(stderr, "apimport: error: %s\n", ee.msg)
+		}
+		if ee.hint != "" {
+			fmt.Fprintf(stderr, "apimport: hint: %s\n", ee.hint)
+		}
+		return ee.code
+	}
+	// cobra's own argument errors (unknown command, wrong arg count) are usage errors.
+	if isCobraUsageError(err) {
+		fmt.Fprintf(stderr, "apimport: error: %s\napimport: hint: see 'apimport --help'\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "apimport: error: %s\n", err)
+	return codeOf(err)
+}

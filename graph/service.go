@@ -1,0 +1,106 @@
+// Package graph talks to Microsoft Graph for Windows Autopilot: credentials (azidentity),
+// the Graph client (msgraph-sdk-go), the import engine (plan, submit, poll, clean up,
+// sync) and its crash-safe journal. It is the only package that imports the Graph SDK.
+package graph
+
+import (
+	"context"
+	"time"
+)
+
+// ImportItem is one device to submit through the import action.
+type ImportItem struct {
+	Serial       string
+	GroupTag     string
+	AssignedUser string // UPN, may be empty
+	ProductKey   string // 13-digit PKID or ""
+	Hardware     []byte // decoded hash bytes (Edm.Binary; the serializer base64-encodes them)
+}
+
+// Import status values of importedWindowsAutopilotDeviceIdentityState.deviceImportStatus.
+const (
+	ImportUnknown  = "unknown"
+	ImportPending  = "pending"
+	ImportPartial  = "partial"
+	ImportComplete = "complete"
+	ImportError    = "error"
+)
+
+// ImportRecord is an importedWindowsAutopilotDeviceIdentity as the service reports it.
+type ImportRecord struct {
+	ID             string
+	Serial         string
+	GroupTag       string
+	AssignedUser   string
+	ImportID       string
+	Status         string // Import* constants; unknown/pending/partial are not final
+	ErrorCode      int    // deviceErrorCode (0 when none)
+	ErrorName      string // deviceErrorName
+	RegistrationID string // deviceRegistrationId = windowsAutopilotDeviceIdentity id on success
+}
+
+// Final reports whether the record reached a terminal state (complete or error).
+func (r ImportRecord) Final() bool { return r.Status == ImportComplete || r.Status == ImportError }
+
+// AutopilotDevice is a registered windowsAutopilotDeviceIdentity.
+type AutopilotDevice struct {
+	ID                string
+	Serial            string
+	GroupTag          string
+	UserPrincipalName string
+	DisplayName       string
+	Manufacturer      string
+	Model             string
+}
+
+// DeviceUpdate is the body of updateDeviceProperties; nil fields are not sent.
+type DeviceUpdate struct {
+	GroupTag          *string
+	UserPrincipalName *string
+	DisplayName       *string
+}
+
+// SyncInfo is the beta windowsAutopilotSettings resource.
+type SyncInfo struct {
+	LastSync       time.Time
+	LastManualSync time.Time
+	Status         string // unknown|inProgress|completed|failed
+}
+
+// Stats counts what a Service sent.
+type Stats struct {
+	Requests  int // HTTP requests sent, retries included ($batch counts its inner requests)
+	Writes    int // POST/PATCH/DELETE among them
+	Throttled int // responses with status 429
+	Retries   int
+}
+
+// Service is the Graph surface the import engine uses. The msgraph-sdk-go client
+// implements it; every call shares one throttle budget and one retry policy.
+type Service interface {
+	// Import submits items with POST …/importedWindowsAutopilotDeviceIdentities/import and
+	// returns one record per item, in item order.
+	Import(ctx context.Context, items []ImportItem) ([]ImportRecord, error)
+	// GetImported reads one import record; a missing record is ErrNotFound.
+	GetImported(ctx context.Context, id string) (ImportRecord, error)
+	// GetImportedMany reads several records (JSON batching, ≤20 a batch); missing ids are absent from the map.
+	GetImportedMany(ctx context.Context, ids []string) (map[string]ImportRecord, error)
+	// ListImported pages through every import record in the tenant; fn returns false to stop.
+	ListImported(ctx context.Context, fn func(ImportRecord) bool) error
+	// DeleteImported deletes one import record (204); a missing record is not an error.
+	DeleteImported(ctx context.Context, id string) error
+	// ListDevices pages through every registered Autopilot device; fn returns false to stop.
+	ListDevices(ctx context.Context, fn func(AutopilotDevice) bool) error
+	// FindDevices returns the registered devices whose serial equals serial exactly
+	// (server-side contains() filter, exact match client-side).
+	FindDevices(ctx context.Context, serial string) ([]AutopilotDevice, error)
+	// UpdateDevice calls updateDeviceProperties.
+	UpdateDevice(ctx context.Context, id string, u DeviceUpdate) error
+	// GetSyncInfo reads beta windowsAutopilotSettings.
+	GetSyncInfo(ctx context.Context) (SyncInfo, error)
+	// Sync calls beta windowsAutopilotSettings/sync once (never retried): nil on 204,
+	// ErrSyncTooSoon on 429, ErrSyncInProgress on 409.
+	Sync(ctx context.Context) error
+	// Stats returns the counters so far.
+	Stats() Stats
+}
