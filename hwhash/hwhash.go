@@ -1,16 +1,3 @@
-// Package hwhash decodes, verifies and builds the Windows Autopilot "4K hardware hash"
-// (the OA3 hardware report that Get-WindowsAutopilotInfo and ConfigMgr export as base64).
-//
-// Layout (reverse-engineered, see ../shared/docs/graph-api.md §6):
-//
-//	off 0  : 'O' 'A'
-//	off 2  : u16 LE T = length of header + records (records end at T)
-//	off 4… : records: u16 LE type, u16 LE len (includes the 4-byte record header), data
-//	off T  : 'C' 'S' 0x24 0x00 trailer
-//	off T+4: SHA-256 over bytes [0, T)
-//	rest   : zero padding (to 3000 bytes in every real sample)
-//
-// The full hash identifies a machine: never print it. Use [Fingerprint] for logs.
 package hwhash
 
 // Problem codes. Errors make a hash unusable; warnings are reported only.
@@ -22,6 +9,8 @@ const (
 	CodeMissingManufacturer = "hash_missing_manufacturer" // error: no SMBIOS manufacturer record (802)
 	CodePadding             = "hash_padding"              // warning: base64 '=' padding was missing and was added
 	CodeLength              = "hash_length"               // warning: decoded length is not 3000 bytes
+	CodeTrailingData        = "hash_trailing_data"        // warning: non-zero bytes after the checksum (not covered by it)
+	CodeEKMismatch          = "hash_ek_mismatch"          // warning: record 11 is not the SHA-256 of the record 25 EK
 )
 
 // Problem is one finding about a hash.
@@ -48,6 +37,11 @@ type Info struct {
 	TPMEKDigest  string   // hex SHA-256 of the TPM EK (from record 11, else computed from record 25); never the EK itself
 	ProductKeyID string   // record 24 (13-digit PKID)
 	OSBuild      string   // from record 1, when decodable
+
+	// Added after the first contract.
+	OfflineIDType  int    // record 11 id type byte (1 = TPM_EK; 3 seen on VMs without TPM); 0 when absent
+	OfflineID      string // record 11 hex SHA-256 whatever its type (equals TPMEKDigest for type 1)
+	UnknownRecords int    // records whose type has no known meaning (0 or > 30); they are allowed
 }
 
 // Identity is what identifies a machine across captures (hashes differ between
