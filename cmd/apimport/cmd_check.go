@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/mapping"
+	"github.com/spf13/cobra"
+)
+
+func init() { registerCommand(newCheckCmd) }
+
+type checkOptions struct {
+	rowFlags
+	json bool
+}
+
+func newCheckCmd(env *cliEnv) *cobra.Command {
+	opts := &checkOptions{}
+	cmd := &cobra.Command{
+		Use:   "check [flags] FILE...",
+		Short: "Validate exports offline: encoding, columns, hashes, duplicates (sends nothing)",
+		Long: `Check reads every FILE (globs allowed, also on Windows) and reports, for each
+data row, whether the device would be registered: valid, invalid (with codes),
+duplicate (a later copy of a device already seen) or conflict (one serial, two
+different machines). It never contacts Microsoft Graph.
+
+Text output: one line per finding, "file:line: serial: code: message", then a
+summary line. With --json: JSON Lines, one {"message_type":"row",...} per data row,
+then one {"message_type":"summary",...}.
+
+` + exitCodesHelp,
+		Example: `  apimport check AutopilotHWID.csv
+  apimport check --json exports/*.csv > check.jsonl
+  apimport check --group-tag Sales report.csv`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCheck(env, opts, args)
+		},
+	}
+	opts.rowFlags.register(cmd)
+	cmd.Flags().BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
+	return cmd
+}
+
+func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
+	rep, _, err := checkInputs(env, args, opts.options())
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(env.stdout)
+	if opts.json {
+		writeCheckJSON(out, rep)
+	} else {
+		printNotes(env.stderr, rep.Notes)
+		printFileErrors(env.stderr, rep.FileErrors)
+		writeCheckText(out, rep)
+	}
+	if err := out.Flush(); err != nil {
+		return fmt.Errorf("writing output: %w", err)
+	}
+	return exitFor(rep)
+}
+
+// writeCheckText writes one line per finding, then the summary.
+func writeCheckText(w io.Writer, rep *mapping.Report) {
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		for _, f := range r.Findings {
+			msg := f.Message
+			if f.Warning {
+				msg = "warning: " + msg
+			}
+			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, msg)
+		}
+		if len(r.Findings) == 0 && r.Status != mapping.StatusValid {
+			fmt.Fprintf(w, "%s:%d: %s: %s: row is %s\n", r.File, r.Line, displaySerial(r.Serial), r.Status, r.Status)
+		}
+	}
+	s := rep.Summary
+	fmt.Fprintf(w, "%d rows in %d files: %d valid, %d invalid, %d duplicates, %d conflicts; %d devices would be registered\n",
+		s.Rows, s.Files, s.Valid, s.Invalid, s.Duplicates, s.Conflicts, s.Devices)
+}
+
+type jsonRow struct {
+	MessageType  string   `json:"message_type"`
+	File         string   `json:"file"`
+	Line         int      `json:"line"`
+	Serial       string   `json:"serial"`
+	Status       string   `json:"status"`
+	Codes        []string `json:"codes"`
+	Warnings     []string `json:"warnings,omitempty"`
+	Manufacturer string   `json:"manufacturer"`
+	Model        string   `json:"model"`
+	DuplicateOf  string   `json:"duplicate_of,omitempty"`
+	Fingerprint  string   `json:"hash_fingerprint,omitempty"`
+}
+
+type jsonSummary struct {
+	MessageType string `json:"message_type"`
+	mapping.Summary
+	FileErrors int `json:"file_errors"`
+}
+
+type jsonFileError struct {
+	MessageType string `json:"message_type"`
+	File        string `json:"file"`
+	Line        int    `json:"line,omitempty"`
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	Hint        string `json:"hint,omitempty"`
+}
+
+func fileErrorJSON(fe *csvreport.FileError) jsonFileError {
+	return jsonFileError{MessageType: "file_error", File: fe.File, Line: fe.Line, Code: fe.Code, Message: fe.Message, Hint: fe.Hint}
+}
+
+func rowJSON(r *mapping.Result) jsonRow {
+	row := jsonRow{
+		MessageType:  "row",
+		File:         r.File,
+		Line:         r.Line,
+		Serial:       r.Serial,
+		Status:       string(r.Status),
+		Codes:        r.Codes,
+		Manufacturer: r.Manufacturer,
+		Model:        r.Model,
+		DuplicateOf:  r.DuplicateOf,
+	}
+	if row.Codes == nil {
+		row.Codes = []string{}
+	}
+	for _, f := range r.Findings {
+		if f.Warning {
+			row.Warnings = append(row.Warnings, f.Code)
+		}
+	}
+	if r.Device != nil {
+		row.Fingerprint = r.Device.Fingerprint
+	}
+	return row
+}
+
+// writeCheckJSON writes the JSON Lines contract: file errors, one row object per data row,
+// then the summary.
+func writeCheckJSON(w io.Writer, rep *mapping.Report) {
+	enc := json.NewEncoder(w)
+	for _, fe := range rep.FileErrors {
+		enc.Encode(fileErrorJSON(fe))
+	}
+	for i := range rep.Results {
+		enc.Encode(rowJSON(&rep.Results[i]))
+	}
+	enc.Encode(jsonSummary{MessageType: "summary", Summary: rep.Summary, FileErrors: len(rep.FileErrors)})
+}

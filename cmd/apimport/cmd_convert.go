@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/mapping"
+	"github.com/spf13/cobra"
+	"golang.org/x/text/encoding/charmap"
+)
+
+func init() { registerCommand(newConvertCmd) }
+
+// portalMaxRows is the Intune portal's limit of devices per import file (add-devices.md).
+const portalMaxRows = 500
+
+// Codes convert adds to rows that the portal file cannot carry.
+const (
+	codeNotANSI       = "not_ansi"        // a value has characters Windows-1252 cannot represent
+	codeNotPortalSafe = "not_portal_safe" // a value has a comma or quote, which the unquoted portal CSV cannot carry
+)
+
+type convertOptions struct {
+	rowFlags
+	output string
+}
+
+func newConvertCmd(env *cliEnv) *cobra.Command {
+	opts := &convertOptions{}
+	cmd := &cobra.Command{
+		Use:   "convert [flags] FILE...",
+		Short: "Write the Intune portal import CSV for the valid devices",
+		Long: `Convert checks every FILE like 'apimport check' and writes the valid devices as the
+Intune admin center import file: header "Device Serial Number,Windows Product ID,
+Hardware Hash" (plus ",Group Tag" / ",Group Tag,Assigned User" when used), no quotes,
+CRLF line ends, ANSI (Windows-1252). Invalid, duplicate and conflicting rows are
+left out and reported on stderr.
+
+The portal takes at most 500 devices per file: with more, -o devices.csv writes
+devices-001.csv, devices-002.csv, ... in input order. Without -o the file goes to
+standard output (500 devices at most). Files are written whole or not at all.
+
+` + exitCodesHelp,
+		Example: `  apimport convert -o intune-import.csv ConfigMgr-report.csv
+  apimport convert --group-tag Kiosk -o kiosk.csv hashes/*.csv`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConvert(env, opts, args)
+		},
+	}
+	opts.rowFlags.register(cmd)
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "write to `PATH` (numbered PATH-001.csv, … when over 500 devices)")
+	return cmd
+}
+
+func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
+	rep, files, err := checkInputs(env, args, opts.options())
+	if err != nil {
+		return err
+	}
+	if opts.output != "" {
+		for _, f := range files {
+			if sameFile(f, opts.output) {
+				return usageErrorf("output %s is also an input file", opts.output)
+			}
+		}
+	}
+	checkPortalSafe(rep)
+	printNotes(env.stderr, rep.Notes)
+	printFileErrors(env.stderr, rep.FileErrors)
+	writeCheckText(env.stderr, rep)
+
+	valid := make(map[rowKey]*mapping.Device)
+	var order []*mapping.Device
+	hasTag, hasUser := false, false
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Status != mapping.StatusValid || r.Device == nil {
+			continue
+		}
+		valid[rowKey{r.File, r.Line}] = r.Device
+		order = append(order, r.Device)
+		hasTag = hasTag || r.Device.GroupTag != ""
+		hasUser = hasUser || r.Device.AssignedUser != ""
+	}
+	if len(order) == 0 {
+		fmt.Fprintln(env.stderr, "apimport: error: no valid devices to write")
+		if err := exitFor(rep); err != nil {
+			return err
+		}
+		return &exitError{code: exitRows}
+	}
+	if opts.output == "" && len(order) > portalMaxRows {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("%d valid devices, more than the portal's %d per file", len(order), portalMaxRows),
+			hint: "use -o PATH to write numbered files of 500 devices"}
+	}
+	header := "Device Serial Number,Windows Product ID,Hardware Hash"
+	if hasUser {
+		header += ",Group Tag,Assigned User"
+	} else if hasTag {
+		header += ",Group Tag"
+	}
+
+	w := newChunkWriter(env.stdout, opts.output, len(order), header)
+	defer w.abort()
+	written := 0
+	enc := charmap.Windows1252.NewEncoder()
+	// Second pass: the hashes were not kept in memory during the check.
+	for _, f := range files {
+		if err := env.ctx.Err(); err != nil {
+			return err
+		}
+		if err := convertFile(f, valid, hasTag, hasUser, func(line string) error {
+			b, err := enc.String(line)
+			if err != nil { // checked before; only a changed file gets here
+				return fmt.Errorf("%s: a value cannot be written as ANSI: %w", f, err)
+			}
+			written++
+			return w.writeRow(b)
+		}); err != nil {
+			return err
+		}
+	}
+	if written != len(order) {
+		return fmt.Errorf("wrote %d of %d devices: an input file changed while it was converted", written, len(order))
+	}
+	paths, err := w.commit()
+	if err != nil {
+		return err
+	}
+	if len(paths) > 0 {
+		fmt.Fprintf(env.stderr, "apimport: wrote %d devices to %s\n", written, strings.Join(paths, ", "))
+	}
+	return exitFor(rep)
+}
+
+type rowKey struct {
+	file string
+	line int
+}
+
+// checkPortalSafe turns valid rows whose values the portal file cannot carry into invalid
+// rows with a code, keeping the summary consistent.
+func checkPortalSafe(rep *mapping.Report) {
+	enc := charmap.Windows1252.NewEncoder()
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Status != mapping.StatusValid || r.Device == nil {
+			continue
+		}
+		d := r.Device
+		var code, msg string
+		for _, v := range []struct{ name, val string }{{"serial", d.Serial}, {"product ID", d.ProductKey}, {"group tag", d.GroupTag}, {"assigned user", d.AssignedUser}} {
+			if strings.ContainsAny(v.val, ",\"\r\n") {
+				code, msg = codeNotPortalSafe, fmt.Sprintf("the %s %q has a comma, quote or line break, which the portal's unquoted CSV cannot carry", v.name, v.val)
+				break
+			}
+			if _, err := enc.String(v.val); err != nil {
+				code, msg = codeNotANSI, fmt.Sprintf("the %s %q has characters that ANSI (Windows-1252) cannot represent; the portal accepts only ANSI files", v.name, v.val)
+				break
+			}
+		}
+		if code == "" {
+			continue
+		}
+		r.Status = mapping.StatusInvalid
+		r.Codes = append(r.Codes, code)
+		r.Findings = append(r.Findings, mapping.Finding{Code: code, Message: msg})
+		r.Device = nil
+		rep.Summary.Valid--
+		rep.Summary.Devices--
+		rep.Summary.Invalid++
+	}
+}
+
+// convertFile streams one input file again and emits the portal line of each valid row.
+func convertFile(path string, valid map[rowKey]*mapping.Device, hasTag, hasUser bool, emit func(string) error) error {
+	r, err := csvreport.Open(path)
+	if err != nil {
+		var fe *csvreport.FileError
+		if errors.As(err, &fe) {
+			return nil // already reported by the check pass
+		}
+		return err
+	}
+	defer r.Close()
+	var sb strings.Builder
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		d, ok := valid[rowKey{row.File, row.Line}]
+		if !ok {
+			continue
+		}
+		h := hwhash.Parse(row.Hash)
+		if hwhash.Fingerprint(h.Raw) != d.Fingerprint {
+			return fmt.Errorf("%s:%d: the hash changed while the file was converted", row.File, row.Line)
+		}
+		sb.Reset()
+		sb.WriteString(d.Serial)
+		sb.WriteByte(',')
+		sb.WriteString(d.ProductKey)
+		sb.WriteByte(',')
+		sb.WriteString(h.Base64())
+		if hasTag || hasUser {
+			sb.WriteByte(',')
+			sb.WriteString(d.GroupTag)
+		}
+		if hasUser {
+			sb.WriteByte(',')
+			sb.WriteString(d.AssignedUser)
+		}
+		sb.WriteString("\r\n")
+		if err := emit(sb.String()); err != nil {
+			return err
+		}
+	}
+}
+
+// chunkWriter writes portal files of at most portalMaxRows rows. Files are written to
+// temporary names and renamed on commit, so a failed or interrupted run leaves none.
+type chunkWriter struct {
+	stdout  io.Writer
+	path    string
+	total   int
+	header  string
+	rows    int
+	cur     *os.File
+	buf     *bufio.Writer
+	temps   []string
+	finals  []string
+	toStdio bool
+}
+
+func newChunkWriter(stdout io.Writer, path string, total int, header string) *chunkWriter {
+	return &chunkWriter{stdout: stdout, path: path, total: total, header: header, toStdio: path == "" || path == "-"}
+}
+
+func (w *chunkWriter) chunkName(n int) string {
+	if w.total <= portalMaxRows {
+		return w.path
+	}
+	ext := filepath.Ext(w.path)
+	if ext == "" {
+		ext = ".csv"
+	}
+	base := strings.TrimSuffix(w.path, filepath.Ext(w.path))
+	return base + "-" + fmt.Sprintf("%03d", n) + ext
+}
+
+func (w *chunkWriter) writeRow(line []byte) error {
+	if w.toStdio {
+		if w.buf == nil {
+			w.buf = bufio.NewWriter(w.stdout)
+			w.buf.WriteString(w.header + "\r\n")
+		}
+		_, err := w.buf.Write(line)
+		return err
+	}
+	if w.cur == nil || w.rows == portalMaxRows {
+		if err := w.closeCurrent(); err != nil {
+			return err
+		}
+		final := w.chunkName(len(w.finals) + 1)
+		f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
+		if err != nil {
+			return fmt.Errorf("creating output: %w", err)
+		}
+		w.cur, w.buf, w.rows = f, bufio.NewWriter(f), 0
+		w.temps = append(w.temps, f.Name())
+		w.finals = append(w.finals, final)
+		w.buf.WriteString(w.header + "\r\n")
+	}
+	w.rows++
+	_, err := w.buf.Write(line)
+	return err
+}
+
+func (w *chunkWriter) closeCurrent() error {
+	if w.cur == nil {
+		return nil
+	}
+	if err := w.buf.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", w.cur.Name(), err)
+	}
+	if err := w.cur.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", w.cur.Name(), err)
+	}
+	err := w.cur.Close()
+	w.cur = nil
+	return err
+}
+
+// commit flushes and renames the temporary files into place and returns their paths.
+func (w *chunkWriter) commit() ([]string, error) {
+	if w.toStdio {
+		if w.buf != nil {
+			return nil, w.buf.Flush()
+		}
+		return nil, nil
+	}
+	if err := w.closeCurrent(); err != nil {
+		return nil, err
+	}
+	for i, tmp := range w.temps {
+		if err := os.Rename(tmp, w.finals[i]); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", w.finals[i], err)
+		}
+		w.temps[i] = ""
+	}
+	return w.finals, nil
+}
+
+// abort removes temporary files not committed.
+func (w *chunkWriter) abort() {
+	if w.cur != nil {
+		w.cur.Close()
+	}
+	for _, tmp := range w.temps {
+		if tmp != "" {
+			os.Remove(tmp)
+		}
+	}
+}
+
+// sameFile reports whether a and b name the same existing file.
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA != nil || errB != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return os.SameFile(sa, sb)
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/mapping"
+	"github.com/spf13/cobra"
+)
+
+// rowFlags are the flags shared by every command that reads exports.
+type rowFlags struct {
+	groupTag     string
+	assignedUser string
+}
+
+func (f *rowFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.groupTag, "group-tag", "", "set this group tag on every device (wins over the file's Group Tag column)")
+	cmd.Flags().StringVar(&f.assignedUser, "assigned-user", "", "set this user `UPN` on every device (wins over the file's Assigned User column)")
+}
+
+func (f *rowFlags) options() mapping.Options {
+	return mapping.Options{GroupTag: f.groupTag, AssignedUser: f.assignedUser}
+}
+
+// checkInputs expands the arguments (globs too, for Windows shells) and runs the offline
+// checks over every file. A bad flag value is a usage error.
+func checkInputs(env *cliEnv, args []string, opts mapping.Options) (*mapping.Report, []string, error) {
+	if len(args) == 0 {
+		return nil, nil, usageErrorf("no input files given")
+	}
+	files, err := csvreport.ExpandArgs(args)
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, msg: err.Error(), hint: "check the file name; quote patterns like '*.csv' on Windows"}
+	}
+	if _, err := mapping.New(opts); err != nil {
+		return nil, nil, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	rep, err := mapping.CheckFiles(env.ctx, files, opts, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rep, files, nil
+}
+
+// printFileErrors writes file-level failures to w in the style
+// "apimport: error: file:line: message" + "apimport: hint: …".
+func printFileErrors(w io.Writer, errs []*csvreport.FileError) {
+	for _, fe := range errs {
+		fmt.Fprintf(w, "apimport: error: %s\n", fe.Error())
+		if fe.Hint != "" {
+			fmt.Fprintf(w, "apimport: hint: %s\n", fe.Hint)
+		}
+	}
+}
+
+// printNotes writes file-level remarks (unknown columns, encoding fallbacks) to w.
+func printNotes(w io.Writer, notes []csvreport.Note) {
+	for _, n := range notes {
+		loc := n.File
+		if n.Line > 0 {
+			loc += ":" + strconv.Itoa(n.Line)
+		}
+		fmt.Fprintf(w, "apimport: note: %s: %s\n", loc, n.Message)
+	}
+}
+
+// exitFor maps a finished report to the exit code contract: 1 when a file could not be
+// read as an import file, 3 when some rows are invalid or in conflict, else 0.
+func exitFor(rep *mapping.Report) error {
+	switch {
+	case len(rep.FileErrors) > 0:
+		return &exitError{code: exitFatal}
+	case rep.Summary.Invalid > 0 || rep.Summary.Conflicts > 0:
+		return &exitError{code: exitRows}
+	}
+	return nil
+}
+
+// displaySerial is how an empty serial is shown in text output.
+func displaySerial(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
