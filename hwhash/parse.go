@@ -107,16 +107,21 @@ func cleanBase64(s string) (src []byte, padded int, p *Problem) {
 	if len(src) == 0 {
 		return nil, 0, &Problem{Code: CodeNotBase64, Message: "hash is empty"}
 	}
-	switch len(src) % 4 {
-	case 1:
+	n := len(src) - pad // data characters
+	switch {
+	case n%4 == 1:
 		return nil, 0, &Problem{Code: CodeNotBase64,
-			Message: fmt.Sprintf("hash is not base64: %d characters cannot be a base64 length (one character too many or three missing)", len(src))}
-	case 2:
-		src = append(src, '=', '=')
-		padded = 2
-	case 3:
-		src = append(src, '=')
+			Message: fmt.Sprintf("hash is not base64: %d characters cannot be a base64 length (one character too many or three missing)", n)}
+	case n%4 == 0 && pad > 0, n%4 == 3 && pad > 1:
+		return nil, 0, &Problem{Code: CodeNotBase64,
+			Message: fmt.Sprintf("hash is not base64: '=' padding where none belongs (after %d characters)", n)}
+	case n%4 == 2 && pad < 2:
+		padded = 2 - pad
+	case n%4 == 3 && pad == 0:
 		padded = 1
+	}
+	for i := 0; i < padded; i++ {
+		src = append(src, '=')
 	}
 	return src, padded, nil
 }
@@ -134,13 +139,14 @@ func describeChar(s string, i int) string {
 func ParseBytes(raw []byte) *Hash {
 	h := &Hash{Raw: raw}
 	h.Info.Length = len(raw)
-	if !h.checkLayout() {
+	ok := h.checkLayout()
+	if len(raw) != StandardLength && len(raw) > 0 {
+		h.warn(CodeLength, fmt.Sprintf("hash is %d bytes, every known export has %d (4000 base64 characters)", len(raw), StandardLength))
+	}
+	if !ok {
 		return h
 	}
 	h.decodeRecords()
-	if len(raw) != StandardLength {
-		h.warn(CodeLength, fmt.Sprintf("hash is %d bytes, every known export has %d (4000 base64 characters)", len(raw), StandardLength))
-	}
 	for i := h.Info.Used + trailerLen; i < len(raw); i++ {
 		if raw[i] != 0 {
 			h.warn(CodeTrailingData, fmt.Sprintf("non-zero bytes after the checksum (first at offset %d); they are not covered by the checksum", i))
