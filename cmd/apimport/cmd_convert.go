@@ -123,7 +123,7 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 				return fmt.Errorf("%s: a value cannot be written as ANSI: %w", f, err)
 			}
 			written++
-			return w.writeRow(b)
+			return w.writeRow([]byte(b))
 		}); err != nil {
 			return err
 		}
