@@ -62,7 +62,11 @@ type FileError struct {
 	Code    string // "unreadable", "empty", "no_hash_column", "device_list_export", "corporate_identifiers", "no_header", …
 	Message string // what is wrong
 	Hint    string // what to do
+	Err     error  // underlying error (I/O), if any
 }
+
+// Unwrap returns the underlying error, if any.
+func (e *FileError) Unwrap() error { return e.Err }
 
 func (e *FileError) Error() string {
 	if e.Line > 0 {

@@ -1,0 +1,298 @@
+package csvreport
+
+import (
+	"bytes"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// sniffSize is how much of a file is inspected to choose its encoding.
+const sniffSize = 64 << 10
+
+// Encoding names used in Format.Encoding.
+const (
+	encUTF8     = "utf-8"
+	encUTF8BOM  = "utf-8-bom"
+	encUTF16LE  = "utf-16le"
+	encUTF16BE  = "utf-16be"
+	encWin1252  = "windows-1252"
+	maxCtrlRate = 0.01 // share of control bytes above which a prefix is binary, not text
+)
+
+// sniffResult is the encoding decision for a file.
+type sniffResult struct {
+	encoding string
+	noBOM16  bool // UTF-16 recognised from NUL bytes, without a BOM
+	binary   bool // not text at all
+	xlsx     bool // a zip container (Excel workbook)
+	empty    bool // no bytes (or only a BOM)
+}
+
+// sniff chooses an encoding from the first bytes of a file (at most sniffSize; eof tells
+// whether prefix is the whole file).
+//
+// Order: a BOM decides (FF FE, FE FF, EF BB BF). Without one, NUL bytes mean UTF-16 (the
+// side the NULs are on gives the byte order; PowerShell "Out-File -Encoding Unicode" without
+// BOM, or a file cut in two). Otherwise a prefix that is valid UTF-8 means UTF-8, and a
+// prefix that is not means Windows-1252 ("ANSI") for the whole file.
+//
+// A file whose prefix is valid UTF-8 but which holds a stray non-UTF-8 byte further in
+// (an "ANSI" group tag appended to a UTF-8 file, say) is still read as UTF-8: every byte that
+// is not part of a valid UTF-8 sequence is then decoded as Windows-1252 on its own (see
+// utf8Fallback) and a Note names the first line where that happened. This never fails and
+// never needs to re-read the file, which keeps reading streaming.
+func sniff(prefix []byte, eof bool) sniffResult {
+	switch {
+	case len(prefix) == 0:
+		return sniffResult{encoding: encUTF8, empty: true}
+	case bytes.HasPrefix(prefix, []byte{0xEF, 0xBB, 0xBF}):
+		return sniffResult{encoding: encUTF8BOM, empty: len(prefix) == 3, binary: isBinary(prefix[3:])}
+	case bytes.HasPrefix(prefix, []byte{0xFF, 0xFE}):
+		return sniffResult{encoding: encUTF16LE, empty: len(prefix) == 2}
+	case bytes.HasPrefix(prefix, []byte{0xFE, 0xFF}):
+		return sniffResult{encoding: encUTF16BE, empty: len(prefix) == 2}
+	case bytes.HasPrefix(prefix, []byte("PK\x03\x04")):
+		return sniffResult{encoding: encUTF8, binary: true, xlsx: true}
+	}
+	if bytes.IndexByte(prefix, 0) >= 0 {
+		var even, odd int
+		for i, b := range prefix {
+			if b == 0 {
+				if i%2 == 0 {
+					even++
+				} else {
+					odd++
+				}
+			}
+		}
+		half := len(prefix) / 2
+		switch {
+		case odd > half/4 && even*20 < odd:
+			return sniffResult{encoding: encUTF16LE, noBOM16: true}
+		case even > half/4 && odd*20 < even:
+			return sniffResult{encoding: encUTF16BE, noBOM16: true}
+		}
+		return sniffResult{encoding: encUTF8, binary: true}
+	}
+	if isBinary(prefix) {
+		return sniffResult{encoding: encUTF8, binary: true}
+	}
+	p := prefix
+	if !eof {
+		p = trimIncompleteRune(p)
+	}
+	if utf8.Valid(p) {
+		return sniffResult{encoding: encUTF8}
+	}
+	return sniffResult{encoding: encWin1252}
+}
+
+// isBinary reports whether b has more control bytes (other than tab, CR, LF, FF) than
+// text ever has.
+func isBinary(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	ctrl := 0
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' || c == 0x7F {
+			ctrl++
+		}
+	}
+	return float64(ctrl) > maxCtrlRate*float64(len(b)) && ctrl > 1
+}
+
+// isBinaryText is isBinary for decoded text (used after UTF-16 decoding).
+func isBinaryText(s []byte) bool {
+	ctrl, n := 0, 0
+	for _, r := range string(s) {
+		n++
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' || r == 0x7F || r == utf8.RuneError {
+			ctrl++
+		}
+	}
+	return n > 0 && float64(ctrl) > maxCtrlRate*float64(n) && ctrl > 1
+}
+
+// trimIncompleteRune drops a UTF-8 sequence cut off at the end of p.
+func trimIncompleteRune(p []byte) []byte {
+	for i := 1; i <= utf8.UTFMax && i <= len(p); i++ {
+		if utf8.RuneStart(p[len(p)-i]) {
+			if !utf8.FullRune(p[len(p)-i:]) {
+				return p[:len(p)-i]
+			}
+			return p
+		}
+	}
+	return p
+}
+
+// decoder returns the x/text transformer that turns the file's bytes into UTF-8, with
+// line ends normalised so that encoding/csv sees them (it ignores a lone CR).
+func (s sniffResult) decoder(fb *utf8Fallback) transform.Transformer {
+	var t transform.Transformer
+	switch s.encoding {
+	case encUTF16LE:
+		bom := unicode.ExpectBOM
+		if s.noBOM16 {
+			bom = unicode.IgnoreBOM
+		}
+		t = unicode.UTF16(unicode.LittleEndian, bom).NewDecoder()
+	case encUTF16BE:
+		bom := unicode.ExpectBOM
+		if s.noBOM16 {
+			bom = unicode.IgnoreBOM
+		}
+		t = unicode.UTF16(unicode.BigEndian, bom).NewDecoder()
+	case encWin1252:
+		t = charmap.Windows1252.NewDecoder()
+	default: // UTF-8 with or without BOM
+		// unicode.BOMOverride strips a UTF-8 BOM and otherwise hands over to fb.
+		t = unicode.BOMOverride(fb)
+	}
+	return transform.Chain(t, &crNormalizer{})
+}
+
+// utf8Fallback passes valid UTF-8 through and decodes every byte that is not part of a
+// valid UTF-8 sequence as Windows-1252 (with charmap.Windows1252), recording the line of
+// the first such byte. Valid input is copied in bulk after one utf8.Valid check per chunk.
+type utf8Fallback struct {
+	lines     int  // line ends seen so far (LF, CRLF or lone CR)
+	prevCR    bool // last byte seen was a CR
+	firstLine int  // 1-based line of the first fallback byte, 0 if none
+	count     int  // bytes decoded as Windows-1252
+}
+
+// Reset implements transform.Transformer.
+func (t *utf8Fallback) Reset() { *t = utf8Fallback{} }
+
+// Transform implements transform.Transformer.
+func (t *utf8Fallback) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	for nSrc < len(src) {
+		chunk := src[nSrc:]
+		if len(chunk) > len(dst)-nDst {
+			chunk = chunk[:len(dst)-nDst]
+		}
+		if len(chunk) == 0 {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		complete := atEOF && nSrc+len(chunk) == len(src)
+		if !complete {
+			chunk = trimIncompleteRune(chunk)
+		}
+		if len(chunk) > 0 && utf8.Valid(chunk) {
+			t.countLines(chunk)
+			nDst += copy(dst[nDst:], chunk)
+			nSrc += len(chunk)
+			continue
+		}
+		// Slow path: one rune at a time up to and including the first invalid byte, then
+		// back to the bulk path.
+		for nSrc < len(src) {
+			c := src[nSrc]
+			if c < utf8.RuneSelf {
+				if nDst >= len(dst) {
+					return nDst, nSrc, transform.ErrShortDst
+				}
+				t.countLines(src[nSrc : nSrc+1])
+				dst[nDst] = c
+				nDst++
+				nSrc++
+				continue
+			}
+			r, size := utf8.DecodeRune(src[nSrc:])
+			invalid := r == utf8.RuneError && size <= 1
+			if invalid {
+				if !atEOF && !utf8.FullRune(src[nSrc:]) {
+					return nDst, nSrc, transform.ErrShortSrc
+				}
+				r = charmap.Windows1252.DecodeByte(c)
+				size = 1
+			}
+			if utf8.RuneLen(r) > len(dst)-nDst {
+				return nDst, nSrc, transform.ErrShortDst
+			}
+			if invalid {
+				t.count++
+				if t.firstLine == 0 {
+					t.firstLine = t.lines + 1
+				}
+			}
+			t.prevCR = false
+			nDst += utf8.EncodeRune(dst[nDst:], r)
+			nSrc += size
+			if invalid {
+				break
+			}
+		}
+	}
+	return nDst, nSrc, nil
+}
+
+func (t *utf8Fallback) countLines(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if bytes.IndexByte(b, '\r') < 0 {
+		t.lines += bytes.Count(b, []byte{'\n'})
+		t.prevCR = false
+		return
+	}
+	for _, c := range b {
+		switch c {
+		case '\n':
+			if !t.prevCR {
+				t.lines++
+			}
+			t.prevCR = false
+		case '\r':
+			t.lines++
+			t.prevCR = true
+		default:
+			t.prevCR = false
+		}
+	}
+}
+
+// crNormalizer turns a lone CR (classic Mac line end) into LF; CRLF and LF pass through.
+// encoding/csv treats a lone CR as data, so without this a CR-only file is one record.
+type crNormalizer struct{}
+
+// Reset implements transform.Transformer.
+func (crNormalizer) Reset() {}
+
+// Transform implements transform.Transformer.
+func (crNormalizer) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	for nSrc < len(src) {
+		chunk := src[nSrc:]
+		if len(chunk) > len(dst)-nDst {
+			chunk = chunk[:len(dst)-nDst]
+		}
+		if len(chunk) == 0 {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		i := bytes.IndexByte(chunk, '\r')
+		if i < 0 {
+			nDst += copy(dst[nDst:], chunk)
+			nSrc += len(chunk)
+			continue
+		}
+		nDst += copy(dst[nDst:], chunk[:i])
+		nSrc += i
+		// src[nSrc] is a CR; look at the byte after it.
+		if nSrc+1 >= len(src) && !atEOF {
+			return nDst, nSrc, transform.ErrShortSrc
+		}
+		if nSrc+1 < len(src) && src[nSrc+1] == '\n' {
+			dst[nDst] = '\r'
+		} else {
+			dst[nDst] = '\n'
+		}
+		nDst++
+		nSrc++
+	}
+	return nDst, nSrc, nil
+}

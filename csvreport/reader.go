@@ -1,0 +1,785 @@
+package csvreport
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gocarina/gocsv"
+	"golang.org/x/text/transform"
+)
+
+const (
+	// maxRecordBytes bounds one record (after decoding). A real row is ~4 KB; a record
+	// this long means an unbalanced quote swallowed the rest of the file, and reading on
+	// would hold it all in memory.
+	maxRecordBytes = 1 << 20
+	// scanRecords is how many non-blank records are searched for the header.
+	scanRecords = 10
+	// batchSize is how many records are handed to gocsv at a time.
+	batchSize = 64
+)
+
+var errRecordTooLong = errors.New("record too long")
+
+// Reader streams the rows of one export file. It holds at most one batch of rows
+// (batchSize records) in memory, whatever the file size. A Reader is not safe for
+// concurrent use.
+type Reader struct {
+	name   string
+	closer io.Closer
+	closed bool
+	cr     *csv.Reader
+	lim    *limitReader
+	fb     *utf8Fallback
+	format Format
+	notes  []Note
+
+	queue    []record // records read while detecting the layout, not yet consumed
+	held     *record  // a header that ends a batch, to be handled by the next one
+	m        *layoutMap
+	nextLine int // best guess of the line after the last record read
+	noted    map[string]bool
+
+	pending []pendingRow
+	tagged  []taggedRow
+	out     []Row
+	outPos  int
+	err     error // sticky: io.EOF or *FileError
+}
+
+type record struct {
+	line  int
+	cells []string
+}
+
+type pendingRow struct {
+	line    int
+	cells   []string
+	problem *RowProblem
+}
+
+// layoutMap says which cell of a record holds which field.
+type layoutMap struct {
+	layout     Layout
+	fields     []field
+	tags       []string // gocsv header: the tag of each position, then the unused tags
+	width      int      // fields a record should have (trailing empty cells excluded)
+	headerLine int      // 0 when there is no header
+	labels     int      // SSRS: number of label cells at the front of each data row
+	elemKey    string   // SSRS: normalised element-name header, to skip repeats
+}
+
+// Open opens path, detects its encoding and layout and returns a Reader positioned at the
+// first data row. A file that is not an import file, or cannot be read, returns a
+// *FileError (the file is then closed).
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &FileError{File: path, Code: "unreadable", Message: "cannot open: " + causeText(err),
+			Hint: "check the file name and that you may read it", Err: err}
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, &FileError{File: path, Code: "unreadable", Message: "is a directory",
+			Hint: "give the CSV files inside it, or a pattern like dir/*.csv"}
+	}
+	r, err := NewReader(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.closer = f
+	return r, nil
+}
+
+// causeText is the error text without the "open <path>:" prefix of *os.PathError.
+func causeText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// NewReader reads an export from r; name is used as Row.File and in errors and notes.
+// Like Open, it detects encoding and layout before returning, and returns a *FileError
+// when r is not an import file.
+func NewReader(r io.Reader, name string) (*Reader, error) {
+	rd := &Reader{name: name, noted: map[string]bool{}}
+	br := bufio.NewReaderSize(r, sniffSize)
+	prefix, err := br.Peek(sniffSize)
+	eof := false
+	if err != nil {
+		if err != io.EOF {
+			return nil, rd.fileErr(0, "unreadable", "cannot read: "+causeText(err), "check that the file is readable", err)
+		}
+		eof = true
+	}
+	s := sniff(prefix, eof)
+	switch {
+	case s.xlsx:
+		return nil, rd.fileErr(0, "not_csv", "this is an Excel workbook or zip archive, not a CSV file",
+			`export the hashes again, or save the sheet with "CSV (Comma delimited)"`, nil)
+	case s.binary:
+		return nil, rd.fileErr(0, "not_csv", "this is not a text file",
+			"give the CSV written by Get-WindowsAutopilotInfo or exported from the ConfigMgr report", nil)
+	case s.empty:
+		return nil, rd.fileErr(0, "empty", "the file is empty",
+			"export the hashes again with Get-WindowsAutopilotInfo or the ConfigMgr report", nil)
+	}
+	rd.fb = &utf8Fallback{}
+	dec := s.decoder(rd.fb)
+	if s.encoding == encUTF16LE || s.encoding == encUTF16BE {
+		// A BOM or NUL pattern says UTF-16; make sure the text is text.
+		p := prefix
+		if !eof {
+			p = p[:len(p)&^1]
+		}
+		if txt, _, err := transform.Bytes(s.decoder(&utf8Fallback{}), p); err == nil && isBinaryText(txt) {
+			return nil, rd.fileErr(0, "not_csv", "this is not a text file",
+				"give the CSV written by Get-WindowsAutopilotInfo or exported from the ConfigMgr report", nil)
+		}
+	}
+	rd.format.Encoding = s.encoding
+	if s.noBOM16 {
+		rd.note(0, "utf16_no_bom", "no byte order mark but NUL bytes between the characters: read as "+
+			strings.ToUpper(s.encoding)+" (this usually comes from PowerShell Out-File or > redirection)")
+	}
+	if s.encoding == encWin1252 {
+		rd.note(0, "encoding_ansi", "the file is not valid UTF-8: read as Windows-1252 (ANSI)")
+	}
+	rd.lim = &limitReader{r: transform.NewReader(br, dec), max: maxRecordBytes}
+	cr := csv.NewReader(bufio.NewReaderSize(rd.lim, 64<<10))
+	cr.FieldsPerRecord = -1 // the column count is checked per row, against the header
+	cr.LazyQuotes = true    // a stray quote in a quote-stripped file must not stop the file
+	cr.ReuseRecord = true   // safe: every record is copied (and trimmed) before the next Read
+	rd.cr = cr
+	if err := rd.detect(); err != nil {
+		return nil, err
+	}
+	return rd, nil
+}
+
+// Next returns the next data row, or io.EOF after the last one. Blank lines, preamble
+// lines and header lines repeated mid-file are not rows. A malformed record is still a
+// row, with Problem set. Any other error is a *FileError and is returned again by later
+// calls.
+func (r *Reader) Next() (Row, error) {
+	for {
+		if r.outPos < len(r.out) {
+			row := r.out[r.outPos]
+			r.out[r.outPos] = Row{}
+			r.outPos++
+			return row, nil
+		}
+		if r.err != nil {
+			return Row{}, r.err
+		}
+		if r.closed {
+			return Row{}, r.fileErr(0, "unreadable", "read after close", "", nil)
+		}
+		r.fill()
+	}
+}
+
+// Format returns what was detected about the file. HasGroupTag and HasAssignedUser also
+// reflect headers met later in a merged file.
+func (r *Reader) Format() Format { return r.format }
+
+// Notes returns the file-level remarks gathered so far (the encoding fallback note may
+// only appear once the rows that need it have been read).
+func (r *Reader) Notes() []Note {
+	r.checkFallback()
+	return append([]Note(nil), r.notes...)
+}
+
+// Close closes the file when Open opened it. It is safe to call more than once.
+func (r *Reader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.closer != nil {
+		return r.closer.Close()
+	}
+	return nil
+}
+
+func (r *Reader) fileErr(line int, code, msg, hint string, err error) *FileError {
+	return &FileError{File: r.name, Line: line, Code: code, Message: msg, Hint: hint, Err: err}
+}
+
+func (r *Reader) note(line int, code, msg string) {
+	r.notes = append(r.notes, Note{File: r.name, Line: line, Code: code, Message: msg})
+}
+
+// noteOnce adds a note the first time code is seen.
+func (r *Reader) noteOnce(line int, code, msg string) {
+	if r.noted[code] {
+		return
+	}
+	r.noted[code] = true
+	r.note(line, code, msg)
+}
+
+func (r *Reader) checkFallback() {
+	if r.fb != nil && r.fb.firstLine > 0 {
+		r.noteOnce(r.fb.firstLine, "encoding_fallback",
+			"bytes that are not valid UTF-8 were read as Windows-1252 (ANSI) from this line on; the file mixes encodings")
+	}
+}
+
+// readRaw reads the next record from the CSV reader. The cells are only valid until the
+// next call.
+func (r *Reader) readRaw() (record, error) {
+	cells, err := r.cr.Read()
+	if err != nil {
+		if err == io.EOF {
+			return record{}, io.EOF
+		}
+		if errors.Is(err, errRecordTooLong) {
+			return record{}, r.fileErr(r.nextLine, "record_too_long",
+				fmt.Sprintf("a record starting near this line is longer than %d MiB", maxRecordBytes>>20),
+				`a value probably opens a quote (") that is never closed; fix or remove that quote`, nil)
+		}
+		return record{}, r.fileErr(r.nextLine, "unreadable", "cannot read: "+causeText(err), "check that the file is readable", err)
+	}
+	line, _ := r.cr.FieldPos(0)
+	last, _ := r.cr.FieldPos(len(cells) - 1)
+	r.nextLine = last + strings.Count(cells[len(cells)-1], "\n") + 1
+	r.lim.recStart = r.cr.InputOffset()
+	return record{line: line, cells: cells}, nil
+}
+
+// readRecord returns a held header, then queued records, then reads on.
+func (r *Reader) readRecord() (record, error) {
+	if r.held != nil {
+		rec := *r.held
+		r.held = nil
+		return rec, nil
+	}
+	if len(r.queue) > 0 {
+		rec := r.queue[0]
+		r.queue = r.queue[1:]
+		return rec, nil
+	}
+	return r.readRaw()
+}
+
+// detect reads up to scanRecords non-blank records (plus one to look ahead) and decides
+// the layout. Records that are data are queued for Next.
+func (r *Reader) detect() error {
+	var scanned []record
+	for len(scanned) <= scanRecords {
+		rec, err := r.readRaw()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if blank(rec.cells) {
+			continue
+		}
+		rec.cells = append([]string(nil), rec.cells...)
+		scanned = append(scanned, rec)
+	}
+	if len(scanned) == 0 {
+		return r.fileErr(0, "empty", "the file has no data, only blank lines",
+			"export the hashes again with Get-WindowsAutopilotInfo or the ConfigMgr report", nil)
+	}
+	for i := 0; i < len(scanned) && i < scanRecords; i++ {
+		rec := scanned[i]
+		if k := ssrsLabelCount(rec.cells); k > 0 {
+			var elem *record
+			if i > 0 {
+				elem = &scanned[i-1]
+			}
+			r.setSSRS(rec, k, elem)
+			skipped := i
+			if elem != nil {
+				skipped--
+			}
+			msg := "read as a ConfigMgr report export (SSRS): the first cells of each row repeat the column labels"
+			if skipped > 0 {
+				msg += fmt.Sprintf("; skipped %d report line(s) before the data", skipped)
+			}
+			r.note(rec.line, "ssrs_layout", msg)
+			r.queue = scanned[i:]
+			return nil
+		}
+		if h, ok := looksLikeHeader(rec.cells); ok {
+			if i+1 < len(scanned) && ssrsLabelCount(scanned[i+1].cells) > 0 {
+				continue // the element-name header of an SSRS export
+			}
+			if err := r.checkHeader(rec, h); err != nil {
+				return err
+			}
+			if i > 0 {
+				r.note(scanned[0].line, "preamble_skipped", fmt.Sprintf("skipped %d line(s) before the header", i))
+			}
+			r.setHeader(rec, h)
+			r.queue = scanned[i+1:]
+			return nil
+		}
+		if hi := hashIndex(rec.cells); hi >= 0 {
+			if i > 0 {
+				r.note(scanned[0].line, "preamble_skipped", fmt.Sprintf("skipped %d line(s) before the first row", i))
+			}
+			r.setHeaderless(rec, hi)
+			r.queue = scanned[i:]
+			return nil
+		}
+	}
+	return r.noHeaderError(scanned)
+}
+
+// noHeaderError explains why no header or hash was found in the scanned records.
+func (r *Reader) noHeaderError(scanned []record) error {
+	corporate := true
+	for _, rec := range scanned {
+		if trimmedLen(rec.cells) != 3 || strings.TrimSpace(rec.cells[0]) == "" || strings.TrimSpace(rec.cells[2]) == "" {
+			corporate = false
+			break
+		}
+	}
+	if corporate {
+		return r.corporateError(scanned[0].line)
+	}
+	for _, rec := range scanned {
+		if len(rec.cells) != 1 {
+			continue
+		}
+		for _, sep := range []string{";", "\t", "|"} {
+			if _, ok := looksLikeHeader(strings.Split(rec.cells[0], sep)); ok {
+				name := map[string]string{";": "semicolons", "\t": "tabs", "|": "vertical bars"}[sep]
+				return r.fileErr(rec.line, "wrong_delimiter", "the columns are separated by "+name+", not commas",
+					`save the file as "CSV (Comma delimited)" or export it again`, nil)
+			}
+		}
+	}
+	return r.fileErr(0, "no_header", fmt.Sprintf("no header row and no hardware hash in the first %d lines", len(scanned)),
+		"an import file starts with the header Device Serial Number,Windows Product ID,Hardware Hash; export the hashes with Get-WindowsAutopilotInfo or the ConfigMgr report", nil)
+}
+
+func (r *Reader) corporateError(line int) error {
+	return r.fileErr(line, "corporate_identifiers",
+		"this is a corporate device identifier list (manufacturer,model,serial), not a hardware-hash export",
+		"upload it in Intune under Devices > Enrollment > Corporate device identifiers, not as an Autopilot hash import", nil)
+}
+
+// checkHeader rejects headers that cannot describe an import file.
+func (r *Reader) checkHeader(rec record, h headerInfo) error {
+	if h.dup != fNone {
+		return r.fileErr(rec.line, "duplicate_column",
+			fmt.Sprintf("columns %d (%q) and %d (%q) both hold the %s", h.dupA+1, strings.TrimSpace(rec.cells[h.dupA]),
+				h.dupB+1, strings.TrimSpace(rec.cells[h.dupB]), fieldNames[h.dup]),
+			"remove or rename one of the two columns", nil)
+	}
+	if h.has(fHash) {
+		return nil
+	}
+	if trimmedLen(rec.cells) == 3 && h.has(fManufacturer) && h.has(fModel) && h.has(fSerial) {
+		return r.corporateError(rec.line)
+	}
+	if isGraphExport(rec.cells, h) {
+		return r.fileErr(rec.line, "device_list_export",
+			"this is a list of devices already registered (Intune/Graph export), not a hardware-hash export",
+			"export hashes with Get-WindowsAutopilotInfo or the ConfigMgr report Windows Autopilot Device Information", nil)
+	}
+	return r.fileErr(rec.line, "no_hash_column",
+		fmt.Sprintf("the header has no hardware hash column (columns: %s)", quoteList(trimAll(rec.cells[:trimmedLen(rec.cells)]))),
+		"an import file needs the column Hardware Hash; export the hashes with Get-WindowsAutopilotInfo or the ConfigMgr report", nil)
+}
+
+func trimAll(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = strings.TrimFunc(c, isSpaceOrInvisible)
+	}
+	return out
+}
+
+// newMap builds the gocsv header for fields: one tag per position (a unique placeholder
+// where the position maps to nothing), then every tag not used, so that gocsv's global
+// FailIfUnmatchedStructTags / FailIfDoubleHeaderNames, if another package sets them,
+// cannot make a batch fail.
+func newMap(layout Layout, fields []field, width, headerLine int) *layoutMap {
+	m := &layoutMap{layout: layout, fields: fields, width: width, headerLine: headerLine}
+	used := map[field]bool{}
+	for i, f := range fields {
+		if f == fNone || used[f] {
+			m.tags = append(m.tags, "_ignored_"+strconv.Itoa(i))
+			continue
+		}
+		used[f] = true
+		m.tags = append(m.tags, fieldTags[f])
+	}
+	for f := fSerial; f <= fModel; f++ {
+		if !used[f] {
+			m.tags = append(m.tags, fieldTags[f])
+		}
+	}
+	return m
+}
+
+func (r *Reader) setMap(m *layoutMap) {
+	r.m = m
+	if r.format.Layout == "" {
+		r.format.Layout = m.layout
+	}
+	for _, f := range m.fields {
+		switch f {
+		case fGroupTag:
+			r.format.HasGroupTag = true
+		case fUser:
+			r.format.HasAssignedUser = true
+		}
+	}
+}
+
+// setHeader maps columns by the header's names.
+func (r *Reader) setHeader(rec record, h headerInfo) {
+	layout := LayoutCanonical
+	if h.has(fManufacturer) || h.has(fModel) {
+		layout = LayoutPartner
+	}
+	for i, f := range h.fields {
+		if name := strings.TrimFunc(rec.cells[i], isSpaceOrInvisible); f == fNone && name != "" {
+			r.note(rec.line, "unknown_column", fmt.Sprintf("column %d %q is not an import column; it is ignored", i+1, name))
+		}
+	}
+	r.setMap(newMap(layout, h.fields, trimmedLen(rec.cells), rec.line))
+}
+
+// setHeaderless maps a file without header: serial is the first cell, the hash the
+// hash-like cell. When the hash is the third cell the canonical order is assumed for
+// the others (Windows Product ID, then Group Tag and Assigned User).
+func (r *Reader) setHeaderless(rec record, hi int) {
+	width := trimmedLen(rec.cells)
+	fields := make([]field, max(width, hi+1))
+	fields[hi] = fHash
+	desc := fmt.Sprintf("hash = column %d", hi+1)
+	if hi > 0 {
+		fields[0] = fSerial
+		desc = "serial = column 1, " + desc
+	}
+	if hi == 2 {
+		fields[1] = fProductID
+		for len(fields) < 5 {
+			fields = append(fields, fNone)
+		}
+		fields[3], fields[4] = fGroupTag, fUser
+		width = max(width, 5)
+		desc = "columns taken in the order Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User"
+	}
+	r.note(rec.line, "headerless", "no header row: "+desc)
+	m := newMap(LayoutHeaderless, fields, width, 0)
+	r.setMap(m)
+	// Headerless files say nothing about group tags or users.
+	r.format.HasGroupTag, r.format.HasAssignedUser = false, false
+}
+
+// setSSRS maps the ConfigMgr report layout: k label cells, then the k values in the
+// same order, then (rarely) more cells, named by the element-name header if there is one.
+func (r *Reader) setSSRS(rec record, k int, elem *record) {
+	width := trimmedLen(rec.cells)
+	fields := make([]field, max(width, 2*k))
+	used := map[field]bool{}
+	for j := 0; j < k; j++ {
+		f := lookupField(rec.cells[j])
+		fields[k+j] = f
+		used[f] = true
+	}
+	headerLine := 0
+	var elemKey string
+	if elem != nil {
+		headerLine = elem.line
+		elemKey = recordKey(elem.cells)
+	}
+	for i := 2 * k; i < width; i++ {
+		var f field
+		if elem != nil && i < len(elem.cells) {
+			f = lookupField(elem.cells[i])
+		}
+		if f != fNone && !used[f] {
+			fields[i] = f
+			used[f] = true
+			continue
+		}
+		name := ""
+		if elem != nil && i < len(elem.cells) {
+			name = " " + strconv.Quote(strings.TrimSpace(elem.cells[i]))
+		}
+		r.note(rec.line, "unknown_column", fmt.Sprintf("column %d%s of the report rows is not an import column; it is ignored", i+1, name))
+	}
+	m := newMap(LayoutSSRS, fields, width, headerLine)
+	m.labels = k
+	m.elemKey = elemKey
+	r.setMap(m)
+}
+
+// recordKey identifies a header record regardless of case and spacing.
+func recordKey(cells []string) string {
+	n := trimmedLen(cells)
+	parts := make([]string, n)
+	for i := range n {
+		parts[i] = normHeader(cells[i])
+	}
+	return strings.Join(parts, ",")
+}
+
+func sameFields(a, b []field) bool {
+	n := len(a)
+	for n > 0 && a[n-1] == fNone {
+		n--
+	}
+	m := len(b)
+	for m > 0 && b[m-1] == fNone {
+		m--
+	}
+	if n != m {
+		return false
+	}
+	for i := range n {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// headerAction says what a mid-file record that looks like a header means.
+type headerAction int
+
+const (
+	notHeader headerAction = iota
+	headerRepeated
+	headerChanged
+)
+
+// midFileHeader checks whether rec is a header line inside the data (files merged by
+// concatenation). A repeat of the current header is skipped; a different one switches
+// the mapping for the rows that follow.
+func (r *Reader) midFileHeader(rec record) (headerAction, headerInfo) {
+	if r.m.layout == LayoutSSRS {
+		if r.m.elemKey != "" && recordKey(rec.cells) == r.m.elemKey {
+			return headerRepeated, headerInfo{}
+		}
+		return notHeader, headerInfo{}
+	}
+	// Cheap pre-check: a header has no long cell.
+	for _, c := range rec.cells {
+		if len(c) > 200 {
+			return notHeader, headerInfo{}
+		}
+	}
+	h, ok := looksLikeHeader(rec.cells)
+	if !ok {
+		return notHeader, headerInfo{}
+	}
+	if r.m.layout != LayoutHeaderless && sameFields(h.fields, r.m.fields) {
+		return headerRepeated, h
+	}
+	return headerChanged, h
+}
+
+// fill reads up to batchSize data rows and converts them with gocsv into r.out.
+func (r *Reader) fill() {
+	r.out = r.out[:0]
+	r.outPos = 0
+	n := 0
+	for n < batchSize {
+		rec, err := r.readRecord()
+		if err != nil {
+			r.err = err
+			break
+		}
+		if blank(rec.cells) {
+			continue
+		}
+		switch act, h := r.midFileHeader(rec); act {
+		case headerRepeated:
+			r.noteOnce(rec.line, "repeated_header", "header line repeated inside the file (several exports merged?): skipped, as are later repeats")
+			continue
+		case headerChanged:
+			if n > 0 { // convert the rows read so far with the current mapping first
+				held := rec
+				held.cells = append([]string(nil), rec.cells...)
+				r.held = &held
+				r.convert(n)
+				r.checkFallback()
+				return
+			}
+			if err := r.checkHeader(rec, h); err != nil {
+				r.err = err
+				return
+			}
+			old := r.m.layout
+			r.setHeader(rec, h)
+			if old == LayoutHeaderless {
+				r.note(rec.line, "header_changed", "a header row follows rows without header: the rows after it are read by its column names")
+			} else {
+				r.note(rec.line, "header_changed", "a header with different columns: the rows after it are read by its column names")
+			}
+			continue
+		}
+		r.addPending(n, rec)
+		n++
+	}
+	r.convert(n)
+	r.checkFallback()
+}
+
+// addPending copies and trims the cells of rec into slot n and checks the record's shape.
+func (r *Reader) addPending(n int, rec record) {
+	if n == len(r.pending) {
+		r.pending = append(r.pending, pendingRow{})
+	}
+	p := &r.pending[n]
+	p.line = rec.line
+	p.cells = p.cells[:0]
+	for _, c := range rec.cells {
+		p.cells = append(p.cells, strings.TrimSpace(c))
+	}
+	p.problem = r.checkRow(p.cells)
+}
+
+// checkRow reports what is wrong with the shape of a record (nil if nothing).
+func (r *Reader) checkRow(cells []string) *RowProblem {
+	m := r.m
+	if m.layout == LayoutSSRS {
+		for i, l := range ssrsLabels {
+			if i >= len(cells) || normHeader(cells[i]) != l {
+				return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
+					"expected the report labels Device Serial Number,Windows Product ID,Hardware Hash in the first cells, then the values (%d fields), got %d fields", m.width, trimmedLen(cells))}
+			}
+		}
+	}
+	if got := trimmedLen(cells); got > m.width {
+		return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
+			"expected %d fields, got %d: a value probably contains a comma; remove it or quote the value", m.width, got)}
+	}
+	if len(cells) < len(m.fields) {
+		for _, f := range m.fields[len(cells):] {
+			if f == fSerial || f == fHash {
+				return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
+					"expected %d fields, got %d: no %s", m.width, len(cells), fieldNames[f])}
+			}
+		}
+	}
+	if m.layout == LayoutHeaderless {
+		hi := -1
+		for i, f := range m.fields {
+			if f == fHash {
+				hi = i
+			}
+		}
+		if hi < len(cells) && cells[hi] != "" && !isHashLike(cells[hi]) {
+			if j := hashIndex(cells); j >= 0 {
+				return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
+					"the hash is in column %d, expected in column %d like the first row", j+1, hi+1)}
+			}
+		}
+	}
+	for i, c := range cells {
+		if i >= len(m.fields) || m.fields[i] == fNone {
+			continue
+		}
+		name := fieldNames[m.fields[i]]
+		switch {
+		case strings.IndexByte(c, 0) >= 0:
+			return &RowProblem{Code: "row_encoding", Message: name + " contains NUL bytes: text in another encoding was appended to the file (Out-File -Append or >>)"}
+		case strings.Contains(c, "\uFFFD"):
+			return &RowProblem{Code: "row_encoding", Message: name + " contains characters that could not be decoded"}
+		case strings.IndexByte(c, '"') >= 0:
+			return &RowProblem{Code: "row_quote", Message: name + ` contains a quote character ("): a quote is unbalanced or part of the value`}
+		}
+	}
+	return nil
+}
+
+// batchSource hands one batch to gocsv as a CSVReader: the tag header, then the records.
+type batchSource struct {
+	rows [][]string
+	pos  int
+}
+
+// Read implements gocsv.CSVReader.
+func (b *batchSource) Read() ([]string, error) {
+	if b.pos >= len(b.rows) {
+		return nil, io.EOF
+	}
+	b.pos++
+	return b.rows[b.pos-1], nil
+}
+
+// ReadAll implements gocsv.CSVReader.
+func (b *batchSource) ReadAll() ([][]string, error) {
+	rows := b.rows[b.pos:]
+	b.pos = len(b.rows)
+	return rows, nil
+}
+
+// convert maps the first n pending records to rows. gocsv does the tag → struct field
+// step (UnmarshalCSV over an in-memory batch, so nothing of gocsv's global settings or
+// goroutine-based streaming is involved); header names were already turned into tags by
+// the layout detection, which gocsv cannot do (it matches case-sensitively and has no
+// notion of preambles, label cells or repeated headers).
+func (r *Reader) convert(n int) {
+	if n == 0 {
+		return
+	}
+	rows := make([][]string, 0, n+1)
+	rows = append(rows, r.m.tags)
+	for i := range n {
+		c := r.pending[i].cells
+		if len(c) > len(r.m.fields) {
+			c = c[:len(r.m.fields)]
+		}
+		rows = append(rows, c)
+	}
+	if cap(r.tagged) < n {
+		r.tagged = make([]taggedRow, n)
+	}
+	r.tagged = r.tagged[:n]
+	if err := gocsv.UnmarshalCSV(&batchSource{rows: rows}, &r.tagged); err != nil {
+		// Only string fields are set, so gocsv has nothing to fail on; keep the rows anyway.
+		r.err = r.fileErr(r.pending[0].line, "internal", "mapping columns failed: "+err.Error(), "please report this", err)
+		return
+	}
+	for i := range n {
+		t := r.tagged[i]
+		p := &r.pending[i]
+		r.out = append(r.out, Row{
+			File: r.name, Line: p.line,
+			Serial: t.Serial, ProductID: t.ProductID, Hash: t.Hash,
+			GroupTag: t.GroupTag, AssignedUser: t.AssignedUser,
+			Manufacturer: t.Manufacturer, Model: t.Model,
+			Problem: p.problem,
+		})
+	}
+}
+
+// limitReader fails once the current record (bytes since recStart) grows past max.
+type limitReader struct {
+	r        io.Reader
+	total    int64
+	recStart int64
+	max      int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.total-l.recStart > l.max {
+		return 0, errRecordTooLong
+	}
+	n, err := l.r.Read(p)
+	l.total += int64(n)
+	return n, err
+}
