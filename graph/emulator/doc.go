@@ -1,0 +1,229 @@
+// Package emulator is a local stand-in for the parts of Microsoft Graph and Microsoft
+// Entra ID that apimport uses: the Autopilot import endpoints, the registered-device
+// endpoints, beta Autopilot sync, JSON batching, throttling, and an OAuth 2.0 token
+// endpoint good enough for the real azidentity ClientSecretCredential and
+// ClientCertificateCredential. It serves HTTPS only (HTTP/1.1), with a generated CA whose
+// PEM is written to Server.CAFile.
+//
+// It follows the contract in shared/docs/graph-api.md (§ numbers below), not what any
+// client sends. Each behaviour is marked DOCUMENTED (a source in graph-api.md or
+// go-libraries.md says so) or ASSUMED (our choice where the sources are silent; every
+// assumed behaviour is configurable or harmless).
+//
+// # Starting
+//
+//	cfg := emulator.DefaultConfig()
+//	cfg.ProcessingDelay = emulator.Duration(50 * time.Millisecond)
+//	srv, err := emulator.Start(cfg)
+//	defer srv.Close()
+//	// Graph base: srv.GraphURL + "/v1.0"; authority: srv.AuthorityURL; trust srv.CAFile
+//
+// azidentity needs ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost:
+// srv.AuthorityURL}, Transport: srv.HTTPClient()} and DisableInstanceDiscovery: true; the
+// kiota auth provider needs validHosts {"127.0.0.1", "localhost"}.
+//
+// # Endpoints (under /v1.0 and /beta)
+//
+//   - POST /deviceManagement/importedWindowsAutopilotDeviceIdentities → 201 + entity (§1.2, DOCUMENTED).
+//   - POST …/importedWindowsAutopilotDeviceIdentities/import with
+//     {"importedWindowsAutopilotDeviceIdentities":[…]} → 200 {"value":[…]} in item order (§1.2, DOCUMENTED).
+//     No item limit by default (§1.2 "no maximum documented"); max_import_items sets one (ASSUMED 400).
+//   - GET …/importedWindowsAutopilotDeviceIdentities (paged), GET {id}, DELETE {id} → 204 (§1.2, DOCUMENTED).
+//     contains(serialNumber,'…') also works on this list (§1.2, UNCONFIRMED upstream; supported here).
+//   - GET /deviceManagement/windowsAutopilotDeviceIdentities (paged), GET {id}, DELETE {id} → 204,
+//     POST {id}/updateDeviceProperties (userPrincipalName, addressableUserName, groupTag,
+//     displayName; all optional) → 204 (§1.3, DOCUMENTED).
+//   - GET /beta/deviceManagement/windowsAutopilotSettings and POST …/windowsAutopilotSettings/sync
+//     (§1.4, DOCUMENTED beta only; on /v1.0 the segment is a 400 "Resource not found for the
+//     segment 'windowsAutopilotSettings'", ASSUMED Graph's usual unknown-segment answer).
+//   - POST /$batch (§3, DOCUMENTED; see Batching).
+//   - GET /{tenant}/v2.0/.well-known/openid-configuration and POST /{tenant}/oauth2/v2.0/token
+//     (go-libraries.md §3.5, DOCUMENTED for MSAL's offline flow).
+//
+// Path segments are matched case-insensitively (Graph does; Niehaus's module sends
+// UpdateDeviceProperties). Keys may be given as {id} or ('{id}'). Actions may be
+// namespace-qualified (microsoft.graph.import). Unknown segments → 400 BadRequest
+// "Resource not found for the segment '…'" (ASSUMED); a known path with the wrong method →
+// 405 (ASSUMED).
+//
+// # Request bodies
+//
+//   - Content-Encoding: gzip bodies are decompressed (go-libraries.md §1.4, DOCUMENTED: the Go
+//     SDK's CompressionHandler gzips every body). Other encodings → 415.
+//   - Only id, groupTag, serialNumber, productKey, importId, hardwareIdentifier,
+//     assignedUserPrincipalName and state are properties of the entity (§1.1 CSDL, DOCUMENTED);
+//     state, id and instance annotations (@odata.type, …) are accepted and ignored.
+//     An unknown property (e.g. the deprecated orderIdentifier) → 400 "The property '…' does
+//     not exist on type …" as OData does (ASSUMED; reject_unknown_properties=false ignores them).
+//   - hardwareIdentifier is Edm.Binary (§1.1/§1.2, DOCUMENTED): standard base64 with padding
+//     (white space ignored, like .NET Convert.FromBase64String). A bad literal → 400
+//     "Cannot convert the literal '<first 16 chars>...' to the expected type 'Edm.Binary'."
+//     (DOCUMENTED by windows-itpro-docs#6150 via peers.md; the truncation is ours: the full hash is never echoed
+//     or logged).
+//   - A string property given a non-string → 400 "Cannot convert a primitive value …" (ASSUMED).
+//
+// # Asynchronous processing (§1.1, §2)
+//
+// A new record reports state.deviceImportStatus "unknown" (DOCUMENTED as observed) until
+// processing_delay has passed (ASSUMED length; the real service takes minutes), then
+// "complete" or "error". Verdicts are decided lazily, in creation order, on the first
+// request (or inspection call) after they are due, so there is no ticker and the cost is
+// proportional to the records decided. Rules, in order:
+//
+//  1. 807 ZtdDeviceDuplicated: the same hash bytes twice in one import action; the first is
+//     processed, the others get 807 (§2 DOCUMENTED meaning; code 807 UNCONFIRMED upstream).
+//     Separate POSTs are separate uploads (ASSUMED).
+//  2. 640 StorageError at rate faults.storage_error (§2 DOCUMENTED as transient; rate ASSUMED).
+//  3. 802 InvalidZtdHardwareHash: hwhash.ParseBytes(raw).Valid() is false, or the hash lacks the
+//     SMBIOS serial or manufacturer (§2, §6.4 DOCUMENTED; whether the service checks the SHA-256
+//     trailer is UNCONFIRMED, we do because hwhash does).
+//  4. 808 ZtdDeviceAssignedToOtherTenant: the serial in the hash, or serialNumber, is in
+//     seed.other_tenant_serials (§2 DOCUMENTED meaning; the match rule is ASSUMED). The name is
+//     "ZtdDeviceAssignedToOtherTenant" (the spelling real responses use).
+//  5. 806 ZtdDeviceAlreadyAssigned: a registered device has the hash's serial (or the
+//     request's serialNumber), compared trimmed and case-insensitively, and the same
+//     manufacturer (or no manufacturer recorded) (§2 DOCUMENTED meaning; match rule ASSUMED).
+//  6. Otherwise "complete", deviceErrorCode 0, and a windowsAutopilotDeviceIdentity is created
+//     with serial, manufacturer, model, SKU and family from the hash, groupTag (also as
+//     purchaseOrderIdentifier), userPrincipalName = assignedUserPrincipalName, enrollmentState
+//     notContacted; deviceRegistrationId = its id (§1.1, UNCONFIRMED upstream but relied on by
+//     Get-WindowsAutopilotInfo; we make it true).
+//
+// Records are never expired by the emulator (§2 "UNCONFIRMED"); clients delete them.
+// Responses include hardwareIdentifier (base64) because it is an entity property (ASSUMED).
+//
+// # Listing, $filter, $select
+//
+//   - Pages of page_size items (default 1000, ASSUMED from "≈1000" in §1.3) with an absolute
+//     @odata.nextLink carrying an opaque $skiptoken; $top below the page size shrinks pages
+//     (ASSUMED). Deletions between pages neither skip nor repeat items.
+//   - $filter=contains(serialNumber,'X'): case-insensitive substring match (§1.3 DOCUMENTED;
+//     case-insensitivity ASSUMED). serialNumber eq 'X' → 400 with an Intune message (§1.3
+//     DOCUMENTED). Any other filter → 400 (ASSUMED). reject_hyphen_contains=true reproduces
+//     the 400 for serials with '-' (msgraph-sdk-powershell#2464; off by default, ASSUMED fixed).
+//   - $select on windowsAutopilotDeviceIdentities → 500 (§1.3 DOCUMENTED by docs-contrib#2756;
+//     select_status sets the status, -1 ignores $select). Elsewhere $select is ignored (ASSUMED).
+//
+// # Sync (§1.4, beta only)
+//
+// POST sync → 204 and syncStatus inProgress for sync_duration (ASSUMED 30s), then
+// completed with lastSyncDateTime = trigger + sync_duration. While in progress → 409
+// (DOCUMENTED). Within sync_cooldown (10m, DOCUMENTED) of the last manual trigger → 429
+// with an Intune error and Retry-After = seconds left (Retry-After ASSUMED; omitted with
+// omit_retry_after). The cooldown counts from lastManualSyncTriggerDateTime only (ASSUMED).
+//
+// # Errors (§1.6)
+//
+// Every error is {"error":{"code","message","innerError":{"date","request-id",
+// "client-request-id"}}} with request-id and client-request-id also as headers (DOCUMENTED).
+// Errors raised by Intune (deviceManagement: 403, 404 ResourceNotFound, 405, eq-filter 400,
+// $select 500, sync 409/429, injected 500) nest an Intune JSON document as a string in
+// message (`{"_version": 3, "Message": "… - Operation ID … - Activity ID: <client-request-id>
+// - Url: …", "CustomApiErrorPhrase": "", "RetryAfter": null, …}`, DOCUMENTED shape; which
+// errors nest is ASSUMED). Gateway and OData errors (401, 429 throttling, 400 body and
+// segment errors, 502/503/504) carry a plain message (ASSUMED).
+//
+// # Authentication and permissions (§1.5)
+//
+// Graph requests need "Authorization: Bearer <token>" issued by this emulator (RS256, aud
+// https://graph.microsoft.com, tid, appid, roles, exp). Missing, malformed, foreign or
+// expired → 401 InvalidAuthenticationToken with a WWW-Authenticate header (DOCUMENTED code;
+// messages ASSUMED). Writes need the role DeviceManagementServiceConfig.ReadWrite.All; reads
+// need it or DeviceManagementServiceConfig.Read.All; otherwise 403 Forbidden (§1.5 DOCUMENTED).
+// Authentication and throttling come before the permission check (ASSUMED).
+//
+// The token endpoint accepts grant_type=client_credentials with a scope list containing
+// https://graph.microsoft.com/.default (or GraphURL + "/.default"; openid, profile and
+// offline_access are tolerated), authenticated by client_secret (post or basic) or by a
+// client_assertion JWT (PS256 with x5t#S256 as MSAL sends, or RS256 with x5t) signed by a
+// registered certificate; the signature, aud (= token endpoint), iss = sub = client id and
+// exp are verified. Errors use Entra's shape (error, error_description "AADSTS…",
+// error_codes): 700016 unknown client, 7000215 bad secret, 700027 bad assertion, 70011/
+// 1002012 bad scope, 90002 unknown tenant (DOCUMENTED codes from Entra; ASSUMED fidelity).
+// The default client has a generated certificate: Server.ClientCertFile holds it with its
+// private key, ready for azidentity.ParseCertificates. Tokens live token_lifetime.
+//
+// # Throttling (§3)
+//
+// Per app per tenant: write_limit writes (POST/PATCH/PUT/DELETE) and request_limit requests
+// per throttle_window (100/1000 per 20 s, DOCUMENTED as the stricter Intune bucket; which
+// bucket applies is UNCONFIRMED). throttle_mode "sliding" (default) or "fixed". A throttled
+// request gets 429 TooManyRequests "Please retry again later." with innerError.code "429"
+// and Retry-After = whole seconds until the window frees (DOCUMENTED), or
+// retry_after_seconds, or no header with omit_retry_after (DOCUMENTED that some Intune
+// endpoints omit it). Throttled requests still count against request_limit (DOCUMENTED
+// "usage keeps being logged while throttled"; count_throttled=false turns it off) but not
+// against write_limit (ASSUMED). The outer $batch request is not counted; its items are
+// (DOCUMENTED "evaluated individually").
+//
+// # Batching (§3)
+//
+// POST /$batch {"requests":[{id, method, url, headers, body, dependsOn}]}: at most 20 items
+// (else 400), relative URLs only (absolute → item 400), Content-Type required with a body;
+// items run in order, each authenticated, throttled (per-item 429 with its own Retry-After)
+// and logged; an item whose dependency did not succeed → 424 FailedDependency; dependsOn
+// must name an earlier item (else 400). The batch answers 200 {"responses":[{id, status,
+// headers, body}]} (DOCUMENTED). Responses keep request order (ASSUMED; clients must not rely on it).
+//
+// # Faults
+//
+// Per HTTP request, one draw from a generator seeded with random_seed picks at most one of:
+// dropped connection (hijacked and closed before the request is read, or after it took
+// effect with faults.drop_after_processing), a 500/502/504, a 503 with Retry-After
+// (faults.retry_after_503 seconds), or a slow response (faults.slow_delay). With
+// faults.fault_batch_items, $batch items get 5xx/503 draws too. Same requests in the same
+// order ⇒ same faults. Faults precede authentication and throttling and do not use budget.
+//
+// # Configuration keys (JSON; LoadConfig rejects unknown keys)
+//
+//	addr                       listen address (127.0.0.1:0); the CLI refuses non-loopback without --allow-remote
+//	dir                        keeps ca.pem, client.pem and identity.json (keys, tenant, client, secret) across restarts; default a temp dir removed by Close
+//	tenant_id, client_id       GUIDs (default random, or from dir/identity.json)
+//	client_secret              secret of client_id (default random)
+//	roles                      app roles of client_id's tokens (["DeviceManagementServiceConfig.ReadWrite.All"])
+//	clients                    more apps: [{client_id, client_secret, certificate (PEM), roles}]
+//	token_lifetime             "1h"
+//	processing_delay           "5s" (tests use "20ms")
+//	write_limit, request_limit 100, 1000
+//	throttle_window            "20s"
+//	throttle_mode              "sliding" | "fixed"
+//	count_throttled            true
+//	omit_retry_after           false
+//	retry_after_seconds        0 = computed
+//	sync_cooldown              "10m"
+//	sync_duration              "30s"
+//	page_size                  1000
+//	max_import_items           0 = unlimited
+//	max_body_bytes             33554432 (after gunzip; larger → 413)
+//	select_status              500 (-1 = ignore $select)
+//	reject_unknown_properties  true
+//	reject_hyphen_contains     false
+//	faults                     {error_5xx, error_503_retry_after, retry_after_503 (1), drop_connection,
+//	                            drop_after_processing, slow_response, slow_delay ("2s"),
+//	                            storage_error, fault_batch_items}; rates are 0..1
+//	random_seed                1
+//	seed                       initial State (ignored when state_file exists)
+//	state_file                 State persisted atomically (temp file + rename, every 250 ms when changed, and on Close) and reloaded at start
+//	log_file                   JSON Lines request log (appended)
+//	log_memory                 100000 entries kept for Requests()
+//
+// Durations are Go duration strings ("150ms") or numbers of seconds. Zero values take the
+// defaults above.
+//
+// # State / seed format
+//
+//	{"registered": [{"id", "serialNumber", "manufacturer", "model", "groupTag", "userPrincipalName", …}],
+//	 "imported":   [{"id", "serialNumber", "hardwareIdentifier" (base64), "groupTag", "state": {…},
+//	                 "createdAt", "processAt", "presetErrorCode"}],
+//	 "other_tenant_serials": ["SN…"],
+//	 "settings": {"lastSyncDateTime", "lastManualSyncTriggerDateTime", "syncStatus"}}
+//
+// Seeded imported records without a final state are processed at processAt (default
+// createdAt + processing_delay); presetErrorCode forces a verdict.
+//
+// # Request log
+//
+// One LogEntry per HTTP request and one per $batch item (batch=true): time, method, path,
+// query, status, serials (never hashes), throttled, write, app_id, request_id, fault,
+// duration_ms. Written to log_file as JSON Lines and kept in memory (Requests()).
+package emulator

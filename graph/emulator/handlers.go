@@ -1,0 +1,781 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+const odataJSON = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
+
+func newHeader(r *http.Request) (http.Header, string, string) {
+	h := http.Header{}
+	reqID := newGUID()
+	cid := r.Header.Get("client-request-id")
+	if cid == "" {
+		cid = reqID
+	}
+	h.Set("request-id", reqID)
+	h.Set("client-request-id", cid)
+	h.Set("x-ms-ags-diagnostic", `{"ServerInfo":{"DataCenter":"Emulator","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"apimport-emulator"}}`)
+	h.Set("Strict-Transport-Security", "max-age=31536000")
+	h.Set("Cache-Control", "no-cache")
+	return h, reqID, cid
+}
+
+// graphError builds an error in Graph's shape. intune nests an Intune (DeviceEnrollmentFE)
+// JSON document as a string in error.message (graph-api.md §1.6).
+func graphError(r *http.Request, status int, code, msg string, intune bool) *resp {
+	h, reqID, cid := newHeader(r)
+	now := time.Now().UTC().Format("2006-01-02T15:04:05")
+	message := msg
+	if intune {
+		m, _ := json.Marshal(fmt.Sprintf("%s - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: %s - Url: https://fef.emulator.manage.microsoft.com/DeviceEnrollmentFE/StatelessDeviceEnrollmentFEService%s?api-version=2024-03-01", msg, cid, intunePath(r.URL.Path)))
+		message = "{\r\n  \"_version\": 3,\r\n  \"Message\": " + string(m) + ",\r\n  \"CustomApiErrorPhrase\": \"\",\r\n  \"RetryAfter\": null,\r\n  \"ErrorSourceService\": \"\",\r\n  \"HttpHeaders\": \"{}\"\r\n}"
+	}
+	inner := map[string]any{"date": now, "request-id": reqID, "client-request-id": cid}
+	if status == http.StatusTooManyRequests {
+		inner["code"] = "429"
+	}
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": message, "innerError": inner}})
+	h.Set("Content-Type", "application/json")
+	return &resp{status: status, header: h, body: b}
+}
+
+func intunePath(p string) string {
+	_, rest := splitVersion(p)
+	return rest
+}
+
+func okJSON(r *http.Request, status int, v any) *resp {
+	h, _, _ := newHeader(r)
+	h.Set("Content-Type", odataJSON)
+	h.Set("OData-Version", "4.0")
+	b, _ := json.Marshal(v)
+	return &resp{status: status, header: h, body: b}
+}
+
+func noContent(r *http.Request) *resp {
+	h, _, _ := newHeader(r)
+	return &resp{status: http.StatusNoContent, header: h}
+}
+
+// serveGraph authenticates, throttles and dispatches one Graph request (rest is the path
+// after /v1.0 or /beta).
+func (s *Server) serveGraph(r *http.Request, version, rest string, body []byte, inBatch bool) *resp {
+	c, err := s.verifyBearer(r)
+	if err != nil {
+		rs := graphError(r, http.StatusUnauthorized, "InvalidAuthenticationToken", err.Error(), false)
+		rs.header.Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
+		return rs
+	}
+	write := isWrite(r.Method)
+	s.mu.Lock()
+	ok, retry := s.admitLocked(s.TenantID+"/"+c.AppID, write)
+	s.mu.Unlock()
+	if !ok {
+		rs := graphError(r, http.StatusTooManyRequests, "TooManyRequests", "Please retry again later.", false)
+		if !s.cfg.OmitRetryAfter {
+			rs.header.Set("Retry-After", strconv.Itoa(s.retryAfterSeconds(retry)))
+		}
+		rs.throttled, rs.appID = true, c.AppID
+		return rs
+	}
+	if !hasRole(c, write) {
+		need := RoleReadWrite
+		if !write {
+			need = RoleRead + ", " + RoleReadWrite
+		}
+		rs := graphError(r, http.StatusForbidden, "Forbidden",
+			"Application is not authorized to perform this operation. Application must have one of the following scopes: "+need, true)
+		rs.appID = c.AppID
+		return rs
+	}
+	rs := s.route(r, version, rest, body)
+	rs.appID = c.AppID
+	return rs
+}
+
+func segmentError(r *http.Request, seg string) *resp {
+	return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg), false)
+}
+
+func methodNotAllowed(r *http.Request) *resp {
+	return graphError(r, http.StatusMethodNotAllowed, "BadRequest", "No HTTP resource was found that matches the request URI and method "+r.Method+".", true)
+}
+
+func notFound(r *http.Request, kind, id string) *resp {
+	return graphError(r, http.StatusNotFound, "ResourceNotFound", fmt.Sprintf("%s with id %s was not found", kind, id), true)
+}
+
+// route dispatches a Graph path. Segment names are case-insensitive, as in Graph.
+func (s *Server) route(r *http.Request, version, rest string, body []byte) *resp {
+	segs := strings.Split(strings.Trim(rest, "/"), "/")
+	if version == "" {
+		return graphError(r, http.StatusBadRequest, "BadRequest", "Invalid version.", false)
+	}
+	if len(segs) == 0 || segs[0] == "" {
+		return segmentError(r, "")
+	}
+	if !strings.EqualFold(segs[0], "deviceManagement") {
+		return segmentError(r, segs[0])
+	}
+	if len(segs) == 1 {
+		return methodNotAllowed(r)
+	}
+	s.mu.Lock()
+	s.advanceLocked()
+	s.mu.Unlock()
+	coll := strings.ToLower(segs[1])
+	sub := segs[2:]
+	switch coll {
+	case "importedwindowsautopilotdeviceidentities":
+		return s.routeImported(r, version, sub, body)
+	case "windowsautopilotdeviceidentities":
+		return s.routeRegistered(r, version, sub, body)
+	case "windowsautopilotsettings":
+		if version != "beta" {
+			return segmentError(r, segs[1])
+		}
+		return s.routeSettings(r, version, sub)
+	}
+	return segmentError(r, segs[1])
+}
+
+func isAction(seg, name string) bool {
+	return strings.EqualFold(seg, name) || strings.EqualFold(seg, "microsoft.graph."+name)
+}
+
+// keySegment accepts "id" and "('id')" forms.
+func keySegment(seg string) string {
+	seg, _ = url.PathUnescape(seg)
+	if strings.HasPrefix(seg, "('") && strings.HasSuffix(seg, "')") {
+		return seg[2 : len(seg)-2]
+	}
+	return seg
+}
+
+func (s *Server) contextURL(r *http.Request, version, frag string) string {
+	return "https://" + r.Host + "/" + version + "/$metadata#" + frag
+}
+
+// ---- importedWindowsAutopilotDeviceIdentities ----
+
+func (s *Server) routeImported(r *http.Request, version string, sub []string, body []byte) *resp {
+	switch {
+	case len(sub) == 0:
+		switch r.Method {
+		case http.MethodGet:
+			return s.listImported(r, version)
+		case http.MethodPost:
+			return s.createImported(r, version, body)
+		}
+		return methodNotAllowed(r)
+	case len(sub) == 1 && isAction(sub[0], "import"):
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(r)
+		}
+		return s.importAction(r, version, body)
+	case len(sub) == 1:
+		id := keySegment(sub[0])
+		switch r.Method {
+		case http.MethodGet:
+			s.mu.Lock()
+			rec, ok := s.st.importedByID[id]
+			var out map[string]any
+			if ok {
+				out = importedJSON(rec)
+			}
+			s.mu.Unlock()
+			if !ok {
+				return notFound(r, "importedWindowsAutopilotDeviceIdentity", id)
+			}
+			out["@odata.context"] = s.contextURL(r, version, "deviceManagement/importedWindowsAutopilotDeviceIdentities/$entity")
+			rs := okJSON(r, http.StatusOK, out)
+			rs.serials = []string{rec.SerialNumber}
+			return rs
+		case http.MethodDelete:
+			s.mu.Lock()
+			rec, ok := s.st.importedByID[id]
+			if ok {
+				s.st.deleteImported(id)
+				s.dirty = true
+			}
+			s.mu.Unlock()
+			if !ok {
+				return notFound(r, "importedWindowsAutopilotDeviceIdentity", id)
+			}
+			rs := noContent(r)
+			rs.serials = []string{rec.SerialNumber}
+			return rs
+		}
+		return methodNotAllowed(r)
+	}
+	return segmentError(r, sub[len(sub)-1])
+}
+
+func importedJSON(rec *ImportedIdentity) map[string]any {
+	return map[string]any{
+		"@odata.type":               "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
+		"id":                        rec.ID,
+		"groupTag":                  rec.GroupTag,
+		"serialNumber":              rec.SerialNumber,
+		"productKey":                rec.ProductKey,
+		"importId":                  rec.ImportID,
+		"hardwareIdentifier":        rec.HardwareIdentifier,
+		"assignedUserPrincipalName": rec.AssignedUserPrincipalName,
+		"state": map[string]any{
+			"@odata.type":          "microsoft.graph.importedWindowsAutopilotDeviceIdentityState",
+			"deviceImportStatus":   rec.State.DeviceImportStatus,
+			"deviceRegistrationId": rec.State.DeviceRegistrationID,
+			"deviceErrorCode":      rec.State.DeviceErrorCode,
+			"deviceErrorName":      rec.State.DeviceErrorName,
+		},
+	}
+}
+
+var importedProps = map[string]bool{"id": true, "groupTag": true, "serialNumber": true, "productKey": true, "importId": true,
+	"hardwareIdentifier": true, "assignedUserPrincipalName": true, "state": true}
+
+// bodyError is a 400 raised while reading a request body.
+type bodyError struct{ msg string }
+
+func (e *bodyError) Error() string { return e.msg }
+
+// parseImported reads one importedWindowsAutopilotDeviceIdentity from a JSON object.
+func (s *Server) parseImported(raw json.RawMessage) (*ImportedIdentity, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, &bodyError{"Invalid request body: an object of type 'microsoft.graph.importedWindowsAutopilotDeviceIdentity' was expected."}
+	}
+	rec := &ImportedIdentity{}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := m[k]
+		if strings.Contains(k, "@") {
+			continue // instance annotations such as @odata.type
+		}
+		if !importedProps[k] {
+			if *s.cfg.RejectUnknown {
+				return nil, &bodyError{fmt.Sprintf("The property '%s' does not exist on type 'microsoft.graph.importedWindowsAutopilotDeviceIdentity'. Make sure to only use property names that are defined by the type or mark the type as open type.", k)}
+			}
+			continue
+		}
+		if k == "state" {
+			var st map[string]any
+			if string(v) != "null" && json.Unmarshal(v, &st) != nil {
+				return nil, &bodyError{"Cannot convert the value to the expected type 'microsoft.graph.importedWindowsAutopilotDeviceIdentityState'."}
+			}
+			continue // the service sets the state
+		}
+		var str *string
+		if err := json.Unmarshal(v, &str); err != nil {
+			typ := "Edm.String"
+			if k == "hardwareIdentifier" {
+				typ = "Edm.Binary"
+			}
+			return nil, &bodyError{fmt.Sprintf("Cannot convert a primitive value to the expected type '%s'. See the inner exception for more details.", typ)}
+		}
+		if str == nil {
+			continue
+		}
+		switch k {
+		case "groupTag":
+			rec.GroupTag = *str
+		case "serialNumber":
+			rec.SerialNumber = *str
+		case "productKey":
+			rec.ProductKey = *str
+		case "importId":
+			rec.ImportID = *str
+		case "assignedUserPrincipalName":
+			rec.AssignedUserPrincipalName = *str
+		case "hardwareIdentifier":
+			b, err := decodeBinary(*str)
+			if err != nil {
+				return nil, &bodyError{fmt.Sprintf("Cannot convert the literal '%s' to the expected type 'Edm.Binary'.", truncate(*str))}
+			}
+			rec.HardwareIdentifier = b
+		}
+	}
+	return rec, nil
+}
+
+// decodeBinary decodes an Edm.Binary JSON value like .NET's Convert.FromBase64String:
+// standard alphabet, padding required, white space ignored.
+func decodeBinary(s string) ([]byte, error) {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+	return base64.StdEncoding.Strict().DecodeString(s)
+}
+
+// truncate shortens a literal for error messages (a hash must never be echoed in full).
+func truncate(s string) string {
+	const n = 16
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func (s *Server) newRecord(rec *ImportedIdentity, now time.Time) {
+	rec.ID = newGUID()
+	rec.CreatedAt = now
+	rec.ProcessAt = now.Add(s.cfg.ProcessingDelay.D())
+	rec.State = ImportState{DeviceImportStatus: StatusUnknown}
+}
+
+func (s *Server) createImported(r *http.Request, version string, body []byte) *resp {
+	rec, err := s.parseImported(body)
+	if err != nil {
+		return graphError(r, http.StatusBadRequest, "BadRequest", err.Error(), false)
+	}
+	s.mu.Lock()
+	s.newRecord(rec, s.clock())
+	s.st.addImported(rec)
+	s.dirty = true
+	out := importedJSON(rec)
+	s.mu.Unlock()
+	out["@odata.context"] = s.contextURL(r, version, "deviceManagement/importedWindowsAutopilotDeviceIdentities/$entity")
+	rs := okJSON(r, http.StatusCreated, out)
+	rs.header.Set("Location", "https://"+r.Host+"/"+version+"/deviceManagement/importedWindowsAutopilotDeviceIdentities('"+rec.ID+"')")
+	rs.serials = []string{rec.SerialNumber}
+	return rs
+}
+
+func (s *Server) importAction(r *http.Request, version string, body []byte) *resp {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return graphError(r, http.StatusBadRequest, "BadRequest", "Invalid request body for the action 'import'.", false)
+	}
+	for k := range m {
+		if k != "importedWindowsAutopilotDeviceIdentities" && !strings.Contains(k, "@") {
+			return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The parameter '%s' in the request payload is not a valid parameter for the operation 'import'.", k), false)
+		}
+	}
+	var items []json.RawMessage
+	if raw, ok := m["importedWindowsAutopilotDeviceIdentities"]; ok {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return graphError(r, http.StatusBadRequest, "BadRequest", "The parameter 'importedWindowsAutopilotDeviceIdentities' must be a collection of 'microsoft.graph.importedWindowsAutopilotDeviceIdentity'.", false)
+		}
+	}
+	if s.cfg.MaxImportItems > 0 && len(items) > s.cfg.MaxImportItems {
+		return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The import contains %d devices; at most %d are allowed in one request.", len(items), s.cfg.MaxImportItems), true)
+	}
+	recs := make([]*ImportedIdentity, 0, len(items))
+	for _, it := range items {
+		rec, err := s.parseImported(it)
+		if err != nil {
+			return graphError(r, http.StatusBadRequest, "BadRequest", err.Error(), false)
+		}
+		recs = append(recs, rec)
+	}
+	s.mu.Lock()
+	now := s.clock()
+	seen := map[string]bool{}
+	vals := make([]map[string]any, 0, len(recs))
+	serials := make([]string, 0, len(recs))
+	for _, rec := range recs {
+		s.newRecord(rec, now)
+		if len(rec.HardwareIdentifier) > 0 {
+			k := string(rec.HardwareIdentifier)
+			if seen[k] {
+				rec.PresetErrorCode = ErrCodeDuplicated
+			}
+			seen[k] = true
+		}
+		s.st.addImported(rec)
+		vals = append(vals, importedJSON(rec))
+		serials = append(serials, rec.SerialNumber)
+	}
+	s.dirty = true
+	s.mu.Unlock()
+	rs := okJSON(r, http.StatusOK, map[string]any{
+		"@odata.context": s.contextURL(r, version, "Collection(microsoft.graph.importedWindowsAutopilotDeviceIdentity)"),
+		"value":          vals,
+	})
+	rs.serials = serials
+	return rs
+}
+
+// ---- listing ----
+
+type listQuery struct {
+	contains string // "" = no filter
+	after    int64  // seq of the last item of the previous page
+	top      int
+}
+
+func encodeSkip(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("emu:" + strconv.FormatInt(seq, 10)))
+}
+
+func decodeSkip(tok string) (int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || !bytes.HasPrefix(b, []byte("emu:")) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(b[4:]), 10, 64)
+	return n, err == nil
+}
+
+// parseList reads $filter, $top and $skiptoken. It returns an error response for a filter
+// the service rejects.
+func (s *Server) parseList(r *http.Request, q url.Values) (listQuery, *resp) {
+	lq := listQuery{top: s.cfg.PageSize}
+	for k := range q {
+		switch strings.ToLower(k) {
+		case "$filter", "$top", "$skiptoken", "$select", "$expand", "$count", "$orderby", "$search", "$skip":
+		default:
+			if strings.HasPrefix(k, "$") {
+				return lq, graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Query option '%s' is not allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.", k), false)
+			}
+		}
+	}
+	if f := getQ(q, "$filter"); f != "" {
+		v, rs := s.parseFilter(r, f)
+		if rs != nil {
+			return lq, rs
+		}
+		lq.contains = v
+	}
+	if t := getQ(q, "$top"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			return lq, graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid value '%s' for $top query option found. The $top query option requires a non-negative integer value.", t), false)
+		}
+		if n > 0 && n < lq.top {
+			lq.top = n
+		}
+	}
+	if t := getQ(q, "$skiptoken"); t != "" {
+		seq, ok := decodeSkip(t)
+		if !ok {
+			return lq, graphError(r, http.StatusBadRequest, "BadRequest", "The $skiptoken is not valid.", true)
+		}
+		lq.after = seq
+	}
+	return lq, nil
+}
+
+func getQ(q url.Values, key string) string {
+	for k, v := range q {
+		if strings.EqualFold(k, key) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// parseFilter accepts contains(serialNumber,'X') only; serialNumber eq 'X' is a 400, as on
+// the real service (graph-api.md §1.3).
+func (s *Server) parseFilter(r *http.Request, f string) (string, *resp) {
+	t := strings.TrimSpace(f)
+	low := strings.ToLower(t)
+	if strings.HasPrefix(low, "contains(") && strings.HasSuffix(t, ")") {
+		inner := strings.TrimSpace(t[len("contains(") : len(t)-1])
+		prop, lit, ok := strings.Cut(inner, ",")
+		if ok && strings.EqualFold(strings.TrimSpace(prop), "serialNumber") {
+			v, ok := parseODataString(strings.TrimSpace(lit))
+			if ok {
+				if s.cfg.RejectHyphenContains && strings.Contains(v, "-") {
+					return "", graphError(r, http.StatusBadRequest, "BadRequest", "An error has occurred while processing the filter.", true)
+				}
+				return v, nil
+			}
+		}
+		return "", graphError(r, http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+truncate(t), false)
+	}
+	if strings.Contains(low, " eq ") {
+		return "", graphError(r, http.StatusBadRequest, "BadRequest", "An error has occurred while processing the filter. The operator 'eq' is not supported; use contains().", true)
+	}
+	return "", graphError(r, http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+truncate(t), false)
+}
+
+func parseODataString(s string) (string, bool) {
+	if len(s) < 2 || s[0] != '\'' || s[len(s)-1] != '\'' {
+		return "", false
+	}
+	body := s[1 : len(s)-1]
+	var b strings.Builder
+	for i := 0; i < len(body); i++ {
+		if body[i] == '\'' {
+			if i+1 < len(body) && body[i+1] == '\'' {
+				b.WriteByte('\'')
+				i++
+				continue
+			}
+			return "", false
+		}
+		b.WriteByte(body[i])
+	}
+	return b.String(), true
+}
+
+func (s *Server) nextLink(r *http.Request, version string, seq int64) string {
+	q := r.URL.Query()
+	for k := range q {
+		if strings.EqualFold(k, "$skiptoken") {
+			delete(q, k)
+		}
+	}
+	q.Set("$skiptoken", encodeSkip(seq))
+	return "https://" + r.Host + "/" + version + "/" + strings.TrimPrefix(intunePath(r.URL.Path), "/") + "?" + q.Encode()
+}
+
+func (s *Server) listImported(r *http.Request, version string) *resp {
+	lq, bad := s.parseList(r, r.URL.Query())
+	if bad != nil {
+		return bad
+	}
+	needle := strings.ToLower(lq.contains)
+	s.mu.Lock()
+	list := s.st.imported
+	i := sort.Search(len(list), func(i int) bool { return list[i].seq > lq.after })
+	vals := make([]map[string]any, 0, min(lq.top, len(list)-i))
+	var last int64
+	more := false
+	for ; i < len(list); i++ {
+		rec := list[i]
+		if needle != "" && !strings.Contains(strings.ToLower(rec.SerialNumber), needle) {
+			continue
+		}
+		if len(vals) == lq.top {
+			more = true
+			break
+		}
+		vals = append(vals, importedJSON(rec))
+		last = rec.seq
+	}
+	s.mu.Unlock()
+	out := map[string]any{
+		"@odata.context": s.contextURL(r, version, "deviceManagement/importedWindowsAutopilotDeviceIdentities"),
+		"value":          vals,
+	}
+	if more {
+		out["@odata.nextLink"] = s.nextLink(r, version, last)
+	}
+	return okJSON(r, http.StatusOK, out)
+}
+
+// ---- windowsAutopilotDeviceIdentities ----
+
+func deviceJSON(d *Device) map[string]any {
+	last := d.LastContactedDateTime
+	return map[string]any{
+		"@odata.type":                  "#microsoft.graph.windowsAutopilotDeviceIdentity",
+		"id":                           d.ID,
+		"groupTag":                     d.GroupTag,
+		"purchaseOrderIdentifier":      d.PurchaseOrderIdentifier,
+		"serialNumber":                 d.SerialNumber,
+		"productKey":                   d.ProductKey,
+		"manufacturer":                 d.Manufacturer,
+		"model":                        d.Model,
+		"enrollmentState":              firstNonEmpty(d.EnrollmentState, "notContacted"),
+		"lastContactedDateTime":        last.UTC().Format("2006-01-02T15:04:05Z"),
+		"addressableUserName":          d.AddressableUserName,
+		"userPrincipalName":            d.UserPrincipalName,
+		"resourceName":                 d.ResourceName,
+		"skuNumber":                    d.SkuNumber,
+		"systemFamily":                 d.SystemFamily,
+		"azureActiveDirectoryDeviceId": d.AzureActiveDirectoryDeviceID,
+		"managedDeviceId":              d.ManagedDeviceID,
+		"displayName":                  d.DisplayName,
+	}
+}
+
+func (s *Server) routeRegistered(r *http.Request, version string, sub []string, body []byte) *resp {
+	switch {
+	case len(sub) == 0:
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(r)
+		}
+		return s.listRegistered(r, version)
+	case len(sub) == 1:
+		id := keySegment(sub[0])
+		switch r.Method {
+		case http.MethodGet:
+			s.mu.Lock()
+			d, ok := s.st.regByID[id]
+			var out map[string]any
+			if ok {
+				out = deviceJSON(d)
+			}
+			s.mu.Unlock()
+			if !ok {
+				return notFound(r, "windowsAutopilotDeviceIdentity", id)
+			}
+			out["@odata.context"] = s.contextURL(r, version, "deviceManagement/windowsAutopilotDeviceIdentities/$entity")
+			rs := okJSON(r, http.StatusOK, out)
+			rs.serials = []string{d.SerialNumber}
+			return rs
+		case http.MethodDelete:
+			s.mu.Lock()
+			d, ok := s.st.regByID[id]
+			if ok {
+				s.st.deleteDevice(id)
+				s.dirty = true
+			}
+			s.mu.Unlock()
+			if !ok {
+				return notFound(r, "windowsAutopilotDeviceIdentity", id)
+			}
+			rs := noContent(r)
+			rs.serials = []string{d.SerialNumber}
+			return rs
+		}
+		return methodNotAllowed(r)
+	case len(sub) == 2 && isAction(sub[1], "updateDeviceProperties"):
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(r)
+		}
+		return s.updateDevice(r, keySegment(sub[0]), body)
+	}
+	return segmentError(r, sub[len(sub)-1])
+}
+
+func (s *Server) updateDevice(r *http.Request, id string, body []byte) *resp {
+	var m map[string]json.RawMessage
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &m); err != nil {
+			return graphError(r, http.StatusBadRequest, "BadRequest", "Invalid request body for the action 'updateDeviceProperties'.", false)
+		}
+	}
+	vals := map[string]*string{}
+	for k, v := range m {
+		if strings.Contains(k, "@") {
+			continue
+		}
+		switch k {
+		case "userPrincipalName", "addressableUserName", "groupTag", "displayName":
+		default:
+			return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The parameter '%s' in the request payload is not a valid parameter for the operation 'updateDeviceProperties'.", k), false)
+		}
+		var sv *string
+		if err := json.Unmarshal(v, &sv); err != nil {
+			return graphError(r, http.StatusBadRequest, "BadRequest", "Cannot convert a primitive value to the expected type 'Edm.String'. See the inner exception for more details.", false)
+		}
+		vals[k] = sv
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.st.regByID[id]
+	if !ok {
+		return notFound(r, "windowsAutopilotDeviceIdentity", id)
+	}
+	set := func(dst *string, k string) {
+		if v, ok := vals[k]; ok && v != nil {
+			*dst = *v
+		}
+	}
+	set(&d.UserPrincipalName, "userPrincipalName")
+	set(&d.AddressableUserName, "addressableUserName")
+	set(&d.GroupTag, "groupTag")
+	set(&d.DisplayName, "displayName")
+	s.dirty = true
+	rs := noContent(r)
+	rs.serials = []string{d.SerialNumber}
+	return rs
+}
+
+func (s *Server) listRegistered(r *http.Request, version string) *resp {
+	q := r.URL.Query()
+	if getQ(q, "$select") != "" && s.cfg.SelectStatus > 0 {
+		return graphError(r, s.cfg.SelectStatus, "InternalServerError", "An internal server error has occurred.", true)
+	}
+	lq, bad := s.parseList(r, q)
+	if bad != nil {
+		return bad
+	}
+	needle := strings.ToLower(lq.contains)
+	s.mu.Lock()
+	list := s.st.registered
+	i := sort.Search(len(list), func(i int) bool { return list[i].seq > lq.after })
+	vals := make([]map[string]any, 0, min(lq.top, len(list)-i))
+	var last int64
+	more := false
+	for ; i < len(list); i++ {
+		d := list[i]
+		if needle != "" && !strings.Contains(strings.ToLower(d.SerialNumber), needle) {
+			continue
+		}
+		if len(vals) == lq.top {
+			more = true
+			break
+		}
+		vals = append(vals, deviceJSON(d))
+		last = d.seq
+	}
+	s.mu.Unlock()
+	out := map[string]any{
+		"@odata.context": s.contextURL(r, version, "deviceManagement/windowsAutopilotDeviceIdentities"),
+		"value":          vals,
+	}
+	if more {
+		out["@odata.nextLink"] = s.nextLink(r, version, last)
+	}
+	return okJSON(r, http.StatusOK, out)
+}
+
+// ---- beta windowsAutopilotSettings ----
+
+func (s *Server) routeSettings(r *http.Request, version string, sub []string) *resp {
+	switch {
+	case len(sub) == 0:
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(r)
+		}
+		s.mu.Lock()
+		set := s.st.settings
+		s.mu.Unlock()
+		return okJSON(r, http.StatusOK, map[string]any{
+			"@odata.context":                s.contextURL(r, version, "deviceManagement/windowsAutopilotSettings/$entity"),
+			"@odata.type":                   "#microsoft.graph.windowsAutopilotSettings",
+			"id":                            "00000000-0000-0000-0000-000000000000",
+			"lastSyncDateTime":              set.LastSyncDateTime.UTC().Format(time.RFC3339Nano),
+			"lastManualSyncTriggerDateTime": set.LastManualSyncTriggerDateTime.UTC().Format(time.RFC3339Nano),
+			"syncStatus":                    set.SyncStatus,
+		})
+	case len(sub) == 1 && isAction(sub[0], "sync"):
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(r)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		now := s.clock()
+		set := &s.st.settings
+		if set.SyncStatus == "inProgress" {
+			return graphError(r, http.StatusConflict, "Conflict", "A sync is already in progress.", true)
+		}
+		if !set.LastManualSyncTriggerDateTime.IsZero() {
+			if wait := set.LastManualSyncTriggerDateTime.Add(s.cfg.SyncCooldown.D()).Sub(now); wait > 0 {
+				rs := graphError(r, http.StatusTooManyRequests, "TooManyRequests", "The sync action was called within 10 minutes of the previous sync. Try again later.", true)
+				if !s.cfg.OmitRetryAfter {
+					rs.header.Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+				}
+				return rs
+			}
+		}
+		set.LastManualSyncTriggerDateTime = now
+		set.SyncStatus = "inProgress"
+		s.dirty = true
+		return noContent(r)
+	}
+	return segmentError(r, sub[len(sub)-1])
+}
