@@ -1,0 +1,371 @@
+package graph
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	azcache "github.com/Azure/azure-sdk-for-go/sdk/azidentity/cache"
+)
+
+// Authentication modes accepted by --auth.
+const (
+	AuthClientSecret     = "client-secret"
+	AuthCertificate      = "certificate"
+	AuthManagedIdentity  = "managed-identity"
+	AuthWorkloadIdentity = "workload-identity"
+	AuthDeviceCode       = "device-code"
+	AuthAzureCLI         = "azure-cli"
+	AuthEnvironment      = "environment"
+)
+
+// AuthModes lists the accepted authentication modes.
+var AuthModes = []string{AuthClientSecret, AuthCertificate, AuthManagedIdentity, AuthWorkloadIdentity,
+	AuthDeviceCode, AuthAzureCLI, AuthEnvironment}
+
+// Environment variables NewCredential reads (secrets are never flag values).
+const (
+	EnvClientSecret        = "AZURE_CLIENT_SECRET"
+	EnvCertificatePassword = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+)
+
+// RequiredPermission is the Graph permission the import needs (application or delegated).
+const RequiredPermission = "DeviceManagementServiceConfig.ReadWrite.All"
+
+// ErrMissingPermission means the token lacks RequiredPermission; Preflight wraps it with a hint.
+var ErrMissingPermission = errors.New("missing Graph permission " + RequiredPermission)
+
+// AuthConfig selects and configures one credential. TenantID and ClientID are
+// final values: the CLI applies AZURE_TENANT_ID/AZURE_CLIENT_ID defaults itself.
+type AuthConfig struct {
+	Mode         string // one of AuthModes
+	Cloud        string // global (default), usgov, usgovdod, china
+	AuthorityURL string // overrides the cloud's authority (emulator, private endpoint); https only
+	TenantID     string
+	ClientID     string // app id; for managed-identity optional (user-assigned identity)
+
+	ClientSecretFile     string // client-secret: file holding the secret; else $AZURE_CLIENT_SECRET
+	CertificateFile      string // certificate: PEM or PFX with the private key; password in $AZURE_CLIENT_CERTIFICATE_PASSWORD
+	SendCertificateChain bool   // certificate: send x5c (subject name/issuer auth)
+
+	// device-code: TokenCacheName names the persistent cache (default "apimport");
+	// AuthRecordFile is where the AuthenticationRecord is kept (default
+	// <user config dir>/apimport/auth-record-<tenant>.json).
+	TokenCacheName    string
+	AuthRecordFile    string
+	NoPersistentCache bool // device-code: keep tokens in memory only
+
+	CAFile string    // extra trusted CA (PEM) for the authority, e.g. a TLS-inspecting proxy
+	Prompt io.Writer // device-code instructions and warnings; default os.Stderr
+
+	// Getenv reads the environment (tests replace it); nil means os.Getenv.
+	Getenv func(string) string
+	// Transport replaces the HTTP transport of the credential (tests); nil means
+	// a transport honouring HTTPS_PROXY and CAFile.
+	Transport policy.Transporter
+}
+
+// NewCredential builds the credential cfg.Mode names. Call it once per process:
+// the credential caches tokens in memory, so one instance means one token request
+// per token lifetime. Errors name what is missing and how to provide it.
+func NewCredential(cfg AuthConfig) (azcore.TokenCredential, error) {
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	prompt := cfg.Prompt
+	if prompt == nil {
+		prompt = os.Stderr
+	}
+	ep, err := ResolveEndpoints(cfg.Cloud, "", cfg.AuthorityURL, "")
+	if err != nil {
+		return nil, err
+	}
+	co := azcore.ClientOptions{Cloud: ep.Cloud.azcoreConfig()}
+	disableDiscovery := false
+	if cfg.AuthorityURL != "" {
+		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: ep.AuthorityURL, Services: co.Cloud.Services}
+		disableDiscovery = true
+	}
+	switch {
+	case cfg.Transport != nil:
+		co.Transport = cfg.Transport
+	case cfg.CAFile != "":
+		t, err := newBaseTransport(cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		co.Transport = &http.Client{Transport: t}
+	}
+	needTenantClient := func(mode string) error {
+		var missing []string
+		if cfg.TenantID == "" {
+			missing = append(missing, "a tenant id (--tenant or AZURE_TENANT_ID)")
+		}
+		if cfg.ClientID == "" {
+			missing = append(missing, "a client id (--client-id or AZURE_CLIENT_ID)")
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%s auth needs %s", mode, strings.Join(missing, " and "))
+		}
+		return nil
+	}
+
+	switch cfg.Mode {
+	case AuthClientSecret:
+		if err := needTenantClient(cfg.Mode); err != nil {
+			return nil, err
+		}
+		secret, err := readSecret(cfg.ClientSecretFile, getenv)
+		if err != nil {
+			return nil, err
+		}
+		return azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, secret,
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: disableDiscovery})
+	case AuthCertificate:
+		if err := needTenantClient(cfg.Mode); err != nil {
+			return nil, err
+		}
+		if cfg.CertificateFile == "" {
+			return nil, errors.New("certificate auth needs --certificate-file (PEM or PFX with the private key)")
+		}
+		data, err := os.ReadFile(cfg.CertificateFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading certificate: %w", err)
+		}
+		var pw []byte
+		if p := getenv(EnvCertificatePassword); p != "" {
+			pw = []byte(p)
+		}
+		certs, key, err := azidentity.ParseCertificates(data, pw)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %s: %w (a password goes in %s)", cfg.CertificateFile, err, EnvCertificatePassword)
+		}
+		return azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: disableDiscovery,
+				SendCertificateChain: cfg.SendCertificateChain})
+	case AuthManagedIdentity:
+		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
+		if cfg.ClientID != "" {
+			o.ID = azidentity.ClientID(cfg.ClientID)
+		}
+		return azidentity.NewManagedIdentityCredential(o)
+	case AuthWorkloadIdentity:
+		if err := needTenantClient(cfg.Mode); err != nil {
+			return nil, err
+		}
+		if getenv("AZURE_FEDERATED_TOKEN_FILE") == "" {
+			return nil, errors.New("workload-identity auth needs AZURE_FEDERATED_TOKEN_FILE (set by the workload identity webhook)")
+		}
+		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
+			ClientOptions: co, ClientID: cfg.ClientID, TenantID: cfg.TenantID,
+			TokenFilePath: getenv("AZURE_FEDERATED_TOKEN_FILE"), DisableInstanceDiscovery: disableDiscovery})
+	case AuthDeviceCode:
+		if err := needTenantClient(cfg.Mode); err != nil {
+			return nil, err
+		}
+		return newDeviceCodeCredential(cfg, co, disableDiscovery, prompt)
+	case AuthAzureCLI:
+		return azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: cfg.TenantID})
+	case AuthEnvironment:
+		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{
+			ClientOptions: co, DisableInstanceDiscovery: disableDiscovery})
+	case "":
+		return nil, fmt.Errorf("no auth mode chosen (want one of %s)", strings.Join(AuthModes, ", "))
+	default:
+		return nil, fmt.Errorf("unknown auth mode %q (want one of %s)", cfg.Mode, strings.Join(AuthModes, ", "))
+	}
+}
+
+// readSecret reads the client secret from file (trailing newline trimmed) or the environment.
+func readSecret(file string, getenv func(string) string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("reading client secret file: %w", err)
+		}
+		s := strings.TrimRight(string(b), "\r\n")
+		if s == "" {
+			return "", fmt.Errorf("client secret file %s is empty", file)
+		}
+		return s, nil
+	}
+	if s := getenv(EnvClientSecret); s != "" {
+		return s, nil
+	}
+	return "", fmt.Errorf("client-secret auth needs %s or --client-secret-file", EnvClientSecret)
+}
+
+// deviceCodeCredential adds a saved AuthenticationRecord to azidentity's device
+// code flow, so the next run reuses the persistent token cache without a prompt.
+type deviceCodeCredential struct {
+	cred       *azidentity.DeviceCodeCredential
+	recordFile string
+	haveRecord bool
+	mu         sync.Mutex
+}
+
+func newDeviceCodeCredential(cfg AuthConfig, co azcore.ClientOptions, disableDiscovery bool, prompt io.Writer) (azcore.TokenCredential, error) {
+	o := &azidentity.DeviceCodeCredentialOptions{
+		ClientOptions: co, TenantID: cfg.TenantID, ClientID: cfg.ClientID, DisableInstanceDiscovery: disableDiscovery,
+		UserPrompt: func(_ context.Context, m azidentity.DeviceCodeMessage) error {
+			_, err := fmt.Fprintln(prompt, m.Message)
+			return err
+		},
+	}
+	d := &deviceCodeCredential{recordFile: cfg.AuthRecordFile}
+	persistent := false
+	if !cfg.NoPersistentCache {
+		name := cfg.TokenCacheName
+		if name == "" {
+			name = "apimport"
+		}
+		c, err := azcache.New(&azcache.Options{Name: name})
+		if err != nil {
+			fmt.Fprintf(prompt, "apimport: warning: persistent token cache unavailable (%v); tokens are kept in memory and you will sign in again next run\n", err)
+		} else {
+			o.Cache = c
+			persistent = true
+		}
+	}
+	if persistent {
+		if d.recordFile == "" {
+			dir, err := os.UserConfigDir()
+			if err == nil {
+				d.recordFile = filepath.Join(dir, "apimport", "auth-record-"+safeName(cfg.TenantID)+".json")
+			}
+		}
+		if d.recordFile != "" {
+			if b, err := os.ReadFile(d.recordFile); err == nil {
+				var rec azidentity.AuthenticationRecord
+				if json.Unmarshal(b, &rec) == nil && rec.HomeAccountID != "" {
+					o.AuthenticationRecord = rec
+					d.haveRecord = true
+				}
+			}
+		}
+	} else {
+		d.recordFile = "" // a record without a persistent cache saves nothing
+	}
+	cred, err := azidentity.NewDeviceCodeCredential(o)
+	if err != nil {
+		return nil, err
+	}
+	d.cred = cred
+	return d, nil
+}
+
+// GetToken signs in once with Authenticate (saving the record) when no record was loaded.
+func (d *deviceCodeCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	d.mu.Lock()
+	if !d.haveRecord && d.recordFile != "" {
+		rec, err := d.cred.Authenticate(ctx, &opts)
+		if err != nil {
+			d.mu.Unlock()
+			return azcore.AccessToken{}, err
+		}
+		d.haveRecord = true
+		if b, err := json.Marshal(rec); err == nil {
+			if err := os.MkdirAll(filepath.Dir(d.recordFile), 0o700); err == nil {
+				_ = os.WriteFile(d.recordFile, b, 0o600)
+			}
+		}
+	}
+	d.mu.Unlock()
+	return d.cred.GetToken(ctx, opts)
+}
+
+func safeName(s string) string {
+	if s == "" {
+		return "default"
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// TokenInfo is what Preflight learned from the access token (never the token itself).
+type TokenInfo struct {
+	TenantID string    // tid
+	AppID    string    // appid (v1 tokens) or azp (v2)
+	Roles    []string  // application permissions
+	Scopes   []string  // delegated permissions (scp)
+	Expires  time.Time // exp
+}
+
+// Preflight gets a token for the Graph scope and checks that it carries
+// RequiredPermission, as an application role or a delegated scope. The JWT
+// payload is decoded without verifying the signature (Graph verifies it); the
+// token is never printed. A token without the permission yields an error
+// wrapping ErrMissingPermission with a hint naming what the token has.
+func (c *Client) Preflight(ctx context.Context) (TokenInfo, error) {
+	// EnableCAE matches what the SDK requests, so this token lands in the same cache slot.
+	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.ep.Scope}, EnableCAE: true})
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("getting a token for %s: %w", c.ep.Scope, err)
+	}
+	info, err := decodeToken(tok.Token)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	if info.Expires.IsZero() {
+		info.Expires = tok.ExpiresOn
+	}
+	if slices.Contains(info.Roles, RequiredPermission) || slices.Contains(info.Scopes, RequiredPermission) {
+		return info, nil
+	}
+	kind, have := "roles", info.Roles
+	if len(info.Roles) == 0 && len(info.Scopes) > 0 {
+		kind, have = "scopes", info.Scopes
+	}
+	return info, fmt.Errorf("%w: the token has %s [%s]; grant the application permission %s and admin consent",
+		ErrMissingPermission, kind, strings.Join(have, " "), RequiredPermission)
+}
+
+// decodeToken reads the claims Preflight needs from a JWT access token.
+func decodeToken(token string) (TokenInfo, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return TokenInfo{}, errors.New("access token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("access token payload: %w", err)
+	}
+	var c struct {
+		Tid   string   `json:"tid"`
+		AppID string   `json:"appid"`
+		Azp   string   `json:"azp"`
+		Roles []string `json:"roles"`
+		Scp   string   `json:"scp"`
+		Exp   float64  `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return TokenInfo{}, fmt.Errorf("access token payload: %w", err)
+	}
+	info := TokenInfo{TenantID: c.Tid, AppID: c.AppID, Roles: c.Roles, Scopes: strings.Fields(c.Scp)}
+	if info.AppID == "" {
+		info.AppID = c.Azp
+	}
+	if c.Exp > 0 {
+		info.Expires = time.Unix(int64(c.Exp), 0)
+	}
+	return info, nil
+}

@@ -1,0 +1,327 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// AmbiguousError reports a write whose outcome is unknown: the request may or may
+// not have been processed (a 5xx answer, a dropped connection or a timeout after
+// the request was sent). The client never retries such a write; the caller must
+// reconcile (for imports: list the import records) before sending it again.
+type AmbiguousError struct {
+	Op  string // "import", "update device", …
+	Err error
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%s: outcome unknown, the request may have been processed: %v", e.Op, e.Err)
+}
+
+func (e *AmbiguousError) Unwrap() error { return e.Err }
+
+// IsAmbiguous reports whether err is (or wraps) an *AmbiguousError.
+func IsAmbiguous(err error) bool {
+	var ae *AmbiguousError
+	return errors.As(err, &ae)
+}
+
+// counters are the Stats of one Client, shared by the transport and the client.
+type counters struct {
+	requests, writes, throttled, retries atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{Requests: int(c.requests.Load()), Writes: int(c.writes.Load()),
+		Throttled: int(c.throttled.Load()), Retries: int(c.retries.Load())}
+}
+
+// callOpts travel in the request context from a Client method to the transport.
+type callOpts struct {
+	weight     int  // requests this HTTP request stands for ($batch: its items); 0 = 1
+	writes     int  // writes among them, used when batch is set
+	batch      bool // weight and writes are explicit (a $batch POST is not itself a write)
+	noRetry    bool // send once, never retry, never pause the budget (sync)
+	idempotent bool // safe to resend even though the method is POST ($batch of GETs)
+}
+
+type callOptsKey struct{}
+
+func withCallOpts(ctx context.Context, o callOpts) context.Context {
+	return context.WithValue(ctx, callOptsKey{}, o)
+}
+
+func callOptsFrom(ctx context.Context) callOpts {
+	if o, ok := ctx.Value(callOptsKey{}).(callOpts); ok {
+		return o
+	}
+	return callOpts{}
+}
+
+func isWriteMethod(m string) bool {
+	switch m {
+	case http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+func isIdempotentMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodPut:
+		return true
+	}
+	return false
+}
+
+// newBaseTransport returns an *http.Transport honouring HTTPS_PROXY/NO_PROXY that
+// trusts the system roots plus, when caFile is set, the PEM certificates in it
+// (a TLS-inspecting proxy's CA, or the emulator's).
+func newBaseTransport(caFile string) (*http.Transport, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = http.ProxyFromEnvironment
+	t.ForceAttemptHTTP2 = true
+	if caFile != "" {
+		pool, err := certPoolWith(caFile)
+		if err != nil {
+			return nil, err
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return t, nil
+}
+
+// certPoolWith returns the system roots plus the PEM certificates in caFile.
+func certPoolWith(caFile string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s: no PEM certificate found", caFile)
+	}
+	return pool, nil
+}
+
+// retryTransport is the single throttle and retry layer: every HTTP request the
+// SDK sends passes through it, below the kiota middleware (so it sees the final,
+// gzip-compressed body, which it buffers once and replays byte for byte).
+type retryTransport struct {
+	base   http.RoundTripper
+	lim    *limiter
+	policy RetryPolicy
+	stats  *counters
+	log    *slog.Logger
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	o := callOptsFrom(ctx)
+	var body []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading request body: %w", err)
+		}
+		body = b
+	}
+	n := max(o.weight, 1)
+	w := 0
+	switch {
+	case o.batch:
+		w = o.writes
+	case isWriteMethod(req.Method):
+		w = n
+	}
+	idempotent := o.idempotent || isIdempotentMethod(req.Method)
+
+	for attempt := 0; ; attempt++ {
+		if err := t.lim.acquire(ctx, n, w); err != nil {
+			return nil, err
+		}
+		resp, err := t.attempt(ctx, req, body, n, w, attempt)
+		retriesLeft := !o.noRetry && attempt < t.policy.MaxRetries
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			sent := !notSent(err)
+			if !idempotent && sent {
+				return nil, &AmbiguousError{Op: req.Method + " " + redactURL(req), Err: err}
+			}
+			if !retriesLeft || permanentTransportError(err) {
+				return nil, err
+			}
+			t.stats.retries.Add(1)
+			if err := sleepCtx(ctx, t.policy.backoff(attempt)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		ra, hasRA := retryAfter(resp.Header)
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
+			t.stats.throttled.Add(1)
+			// Not processed by the service: always safe to resend, writes included.
+			if !retriesLeft || (hasRA && ra > t.policy.MaxRetryAfter) {
+				return resp, nil
+			}
+			d := ra
+			if !hasRA {
+				d = t.policy.backoff(attempt)
+			}
+			t.lim.pause(d) // throttling is per app: everybody waits
+			drain(resp)
+		case resp.StatusCode == http.StatusInternalServerError, resp.StatusCode == http.StatusBadGateway,
+			resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusGatewayTimeout:
+			if !idempotent || !retriesLeft || (hasRA && ra > t.policy.MaxRetryAfter) {
+				return resp, nil
+			}
+			drain(resp)
+			if hasRA && resp.StatusCode == http.StatusServiceUnavailable {
+				t.lim.pause(ra)
+			} else {
+				d := ra
+				if !hasRA {
+					d = t.policy.backoff(attempt)
+				}
+				if err := sleepCtx(ctx, d); err != nil {
+					return nil, err
+				}
+			}
+		default:
+			return resp, nil
+		}
+		t.stats.retries.Add(1)
+	}
+}
+
+// attempt sends one copy of req with a fresh body reader and a per-attempt timeout.
+func (t *retryTransport) attempt(ctx context.Context, req *http.Request, body []byte, n, w, attempt int) (*http.Response, error) {
+	actx, cancel := context.WithTimeout(ctx, t.policy.AttemptTimeout)
+	r := req.Clone(actx)
+	if body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		r.ContentLength = int64(len(body))
+	}
+	t.stats.requests.Add(int64(n))
+	t.stats.writes.Add(int64(w))
+	start := time.Now()
+	resp, err := t.base.RoundTrip(r)
+	t.logAttempt(r, resp, err, time.Since(start), attempt)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+func (t *retryTransport) logAttempt(r *http.Request, resp *http.Response, err error, d time.Duration, attempt int) {
+	if t.log == nil || !t.log.Enabled(r.Context(), slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("url", redactURL(r)),
+		slog.Duration("duration", d),
+		slog.Int("attempt", attempt),
+	}
+	if r.Header.Get("Authorization") != "" {
+		attrs = append(attrs, slog.String("authorization", "[REDACTED]"))
+	}
+	if v := r.Header.Get("client-request-id"); v != "" {
+		attrs = append(attrs, slog.String("client_request_id", v))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else {
+		attrs = append(attrs, slog.Int("status", resp.StatusCode))
+		if v := resp.Header.Get("request-id"); v != "" {
+			attrs = append(attrs, slog.String("request_id", v))
+		}
+		if v := resp.Header.Get("Retry-After"); v != "" {
+			attrs = append(attrs, slog.String("retry_after", v))
+		}
+	}
+	t.log.LogAttrs(r.Context(), slog.LevelDebug, "graph request", attrs...)
+}
+
+// redactURL returns the request URL without userinfo (bodies and headers are never logged).
+func redactURL(r *http.Request) string {
+	if r.URL == nil {
+		return ""
+	}
+	u := *r.URL
+	u.User = nil
+	return u.String()
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+}
+
+// retryAfter parses Retry-After as seconds or an HTTP date.
+func retryAfter(h http.Header) (time.Duration, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// notSent reports whether err happened before the request left this machine
+// (dialing failed), so even a POST can be resent safely.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// permanentTransportError reports errors that a retry cannot fix (TLS trust).
+func permanentTransportError(err error) bool {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var cv *tls.CertificateVerificationError
+	return errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &cv)
+}
