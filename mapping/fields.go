@@ -54,7 +54,10 @@ var placeholders = map[string]bool{
 }
 
 // isPlaceholder reports whether a (trimmed) serial is a firmware placeholder: one of the
-// known values, case-insensitively, or all zeros.
+// known values, case-insensitively, all zeros, or "SMBIOS_STRING_INDEX_<n>". The last one
+// is what the hash holds when the SMBIOS serial string is absent (string index 0 means
+// "no string"): two of the real public samples are QEMU VMs with that serial, two
+// different machines sharing it.
 func isPlaceholder(s string) bool {
 	if s == "" {
 		return false
@@ -63,6 +66,9 @@ func isPlaceholder(s string) bool {
 		return true
 	}
 	norm := strings.ToLower(strings.Join(strings.Fields(s), " "))
+	if rest, ok := strings.CutPrefix(norm, "smbios_string_index_"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+		return true
+	}
 	return placeholders[norm]
 }
 
