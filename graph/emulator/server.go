@@ -62,19 +62,21 @@ type Server struct {
 // LogEntry is one line of the JSON Lines request log (one per HTTP request, and one per
 // $batch item with Batch set).
 type LogEntry struct {
-	Time       time.Time `json:"time"`
-	Method     string    `json:"method"`
-	Path       string    `json:"path"`  // including the /v1.0 or /beta prefix
-	Query      string    `json:"query"` // raw query string
-	Status     int       `json:"status"`
-	Serials    []string  `json:"serials,omitempty"` // serial numbers the request touched (never hashes)
-	Throttled  bool      `json:"throttled"`         // answered 429 by the throttle
-	Write      bool      `json:"write"`             // POST/PATCH/PUT/DELETE
-	Batch      bool      `json:"batch"`             // an item inside a $batch request
-	AppID      string    `json:"app_id,omitempty"`  // appid of the token
-	RequestID  string    `json:"request_id"`
-	Fault      string    `json:"fault,omitempty"` // injected fault: 5xx, 503, drop, slow, storage
-	DurationMS float64   `json:"duration_ms"`
+	Time      time.Time `json:"time"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`  // including the /v1.0 or /beta prefix
+	Query     string    `json:"query"` // raw query string
+	Status    int       `json:"status"`
+	Serials   []string  `json:"serials,omitempty"` // serial numbers the request touched (never hashes)
+	Throttled bool      `json:"throttled"`         // answered 429 by the throttle
+	Write     bool      `json:"write"`             // POST/PATCH/PUT/DELETE
+	Batch     bool      `json:"batch"`             // an item inside a $batch request
+	AppID     string    `json:"app_id,omitempty"`  // appid of the token
+	RequestID string    `json:"request_id"`
+	Fault     string    `json:"fault,omitempty"` // injected fault: 5xx, 503, drop, slow
+	// ContentEncoding is the request's Content-Encoding ("gzip" from the Go SDK).
+	ContentEncoding string  `json:"content_encoding,omitempty"`
+	DurationMS      float64 `json:"duration_ms"`
 }
 
 // Start starts an emulator on cfg.Addr (zero-valued keys take DefaultConfig values).
@@ -536,7 +538,8 @@ func drop(w http.ResponseWriter) bool {
 // serveGraphHTTP handles one HTTP request to /v1.0 or /beta.
 func (s *Server) serveGraphHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	entry := LogEntry{Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Write: isWrite(r.Method)}
+	entry := LogEntry{Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Write: isWrite(r.Method),
+		ContentEncoding: r.Header.Get("Content-Encoding")}
 	// faults come first: they model the network and the front door
 	s.mu.Lock()
 	f := s.faults
