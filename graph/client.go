@@ -676,7 +676,9 @@ func convertError(err error) error {
 	}
 	var ke *abs.ApiError
 	if errors.As(err, &ke) && ke != nil && ke.ResponseStatusCode != 0 {
-		ae := &APIError{StatusCode: ke.ResponseStatusCode, Message: ke.Message}
+		// ke.Message is kiota boilerplate ("the server returned an unexpected status
+		// code…"), not the service's words: leave Message empty.
+		ae := &APIError{StatusCode: ke.ResponseStatusCode}
 		headersInto(ae, ke.ResponseHeaders)
 		return wrapStatus(ae)
 	}
