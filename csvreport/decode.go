@@ -69,13 +69,34 @@ func sniff(prefix []byte, eof bool) sniffResult {
 			}
 		}
 		half := len(prefix) / 2
+		// UTF-16 must show from the very start (ASCII text in UTF-16LE has a NUL at every
+		// odd offset), not only after some UTF-8 text.
+		headEven, headOdd := 0, 0
+		head := prefix[:min(len(prefix), 64)]
+		for i, b := range head {
+			if b == 0 {
+				if i%2 == 0 {
+					headEven++
+				} else {
+					headOdd++
+				}
+			}
+		}
 		switch {
-		case odd > half/4 && even*20 < odd:
+		case odd > half/4 && even*20 < odd && headOdd*5 >= len(head):
 			return sniffResult{encoding: encUTF16LE, noBOM16: true}
-		case even > half/4 && odd*20 < even:
+		case even > half/4 && odd*20 < even && headEven*5 >= len(head):
 			return sniffResult{encoding: encUTF16BE, noBOM16: true}
 		}
-		return sniffResult{encoding: encUTF8, binary: true}
+		// Not UTF-16 throughout. Text followed by NULs is a file that had UTF-16 text
+		// appended (Out-File -Append onto an ANSI/UTF-8 file): read it as text; the rows
+		// holding NULs get a row_encoding problem.
+		first := bytes.IndexByte(prefix, 0)
+		if first < 64 || isBinary(prefix[:first]) {
+			return sniffResult{encoding: encUTF8, binary: true}
+		}
+		prefix = prefix[:first]
+		eof = false
 	}
 	if isBinary(prefix) {
 		return sniffResult{encoding: encUTF8, binary: true}

@@ -245,13 +245,27 @@ func ssrsLabelCount(rec []string) int {
 	for k < len(rec) && k < len(rec)/2 && lookupField(rec[k]) != fNone && !isHashLike(rec[k]) {
 		k++
 	}
+	// A header row that happens to start with the canonical names ("…,Hardware Hash,
+	// Computer Name") has no hash in it; a label row (normally) has one.
 	for _, c := range rec[k:] {
-		c = strings.TrimSpace(c)
-		if c != "" && lookupField(c) == fNone {
+		if isHashLike(c) {
 			return k
 		}
 	}
 	return 0
+}
+
+// startsWithLabels reports whether the first 3 cells of rec are the report labels.
+func startsWithLabels(rec []string) bool {
+	if len(rec) < 3 {
+		return false
+	}
+	for i, l := range ssrsLabels {
+		if normHeader(rec[i]) != l {
+			return false
+		}
+	}
+	return true
 }
 
 // isGraphExport reports whether a header without a hash column is a device-list export
@@ -286,7 +300,8 @@ func quoteList(cells []string) string {
 	return b.String()
 }
 
-// blank reports whether every cell is empty after trimming.
+// blank reports whether every cell is empty after trimming spaces, invisible characters
+// and NULs (the remains of a UTF-16 line end in a file read as UTF-8).
 func blank(rec []string) bool {
 	for _, c := range rec {
 		if strings.TrimFunc(c, isSpaceOrInvisible) != "" {
@@ -297,7 +312,7 @@ func blank(rec []string) bool {
 }
 
 func isSpaceOrInvisible(r rune) bool {
-	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f' || r == '\u00A0' || isInvisible(r)
+	return r == 0 || r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f' || r == '\u00A0' || isInvisible(r)
 }
 
 // trimmedLen is len(rec) without trailing empty cells.

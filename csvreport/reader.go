@@ -43,7 +43,8 @@ type Reader struct {
 	queue    []record // records read while detecting the layout, not yet consumed
 	held     *record  // a header that ends a batch, to be handled by the next one
 	m        *layoutMap
-	nextLine int // best guess of the line after the last record read
+	nextLine int   // best guess of the line after the last record read
+	deferred error // a read error met during detection, returned after the queued records
 	noted    map[string]bool
 
 	pending []pendingRow
@@ -269,6 +270,9 @@ func (r *Reader) readRecord() (record, error) {
 		r.queue = r.queue[1:]
 		return rec, nil
 	}
+	if r.deferred != nil {
+		return record{}, r.deferred
+	}
 	return r.readRaw()
 }
 
@@ -282,7 +286,12 @@ func (r *Reader) detect() error {
 			break
 		}
 		if err != nil {
-			return err
+			if len(scanned) == 0 {
+				return err
+			}
+			// Rows before the bad record are still delivered; the error comes after them.
+			r.deferred = err
+			break
 		}
 		if blank(rec.cells) {
 			continue
@@ -296,7 +305,12 @@ func (r *Reader) detect() error {
 	}
 	for i := 0; i < len(scanned) && i < scanRecords; i++ {
 		rec := scanned[i]
-		if k := ssrsLabelCount(rec.cells); k > 0 {
+		k := ssrsLabelCount(rec.cells)
+		if k == 0 && len(rec.cells) >= 6 && startsWithLabels(rec.cells) && holdsData(rec.cells[3:]) &&
+			i+1 < len(scanned) && startsWithLabels(scanned[i+1].cells) {
+			k = 3 // label rows without hashes: a header never repeats on the next line
+		}
+		if k > 0 {
 			var elem *record
 			if i > 0 {
 				elem = &scanned[i-1]
@@ -337,7 +351,20 @@ func (r *Reader) detect() error {
 			return nil
 		}
 	}
+	if r.deferred != nil {
+		return r.deferred
+	}
 	return r.noHeaderError(scanned)
+}
+
+// holdsData reports whether some cell is neither empty nor a column name.
+func holdsData(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" && lookupField(c) == fNone {
+			return true
+		}
+	}
+	return false
 }
 
 // noHeaderError explains why no header or hash was found in the scanned records.
@@ -655,11 +682,9 @@ func (r *Reader) addPending(n int, rec record) {
 func (r *Reader) checkRow(cells []string) *RowProblem {
 	m := r.m
 	if m.layout == LayoutSSRS {
-		for i, l := range ssrsLabels {
-			if i >= len(cells) || normHeader(cells[i]) != l {
-				return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
-					"expected the report labels Device Serial Number,Windows Product ID,Hardware Hash in the first cells, then the values (%d fields), got %d fields", m.width, trimmedLen(cells))}
-			}
+		if !startsWithLabels(cells) {
+			return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
+				"expected the report labels Device Serial Number,Windows Product ID,Hardware Hash in the first cells, then the values (%d fields), got %d fields", m.width, trimmedLen(cells))}
 		}
 	}
 	if got := trimmedLen(cells); got > m.width {
@@ -681,7 +706,7 @@ func (r *Reader) checkRow(cells []string) *RowProblem {
 				hi = i
 			}
 		}
-		if hi < len(cells) && cells[hi] != "" && !isHashLike(cells[hi]) {
+		if hi >= len(cells) || !isHashLike(cells[hi]) {
 			if j := hashIndex(cells); j >= 0 {
 				return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
 					"the hash is in column %d, expected in column %d like the first row", j+1, hi+1)}
