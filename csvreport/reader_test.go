@@ -122,9 +122,9 @@ func TestHeaderVariants(t *testing.T) {
 	}{
 		{"canonical", "Device Serial Number,Windows Product ID,Hardware Hash", "S1,P1," + h,
 			Row{Serial: "S1", ProductID: "P1", Hash: h}, LayoutCanonical, nil},
-		{"lower case and underscores", "serial_number,windows_product_id,hardware_hash,group_tag", "S1,,"+h+",T",
+		{"lower case and underscores", "serial_number,windows_product_id,hardware_hash,group_tag", "S1,," + h + ",T",
 			Row{Serial: "S1", Hash: h, GroupTag: "T"}, LayoutCanonical, nil},
-		{"camel case graph names", "serialNumber,productKey,hardwareIdentifier,groupTag,assignedUserPrincipalName", "S1,P,"+h+",T,u@x",
+		{"camel case graph names", "serialNumber,productKey,hardwareIdentifier,groupTag,assignedUserPrincipalName", "S1,P," + h + ",T,u@x",
 			Row{Serial: "S1", ProductID: "P", Hash: h, GroupTag: "T", AssignedUser: "u@x"}, LayoutCanonical, nil},
 		{"reordered", "Hardware Hash,Group Tag,Serial", h + ",T,S1",
 			Row{Serial: "S1", Hash: h, GroupTag: "T"}, LayoutCanonical, nil},
