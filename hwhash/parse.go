@@ -52,19 +52,38 @@ const (
 // Parse decodes a base64 hash leniently (whitespace stripped, missing '=' padding added
 // with a CodePadding warning) and verifies it. It never panics and never returns nil.
 func Parse(s string) *Hash {
-	src, padded, prob := cleanBase64(s)
+	data, pad, skipped, prob := scanBase64(s)
 	if prob != nil {
 		return &Hash{Problems: []Problem{*prob}}
 	}
-	raw := make([]byte, base64.StdEncoding.DecodedLen(len(src)))
-	n, err := base64.StdEncoding.Decode(raw, src)
+	padded := missingPadding(data, pad)
+	var raw []byte
+	var err error
+	if !skipped && padded == 0 {
+		// Fast path, the normal export: decode straight from the string.
+		raw, err = base64.StdEncoding.DecodeString(s)
+	} else {
+		src := make([]byte, 0, data+pad+padded)
+		for i := 0; i < len(s); i++ {
+			if c := b64class[s[i]]; c == clsAlpha || c == clsPad {
+				src = append(src, s[i])
+			}
+		}
+		for i := 0; i < padded; i++ {
+			src = append(src, '=')
+		}
+		raw = make([]byte, base64.StdEncoding.DecodedLen(len(src)))
+		var n int
+		n, err = base64.StdEncoding.Decode(raw, src)
+		raw = raw[:n:n]
+	}
 	if err != nil {
-		// cleanBase64 already rejected every character outside the alphabet, so this is
-		// a padding/length problem such as "A===" or a lone trailing character.
+		// scanBase64 already rejected every character outside the alphabet and every
+		// misplaced '=', so this cannot happen with the standard library decoder.
 		return &Hash{Problems: []Problem{{Code: CodeNotBase64,
 			Message: fmt.Sprintf("hash is not valid base64: %v; copy the whole Hardware Hash value again", err)}}}
 	}
-	h := ParseBytes(raw[:n:n])
+	h := ParseBytes(raw)
 	if padded > 0 {
 		h.Problems = append(h.Problems, Problem{Code: CodePadding, Warning: true,
 			Message: fmt.Sprintf("base64 padding was missing: added %d '=' (the value was probably truncated or copied without its end; the checksum decides)", padded)})
@@ -72,58 +91,80 @@ func Parse(s string) *Hash {
 	return h
 }
 
-// cleanBase64 strips ASCII whitespace and NULs, rejects characters outside the standard
-// base64 alphabet with their position in s, and adds missing '=' padding.
-func cleanBase64(s string) (src []byte, padded int, p *Problem) {
-	src = make([]byte, 0, len(s)+2)
-	pad := 0 // '=' seen so far; only whitespace and '=' may follow
+// Character classes for scanBase64.
+const (
+	clsInvalid = iota
+	clsAlpha   // A-Z a-z 0-9 + /
+	clsSkip    // ASCII whitespace and NUL
+	clsPad     // '='
+)
+
+var b64class = func() (t [256]uint8) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		t[c] = clsAlpha
+	}
+	for _, c := range []byte(" \t\n\r\v\f\x00") {
+		t[c] = clsSkip
+	}
+	t['='] = clsPad
+	return t
+}()
+
+// scanBase64 checks s without copying it: data is the number of alphabet characters, pad
+// the number of '=', skipped whether whitespace or NULs were seen. It rejects characters
+// outside the standard alphabet (naming their offset in s) and misplaced '='.
+func scanBase64(s string) (data, pad int, skipped bool, p *Problem) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == 0:
-			continue
-		case c == '=':
+		switch b64class[c] {
+		case clsAlpha:
+			if pad > 0 {
+				return 0, 0, false, &Problem{Code: CodeNotBase64,
+					Message: fmt.Sprintf("hash is not base64: %s at offset %d after '=' padding", describeChar(s, i), i)}
+			}
+			data++
+		case clsSkip:
+			skipped = true
+		case clsPad:
 			pad++
 			if pad > 2 {
-				return nil, 0, &Problem{Code: CodeNotBase64,
+				return 0, 0, false, &Problem{Code: CodeNotBase64,
 					Message: fmt.Sprintf("hash is not base64: too many '=' at offset %d", i)}
 			}
-		case pad > 0:
-			return nil, 0, &Problem{Code: CodeNotBase64,
-				Message: fmt.Sprintf("hash is not base64: %s at offset %d after '=' padding", describeChar(s, i), i)}
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/':
 		default:
 			hint := ""
-			if c == '-' || c == '_' {
+			switch c {
+			case '-', '_':
 				hint = " (base64url is not accepted: the export must use standard base64)"
-			} else if c == '"' || c == ',' || c == ';' {
+			case '"', ',', ';':
 				hint = " (the CSV column boundaries look wrong)"
 			}
-			return nil, 0, &Problem{Code: CodeNotBase64,
+			return 0, 0, false, &Problem{Code: CodeNotBase64,
 				Message: fmt.Sprintf("hash is not base64: %s at offset %d%s", describeChar(s, i), i, hint)}
 		}
-		src = append(src, c)
 	}
-	if len(src) == 0 {
-		return nil, 0, &Problem{Code: CodeNotBase64, Message: "hash is empty"}
-	}
-	n := len(src) - pad // data characters
 	switch {
-	case n%4 == 1:
-		return nil, 0, &Problem{Code: CodeNotBase64,
-			Message: fmt.Sprintf("hash is not base64: %d characters cannot be a base64 length (one character too many or three missing)", n)}
-	case n%4 == 0 && pad > 0, n%4 == 3 && pad > 1:
-		return nil, 0, &Problem{Code: CodeNotBase64,
-			Message: fmt.Sprintf("hash is not base64: '=' padding where none belongs (after %d characters)", n)}
-	case n%4 == 2 && pad < 2:
-		padded = 2 - pad
-	case n%4 == 3 && pad == 0:
-		padded = 1
+	case data+pad == 0:
+		return 0, 0, false, &Problem{Code: CodeNotBase64, Message: "hash is empty"}
+	case data%4 == 1:
+		return 0, 0, false, &Problem{Code: CodeNotBase64,
+			Message: fmt.Sprintf("hash is not base64: %d characters cannot be a base64 length (one character too many or three missing)", data)}
+	case data%4 == 0 && pad > 0, data%4 == 3 && pad > 1:
+		return 0, 0, false, &Problem{Code: CodeNotBase64,
+			Message: fmt.Sprintf("hash is not base64: '=' padding where none belongs (after %d characters)", data)}
 	}
-	for i := 0; i < padded; i++ {
-		src = append(src, '=')
+	return data, pad, skipped, nil
+}
+
+// missingPadding returns how many '=' must be added to data characters followed by pad '='.
+func missingPadding(data, pad int) int {
+	switch data % 4 {
+	case 2:
+		return 2 - pad
+	case 3:
+		return 1 - pad
 	}
-	return src, padded, nil
+	return 0
 }
 
 // describeChar quotes the character at byte offset i of s without revealing anything else.
@@ -229,58 +270,97 @@ func (h *Hash) checkLayout() bool {
 	return walked
 }
 
-// decodeRecords fills Info from a record area already checked by checkLayout.
+// span is a string field inside the decode arena.
+type span struct{ a, b int }
+
+func (s span) empty() bool { return s.b <= s.a }
+
+// Scalar fields collected in the arena.
+const (
+	fSerial = iota
+	fManufacturer
+	fModel
+	fSKU
+	fFamily
+	fTPMVersion
+	fProductKeyID
+	fOSBuild
+	fUUID
+	fOfflineID
+	fEKDigest
+	nFields
+)
+
+// decodeRecords fills Info from a record area already checked by checkLayout. Every
+// decoded string is first written into one arena, converted to a single string at the
+// end: a parse costs a handful of allocations however many records the hash holds.
 func (h *Hash) decodeRecords() {
 	raw, in := h.Raw, &h.Info
-	var ekPub []byte
+	var (
+		stack  [512]byte
+		arena  = stack[:0]
+		f      [nFields]span
+		macs   = make([]span, 0, 4)
+		disks  = make([]span, 0, 2)
+		ekPub  []byte
+		ekType bool
+	)
 	for off := headerLen; off < in.Used; {
 		typ := binary.LittleEndian.Uint16(raw[off:])
 		l := int(binary.LittleEndian.Uint16(raw[off+2:]))
 		data := raw[off+recHeadLen : off+l]
 		off += l
+		fi := -1
 		switch typ {
 		case RecVersion:
-			if in.OSBuild == "" && len(data) >= 16 {
-				in.OSBuild = version(data[8:16])
+			if f[fOSBuild].empty() && len(data) >= 16 {
+				a := len(arena)
+				arena = appendVersion(arena, data[8:16])
+				f[fOSBuild] = span{a, len(arena)}
 			}
 		case RecDiskSerial:
-			s := field(data)
-			if i := indexByteString(s, '|'); i >= 0 {
-				s = trim(s[:i])
+			var sp span
+			arena, sp = appendField(arena, data)
+			if i := bytes.IndexByte(arena[sp.a:sp.b], '|'); i >= 0 {
+				sp = trimSpan(arena, span{sp.a, sp.a + i})
 			}
-			if s != "" {
-				in.DiskSerials = append(in.DiskSerials, s)
+			if !sp.empty() {
+				disks = append(disks, sp)
 			}
 		case RecNetwork:
 			if len(data) >= 10 {
-				in.MACs = append(in.MACs, mac(data[4:10]))
+				a := len(arena)
+				arena = appendMAC(arena, data[4:10])
+				macs = append(macs, span{a, len(arena)})
 			}
 		case RecOfflineID:
 			if len(data) >= 10+sha256.Size {
 				in.OfflineIDType = int(data[4])
-				in.OfflineID = hex.EncodeToString(data[10 : 10+sha256.Size])
-				if bytes.Equal(data[:10], ekPrefix[:]) {
-					in.TPMEKDigest = in.OfflineID
-				}
+				a := len(arena)
+				arena = hex.AppendEncode(arena, data[10:10+sha256.Size])
+				f[fOfflineID] = span{a, len(arena)}
+				ekType = bytes.Equal(data[:10], ekPrefix[:])
 			}
 		case RecSMBIOSUUID:
-			if in.SMBIOSUUID == "" && len(data) >= 16 {
-				in.SMBIOSUUID = guid(data[:16])
+			if f[fUUID].empty() && len(data) >= 16 {
+				a := len(arena)
+				arena = appendGUID(arena, data[:16])
+				f[fUUID] = span{a, len(arena)}
 			}
 		case RecTPMVersion:
-			setOnce(&in.TPMVersion, data)
+			fi = fTPMVersion
 		case RecSerial:
-			setOnce(&in.Serial, data)
+			fi = fSerial
 		case RecManufacturer:
-			setOnce(&in.Manufacturer, data)
+			fi = fManufacturer
 		case RecModel:
-			setOnce(&in.Model, data)
+			fi = fModel
 		case RecSKU:
-			setOnce(&in.SKU, data)
+			fi = fSKU
 		case RecFamily:
-			setOnce(&in.Family, data)
+			fi = fFamily
 		case RecProductKeyID:
-			setOnce(&in.ProductKeyID, data)
+			fi = fProductKeyID
 		case RecTPMEKPub:
 			if ekPub == nil && len(data) > 0 {
 				ekPub = data
@@ -290,54 +370,92 @@ func (h *Hash) decodeRecords() {
 				in.UnknownRecords++
 			}
 		}
+		if fi >= 0 && f[fi].empty() { // the first non-empty record of a type wins
+			arena, f[fi] = appendField(arena, data)
+		}
+	}
+	if ekType {
+		f[fEKDigest] = f[fOfflineID]
 	}
 	if ekPub != nil {
 		sum := sha256.Sum256(ekPub)
-		d := hex.EncodeToString(sum[:])
+		a := len(arena)
+		arena = hex.AppendEncode(arena, sum[:])
+		d := span{a, len(arena)}
 		switch {
-		case in.TPMEKDigest == "":
-			in.TPMEKDigest = d
-		case in.TPMEKDigest != d:
+		case f[fEKDigest].empty():
+			f[fEKDigest] = d
+		case !bytes.Equal(arena[d.a:d.b], arena[f[fEKDigest].a:f[fEKDigest].b]):
 			h.warn(CodeEKMismatch, "record 11 (OfflineDeviceId) is not the SHA-256 of record 25 (TPM EK): the hash was assembled from different machines or edited")
 		}
 	}
-}
 
-func setOnce(dst *string, data []byte) {
-	if *dst == "" {
-		*dst = field(data)
+	all := string(arena)
+	get := func(s span) string {
+		if s.empty() {
+			return ""
+		}
+		return all[s.a:s.b]
+	}
+	in.Serial, in.Manufacturer, in.Model = get(f[fSerial]), get(f[fManufacturer]), get(f[fModel])
+	in.SKU, in.Family, in.TPMVersion = get(f[fSKU]), get(f[fFamily]), get(f[fTPMVersion])
+	in.ProductKeyID, in.OSBuild, in.SMBIOSUUID = get(f[fProductKeyID]), get(f[fOSBuild]), get(f[fUUID])
+	in.OfflineID, in.TPMEKDigest = get(f[fOfflineID]), get(f[fEKDigest])
+	if len(macs) > 0 {
+		in.MACs = make([]string, len(macs))
+		for i, s := range macs {
+			in.MACs[i] = get(s)
+		}
+	}
+	if len(disks) > 0 {
+		in.DiskSerials = make([]string, len(disks))
+		for i, s := range disks {
+			in.DiskSerials[i] = get(s)
+		}
 	}
 }
 
-// field decodes a string record: NUL-terminated 8-bit text (UTF-8 when valid, else
-// Latin-1), or UTF-16LE when the data looks like it; then trims spaces and NULs.
-func field(data []byte) string {
+// appendField appends a decoded string record to dst and returns its trimmed span:
+// NUL-terminated 8-bit text (UTF-8 when valid, else Latin-1), or UTF-16LE when the data
+// looks like it. Spaces and NULs around the value are trimmed.
+func appendField(dst, data []byte) ([]byte, span) {
+	a := len(dst)
 	if looksUTF16(data) {
-		u := make([]uint16, 0, len(data)/2)
 		for i := 0; i+1 < len(data); i += 2 {
-			c := binary.LittleEndian.Uint16(data[i:])
+			c := rune(binary.LittleEndian.Uint16(data[i:]))
 			if c == 0 {
 				break
 			}
-			u = append(u, c)
+			if utf16.IsSurrogate(c) && i+3 < len(data) {
+				c = utf16.DecodeRune(c, rune(binary.LittleEndian.Uint16(data[i+2:])))
+				i += 2
+			}
+			dst = utf8.AppendRune(dst, c) // unpaired surrogates become U+FFFD
 		}
-		return trim(string(utf16.Decode(u)))
+	} else {
+		if i := bytes.IndexByte(data, 0); i >= 0 {
+			data = data[:i]
+		}
+		if utf8.Valid(data) {
+			dst = append(dst, data...)
+		} else {
+			for _, b := range data {
+				dst = utf8.AppendRune(dst, rune(b))
+			}
+		}
 	}
-	if i := bytes.IndexByte(data, 0); i >= 0 {
-		data = data[:i]
+	return dst, trimSpan(dst, span{a, len(dst)})
+}
+
+// trimSpan trims ASCII spaces, tabs, CR, LF and NULs from both ends of s.
+func trimSpan(buf []byte, s span) span {
+	for s.a < s.b && isSpaceNUL(buf[s.a]) {
+		s.a++
 	}
-	data = bytes.Trim(data, " \t\r\n")
-	if len(data) == 0 {
-		return ""
+	for s.b > s.a && isSpaceNUL(buf[s.b-1]) {
+		s.b--
 	}
-	if utf8.Valid(data) {
-		return string(data)
-	}
-	r := make([]rune, len(data))
-	for i, b := range data {
-		r[i] = rune(b)
-	}
-	return string(r)
+	return s
 }
 
 // looksUTF16 reports whether data starts with at least two UTF-16LE code units of
@@ -358,63 +476,49 @@ func trim(s string) string {
 
 func isSpaceNUL(c byte) bool { return c == ' ' || c == 0 || c == '\t' || c == '\r' || c == '\n' }
 
-func indexByteString(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
-// version decodes a Windows file version stored as u16 minor, major, revision, build.
-func version(b []byte) string {
+// appendVersion appends a Windows file version stored as u16 minor, major, revision, build.
+func appendVersion(dst, b []byte) []byte {
 	minor := binary.LittleEndian.Uint16(b[0:])
 	major := binary.LittleEndian.Uint16(b[2:])
 	rev := binary.LittleEndian.Uint16(b[4:])
 	build := binary.LittleEndian.Uint16(b[6:])
-	buf := make([]byte, 0, 24)
-	buf = strconv.AppendUint(buf, uint64(major), 10)
-	buf = append(buf, '.')
-	buf = strconv.AppendUint(buf, uint64(minor), 10)
-	buf = append(buf, '.')
-	buf = strconv.AppendUint(buf, uint64(build), 10)
-	buf = append(buf, '.')
-	buf = strconv.AppendUint(buf, uint64(rev), 10)
-	return string(buf)
+	dst = strconv.AppendUint(dst, uint64(major), 10)
+	dst = append(dst, '.')
+	dst = strconv.AppendUint(dst, uint64(minor), 10)
+	dst = append(dst, '.')
+	dst = strconv.AppendUint(dst, uint64(build), 10)
+	dst = append(dst, '.')
+	return strconv.AppendUint(dst, uint64(rev), 10)
 }
 
 const hexDigits = "0123456789abcdef"
 
-func mac(b []byte) string {
-	var buf [17]byte
+// appendMAC appends 6 bytes as "aa:bb:cc:dd:ee:ff".
+func appendMAC(dst, b []byte) []byte {
 	for i := 0; i < 6; i++ {
-		buf[i*3] = hexDigits[b[i]>>4]
-		buf[i*3+1] = hexDigits[b[i]&15]
-		if i < 5 {
-			buf[i*3+2] = ':'
+		if i > 0 {
+			dst = append(dst, ':')
 		}
+		dst = append(dst, hexDigits[b[i]>>4], hexDigits[b[i]&15])
 	}
-	return string(buf[:])
+	return dst
 }
 
-// guid formats 16 bytes in Microsoft bytes_le order (first three groups little-endian),
-// the form Windows shows as the SMBIOS UUID.
-func guid(b []byte) string {
-	var buf [36]byte
+// appendGUID appends 16 bytes in Microsoft bytes_le order (first three groups
+// little-endian), the form Windows shows as the SMBIOS UUID.
+func appendGUID(dst, b []byte) []byte {
 	order := [16]int{3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15}
-	j := 0
 	for i, k := range order {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			buf[j] = '-'
-			j++
+			dst = append(dst, '-')
 		}
-		buf[j] = hexDigits[b[k]>>4]
-		buf[j+1] = hexDigits[b[k]&15]
-		j += 2
+		dst = append(dst, hexDigits[b[k]>>4], hexDigits[b[k]&15])
 	}
-	return string(buf[:])
+	return dst
 }
+
+// guid formats 16 bytes in bytes_le order as a canonical lowercase GUID.
+func guid(b []byte) string { return string(appendGUID(make([]byte, 0, 36), b)) }
 
 // Valid reports whether the hash has no error-level problem.
 func (h *Hash) Valid() bool {
