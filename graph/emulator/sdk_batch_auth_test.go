@@ -19,8 +19,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	khttp "github.com/microsoft/kiota-http-go"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/apimport/apimport/graph/emulator"
 )
