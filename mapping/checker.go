@@ -1,38 +1,16 @@
 package mapping
 
 import (
-	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/apimport/apimport/csvreport"
-	"github.com/apimport/apimport/hwhash"
-)
-
-// More finding codes, added to the contract in mapping.go.
-const (
-	// CodeDuplicateDiffers is a warning on a duplicate whose group tag or assigned user
-	// differs from the first occurrence: the first occurrence's values win.
-	CodeDuplicateDiffers = "duplicate_differs"
-	// CodeSerialCase is a warning: the CSV serial equals the serial inside the hash except
-	// for letter case; the hash's spelling is used.
-	CodeSerialCase = "serial_case"
-	// CodeGroupTagOverridden is a warning, given at most once per file: Options.GroupTag
-	// replaced a different, non-empty Group Tag value of the file.
-	CodeGroupTagOverridden = "group_tag_overridden"
-	// CodeUserOverridden is a warning, given at most once per file: Options.AssignedUser
-	// replaced a different, non-empty Assigned User value of the file.
-	CodeUserOverridden = "assigned_user_overridden"
 )
 
 // maxListedRows caps how many other rows a conflict message names.
 const maxListedRows = 10
-
-// maxInterned caps the manufacturer/model intern table (real exports hold a few dozen
-// distinct values; the cap only bounds memory on hostile input).
-const maxInterned = 1 << 14
 
 // Checker validates and dedupes rows across all input files, in input order.
 //
@@ -40,14 +18,21 @@ const maxInterned = 1 << 14
 // once every row has been added, because a conflict (one serial on two machines) turns
 // earlier rows into conflicts too. Prepare is safe for concurrent use; every other method
 // must be called from one goroutine at a time.
+//
+// Rows are kept in a compact form (about 60 bytes plus the serial for a valid row) and
+// turned into Results only by Results, so that checking a 100,000-row export stays well
+// under 100 MB.
 type Checker struct {
 	opts    Options
-	results []Result
-	serials map[string]serialEntry // dedupe key (normalized serial) -> rows of that serial
-	intern  map[string]string
-	devices []Device         // slab the Device pointers come from
+	recs    []rec
+	files   []string          // file index -> name
+	fileIdx map[string]uint32 // name -> file index
+	strs    []string          // intern table: index -> value; strs[0] == ""
+	strIdx  map[string]uint32 // value -> index
+	serials map[string]serialEntry
 	warned  map[string]uint8 // file -> override warnings already given (warnTag|warnUser)
 	dirty   []string         // keys of conflicted serials whose rows need (re)marking
+	out     []Result         // materialized results; nil when recs changed since
 }
 
 const (
@@ -55,9 +40,44 @@ const (
 	warnUser = 2
 )
 
+// rec is the compact state of one row.
+type rec struct {
+	serial string
+	line   int32
+	file   uint32
+	mfr    uint32 // intern indexes
+	model  uint32
+	tag    uint32
+	dup    int32 // index of the first occurrence, for duplicates; -1 otherwise
+	status uint8
+	fp     [6]byte // fingerprint bytes when hasFP
+	hasFP  bool
+	x      *recExtra // findings and rarer fields; nil for a plain valid row
+}
+
+// recExtra holds what most valid rows do not have.
+type recExtra struct {
+	codes       []string // error codes of an invalid row
+	findings    []Finding
+	productKey  string
+	user        string
+	fingerprint string // when it does not fit rec.fp
+	hardware    []byte
+	hashB64     string
+}
+
+const (
+	stValid uint8 = iota
+	stInvalid
+	stDuplicate
+	stConflict
+)
+
+var statusOf = [...]Status{stValid: StatusValid, stInvalid: StatusInvalid, stDuplicate: StatusDuplicate, stConflict: StatusConflict}
+
 // serialEntry tracks the otherwise-valid rows of one serial.
 type serialEntry struct {
-	first int32    // index of the first row in results
+	first int32    // index of the first row
 	ident [16]byte // identity digest of the first row
 	more  *serialMore
 }
@@ -88,200 +108,12 @@ func New(opts Options) (*Checker, error) {
 	}
 	return &Checker{
 		opts:    opts,
+		fileIdx: make(map[string]uint32),
+		strs:    []string{""},
+		strIdx:  map[string]uint32{"": 0},
 		serials: make(map[string]serialEntry),
-		intern:  make(map[string]string),
 		warned:  make(map[string]uint8),
 	}, nil
-}
-
-// OptionError reports an Options value that New rejects.
-type OptionError struct {
-	Option string // "group tag" or "assigned user"
-	Value  string
-	Reason string
-}
-
-func (e *OptionError) Error() string {
-	return fmt.Sprintf("invalid %s %q: %s", e.Option, e.Value, e.Reason)
-}
-
-// Prepared is the outcome of the per-row work that needs no other row: field checks, hash
-// decoding and verification, identity. It is produced by Checker.Prepare and consumed,
-// in input order, by Checker.AddPrepared.
-type Prepared struct {
-	res          Result
-	dev          Device // filled when res.Status is StatusValid
-	key          string // dedupe key
-	ident        [16]byte
-	tagReplaced  string // non-empty CSV group tag that Options.GroupTag replaced
-	userReplaced string // non-empty CSV assigned user that Options.AssignedUser replaced
-}
-
-// Result returns the row's outcome as far as it is known without the other rows
-// (Status is StatusValid or StatusInvalid).
-func (p *Prepared) Result() Result { return p.res }
-
-// findings collects a row's findings.
-type findings struct {
-	list   []Finding
-	errors int
-}
-
-func (f *findings) err(code, msg string) {
-	f.list = append(f.list, Finding{Code: code, Message: msg})
-	f.errors++
-}
-
-func (f *findings) warn(code, msg string) {
-	f.list = append(f.list, Finding{Code: code, Message: msg, Warning: true})
-}
-
-// codes returns the sorted, unique codes of the error findings.
-func (f *findings) codes() []string {
-	if f.errors == 0 {
-		return nil
-	}
-	out := make([]string, 0, f.errors)
-	for _, x := range f.list {
-		if !x.Warning {
-			out = append(out, x.Code)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// Prepare does the per-row work that needs no other row. It only reads the Checker's
-// options, so it may run on many goroutines at once (CheckFiles does).
-func (c *Checker) Prepare(row csvreport.Row) Prepared {
-	var p Prepared
-	r := &p.res
-	r.File, r.Line = row.File, row.Line
-	var fs findings
-	if row.Problem != nil {
-		fs.err(row.Problem.Code, row.Problem.Message)
-	}
-
-	// Hash.
-	var h *hwhash.Hash
-	if isBlank(row.Hash) {
-		fs.err(CodeMissingHash, "the hardware hash is empty: capture it again on the device "+
-			"(Get-WindowsAutopilotInfo, elevated, in full Windows rather than WinPE)")
-	} else {
-		h = hwhash.Parse(row.Hash)
-		for _, pr := range h.Problems {
-			if pr.Warning {
-				fs.warn(pr.Code, pr.Message)
-			} else {
-				fs.err(pr.Code, pr.Message)
-			}
-		}
-		if !h.Valid() && fs.errors == 0 {
-			fs.err(hwhash.CodeLayout, "the hardware hash is not usable")
-		}
-	}
-	var hashSerial string
-	if h != nil {
-		hashSerial = trimSerial(h.Info.Serial)
-		r.Manufacturer = strings.TrimSpace(h.Info.Manufacturer)
-		r.Model = strings.TrimSpace(h.Info.Model)
-	}
-	if r.Manufacturer == "" {
-		r.Manufacturer = strings.TrimSpace(row.Manufacturer)
-	}
-	if r.Model == "" {
-		r.Model = strings.TrimSpace(row.Model)
-	}
-
-	// Serial.
-	csvSerial := trimSerial(row.Serial)
-	switch {
-	case csvSerial == "" && hashSerial == "":
-		fs.err(CodeMissingSerial, "the device serial number is empty and the hash holds none")
-	case csvSerial == "" && isPlaceholder(hashSerial):
-		fs.err(CodeMissingSerial, "the device serial number is empty")
-		fs.err(CodePlaceholderSerial, fmt.Sprintf("the serial inside the hash is the placeholder %q: "+
-			"set a real serial number in the firmware (BIOS/UEFI or VM settings) and capture the hash again", hashSerial))
-	case csvSerial == "":
-		r.Serial = hashSerial
-		fs.warn(CodeSerialFromHash, fmt.Sprintf("the device serial number is empty; using %q from the hash", hashSerial))
-	default:
-		r.Serial = csvSerial
-		if isPlaceholder(csvSerial) {
-			fs.err(CodePlaceholderSerial, fmt.Sprintf("%q is a placeholder, not a serial number: "+
-				"set a real serial number in the firmware (BIOS/UEFI or VM settings) and capture the hash again", csvSerial))
-		}
-		switch {
-		case hashSerial == "" || hashSerial == csvSerial:
-		case strings.EqualFold(hashSerial, csvSerial):
-			r.Serial = hashSerial
-			fs.warn(CodeSerialCase, fmt.Sprintf("the serial number %q differs from %q inside the hash in letter case only; using %q",
-				csvSerial, hashSerial, hashSerial))
-		default:
-			fs.err(CodeSerialMismatch, fmt.Sprintf("the serial number %q differs from %q inside the hash: "+
-				"the hash belongs to another machine or the serial was edited; capture the hash again", csvSerial, hashSerial))
-			if isPlaceholder(hashSerial) && !isPlaceholder(csvSerial) {
-				fs.err(CodePlaceholderSerial, fmt.Sprintf("the serial inside the hash is the placeholder %q", hashSerial))
-			}
-		}
-	}
-
-	// Windows Product ID: optional, kept only when it is a PKID.
-	var productKey string
-	if pid := strings.TrimSpace(row.ProductID); pid != "" {
-		if isPKID(pid) {
-			productKey = pid
-		} else {
-			fs.warn(CodeProductIDIgnored, "the windows product id is not a 13-digit product key id (pkid), "+
-				"e.g. the os product id of a configuration manager report; it is optional and was dropped")
-		}
-	}
-
-	// Group tag and assigned user: the option wins over the column.
-	tag := strings.TrimSpace(row.GroupTag)
-	if c.opts.GroupTag != "" {
-		if tag != "" && tag != c.opts.GroupTag {
-			p.tagReplaced = tag
-		}
-		tag = c.opts.GroupTag
-	} else if msg := checkGroupTag(tag); msg != "" {
-		fs.err(CodeBadGroupTag, fmt.Sprintf("group tag %q %s", tag, msg))
-	}
-	user := strings.TrimSpace(row.AssignedUser)
-	if c.opts.AssignedUser != "" {
-		if user != "" && user != c.opts.AssignedUser {
-			p.userReplaced = user
-		}
-		user = c.opts.AssignedUser
-	} else if msg := checkUPN(user); msg != "" {
-		fs.err(CodeBadUser, fmt.Sprintf("assigned user %q %s", user, msg))
-	}
-
-	r.Findings = fs.list
-	if fs.errors > 0 {
-		r.Status = StatusInvalid
-		r.Codes = fs.codes()
-		return p
-	}
-	r.Status = StatusValid
-	p.key = serialKey(r.Serial)
-	p.ident = identityDigest(h.Identity())
-	p.dev = Device{
-		File:         r.File,
-		Line:         r.Line,
-		Serial:       r.Serial,
-		ProductKey:   productKey,
-		GroupTag:     tag,
-		AssignedUser: user,
-		Fingerprint:  hwhash.Fingerprint(h.Raw),
-		Manufacturer: r.Manufacturer,
-		Model:        r.Model,
-	}
-	if c.opts.KeepHardware {
-		p.dev.Hardware = h.Raw
-		p.dev.HashB64 = h.Base64()
-	}
-	return p
 }
 
 // Add takes the next row in input order: Prepare followed by AddPrepared.
@@ -291,124 +123,173 @@ func (c *Checker) Add(row csvreport.Row) {
 
 // AddPrepared takes the next prepared row in input order and decides duplicates.
 func (c *Checker) AddPrepared(p Prepared) {
-	idx := int32(len(c.results))
-	r := p.res
-	r.Manufacturer = c.internString(r.Manufacturer)
-	r.Model = c.internString(r.Model)
+	c.out = nil
+	idx := int32(len(c.recs))
+	r := &p.res
+	findings := r.Findings
 	if p.tagReplaced != "" && c.warned[r.File]&warnTag == 0 {
 		c.warned[r.File] |= warnTag
-		r.Findings = append(r.Findings, Finding{Code: CodeGroupTagOverridden, Warning: true, Message: fmt.Sprintf(
+		findings = append(findings, Finding{Code: CodeGroupTagOverridden, Warning: true, Message: fmt.Sprintf(
 			"group tag %q from the options replaces %q from the file (given once per file: it applies to every row)",
 			c.opts.GroupTag, p.tagReplaced)})
 	}
 	if p.userReplaced != "" && c.warned[r.File]&warnUser == 0 {
 		c.warned[r.File] |= warnUser
-		r.Findings = append(r.Findings, Finding{Code: CodeUserOverridden, Warning: true, Message: fmt.Sprintf(
+		findings = append(findings, Finding{Code: CodeUserOverridden, Warning: true, Message: fmt.Sprintf(
 			"assigned user %q from the options replaces %q from the file (given once per file: it applies to every row)",
 			c.opts.AssignedUser, p.userReplaced)})
 	}
+	rc := rec{
+		serial: r.Serial,
+		line:   int32(r.Line),
+		file:   c.fileIndex(r.File),
+		mfr:    c.intern(r.Manufacturer),
+		model:  c.intern(r.Model),
+		dup:    -1,
+		status: stInvalid,
+	}
+	x := &recExtra{findings: findings, codes: r.Codes}
 	if r.Status != StatusValid {
-		c.results = append(c.results, r)
+		c.recs = append(c.recs, rc)
+		c.recs[idx].x = x
 		return
+	}
+
+	// An otherwise valid row: keep the device fields.
+	d := &p.dev
+	rc.status = stValid
+	rc.tag = c.intern(d.GroupTag)
+	x.productKey, x.user = d.ProductKey, d.AssignedUser
+	x.hardware, x.hashB64 = d.Hardware, d.HashB64
+	if len(d.Fingerprint) == 2*len(rc.fp) {
+		if _, err := hex.Decode(rc.fp[:], []byte(d.Fingerprint)); err == nil {
+			rc.hasFP = true
+		}
+	}
+	if !rc.hasFP {
+		x.fingerprint = d.Fingerprint
 	}
 
 	e, seen := c.serials[p.key]
-	if !seen {
-		r.Device = c.newDevice(p.dev, r.Manufacturer, r.Model)
-		c.serials[p.key] = serialEntry{first: idx, ident: p.ident}
-		c.results = append(c.results, r)
-		return
-	}
-	if e.more == nil {
-		e.more = &serialMore{idents: []identFirst{{e.ident, e.first}}}
-		c.serials[p.key] = e
-	}
-	m := e.more
-	m.rows = append(m.rows, idx)
-	first := int32(-1)
-	for _, id := range m.idents {
-		if id.ident == p.ident {
-			first = id.first
-			break
+	if seen {
+		if e.more == nil {
+			e.more = &serialMore{idents: []identFirst{{e.ident, e.first}}}
+			c.serials[p.key] = e
 		}
-	}
-	if first < 0 {
-		m.idents = append(m.idents, identFirst{p.ident, idx})
-		m.conflict = true
-		r.Status = StatusConflict // findings are written when the rows are marked
-		r.Codes = []string{CodeConflict}
+		m := e.more
+		m.rows = append(m.rows, idx)
+		first := int32(-1)
+		for _, id := range m.idents {
+			if id.ident == p.ident {
+				first = id.first
+				break
+			}
+		}
+		if first < 0 {
+			m.idents = append(m.idents, identFirst{p.ident, idx})
+			m.conflict = true
+			rc.status = stConflict // the finding is written when the rows are marked
+		} else {
+			rc.status, rc.dup = stDuplicate, first
+			at := c.location(first)
+			x.findings = append(x.findings, Finding{Code: CodeDuplicate, Message: fmt.Sprintf(
+				"same device as %s (same serial and hardware identity); only the first occurrence is registered", at)})
+			if diff := c.differences(first, d); diff != "" {
+				x.findings = append(x.findings, Finding{Code: CodeDuplicateDiffers, Warning: true, Message: "this copy has " +
+					diff + "; the values of the first occurrence " + at + " win"})
+			}
+		}
+		if m.conflict && !m.queued {
+			m.queued = true
+			c.dirty = append(c.dirty, p.key)
+		}
 	} else {
-		fr := &c.results[first]
-		r.Status = StatusDuplicate
-		r.DuplicateOf = fr.File + ":" + strconv.Itoa(fr.Line)
-		r.Codes = []string{CodeDuplicate}
-		r.Findings = append(r.Findings, Finding{Code: CodeDuplicate, Message: fmt.Sprintf(
-			"same device as %s (same serial and hardware identity); only the first occurrence is registered", r.DuplicateOf)})
-		if d := p.dev; fr.Device != nil {
-			var diff []string
-			if d.GroupTag != fr.Device.GroupTag {
-				diff = append(diff, fmt.Sprintf("group tag %q (first: %q)", d.GroupTag, fr.Device.GroupTag))
-			}
-			if d.AssignedUser != fr.Device.AssignedUser {
-				diff = append(diff, fmt.Sprintf("assigned user %q (first: %q)", d.AssignedUser, fr.Device.AssignedUser))
-			}
-			if len(diff) > 0 {
-				r.Findings = append(r.Findings, Finding{Code: CodeDuplicateDiffers, Warning: true, Message: "this copy has " +
-					strings.Join(diff, " and ") + "; the values of the first occurrence " + r.DuplicateOf + " win"})
-			}
-		}
+		c.serials[p.key] = serialEntry{first: idx, ident: p.ident}
 	}
-	c.results = append(c.results, r)
-	if m.conflict && !m.queued {
-		m.queued = true
-		c.dirty = append(c.dirty, p.key)
+	if !x.empty() {
+		rc.x = x
 	}
+	c.recs = append(c.recs, rc)
 }
 
-// newDevice copies d into the Device slab (one allocation per 512 devices).
-func (c *Checker) newDevice(d Device, manufacturer, model string) *Device {
-	if len(c.devices) == cap(c.devices) {
-		c.devices = make([]Device, 0, 512)
-	}
-	d.Manufacturer, d.Model = manufacturer, model
-	c.devices = append(c.devices, d)
-	return &c.devices[len(c.devices)-1]
+func (x *recExtra) empty() bool {
+	return len(x.findings) == 0 && len(x.codes) == 0 && x.productKey == "" && x.user == "" &&
+		x.fingerprint == "" && x.hardware == nil && x.hashB64 == ""
 }
 
-func (c *Checker) internString(s string) string {
-	if s == "" {
-		return ""
+// differences describes how a duplicate's group tag and user differ from the first
+// occurrence, or returns "".
+func (c *Checker) differences(first int32, d *Device) string {
+	f := &c.recs[first]
+	var firstUser string
+	if f.x != nil {
+		firstUser = f.x.user
 	}
-	if v, ok := c.intern[s]; ok {
-		return v
+	var diff []string
+	if t := c.strs[f.tag]; d.GroupTag != t {
+		diff = append(diff, fmt.Sprintf("group tag %q (first: %q)", d.GroupTag, t))
 	}
-	if len(c.intern) < maxInterned {
-		s = strings.Clone(s)
-		c.intern[s] = s
+	if d.AssignedUser != firstUser {
+		diff = append(diff, fmt.Sprintf("assigned user %q (first: %q)", d.AssignedUser, firstUser))
 	}
-	return s
+	return strings.Join(diff, " and ")
+}
+
+func (c *Checker) location(idx int32) string {
+	r := &c.recs[idx]
+	return c.files[r.file] + ":" + strconv.Itoa(int(r.line))
+}
+
+func (c *Checker) fileIndex(name string) uint32 {
+	if n := len(c.files); n > 0 && c.files[n-1] == name {
+		return uint32(n - 1)
+	}
+	if i, ok := c.fileIdx[name]; ok {
+		return i
+	}
+	i := uint32(len(c.files))
+	c.files = append(c.files, name)
+	c.fileIdx[name] = i
+	return i
+}
+
+// intern returns the index of s in the string table. Manufacturers, models and group
+// tags repeat across a fleet, so each distinct value is stored once (and copied, since
+// row fields are substrings of a whole record).
+func (c *Checker) intern(s string) uint32 {
+	if i, ok := c.strIdx[s]; ok {
+		return i
+	}
+	s = strings.Clone(s)
+	i := uint32(len(c.strs))
+	c.strs = append(c.strs, s)
+	c.strIdx[s] = i
+	return i
 }
 
 // finish marks every row of a conflicted serial as a conflict.
 func (c *Checker) finish() {
+	if len(c.dirty) > 0 {
+		c.out = nil
+	}
 	for _, key := range c.dirty {
 		e := c.serials[key]
 		m := e.more
 		m.queued = false
 		rows := append([]int32{e.first}, m.rows...)
 		for _, idx := range rows {
-			r := &c.results[idx]
-			r.Status = StatusConflict
-			r.Device = nil
-			r.DuplicateOf = ""
-			r.Codes = []string{CodeConflict}
-			kept := r.Findings[:0:0]
-			for _, f := range r.Findings {
+			r := &c.recs[idx]
+			r.status, r.dup = stConflict, -1
+			if r.x == nil {
+				r.x = &recExtra{}
+			}
+			kept := r.x.findings[:0:0]
+			for _, f := range r.x.findings {
 				if f.Code != CodeDuplicate && f.Code != CodeConflict && f.Code != CodeDuplicateDiffers {
 					kept = append(kept, f)
 				}
 			}
-			r.Findings = append(kept, Finding{Code: CodeConflict, Message: c.conflictMessage(r.Serial, idx, rows, len(m.idents))})
+			r.x.findings = append(kept, Finding{Code: CodeConflict, Message: c.conflictMessage(r.serial, idx, rows, len(m.idents))})
 		}
 	}
 	c.dirty = c.dirty[:0]
@@ -429,8 +310,7 @@ func (c *Checker) conflictMessage(serial string, self int32, rows []int32, machi
 		if n > 0 {
 			b.WriteString(", ")
 		}
-		o := &c.results[idx]
-		b.WriteString(o.File + ":" + strconv.Itoa(o.Line))
+		b.WriteString(c.location(idx))
 		n++
 	}
 	b.WriteString("; none of these rows is registered: keep the row of the right machine, or fix the serial in the firmware and capture again")
@@ -438,42 +318,86 @@ func (c *Checker) conflictMessage(serial string, self int32, rows []int32, machi
 }
 
 // Results returns one Result per row added, in input order. Call it after the last Add:
-// conflicts can only be decided once every row is seen. The slice and the Results'
-// slices belong to the Checker until the next Add; do not modify them.
+// conflicts can only be decided once every row is seen. The Results are built on the
+// first call after a change; do not modify them.
 func (c *Checker) Results() []Result {
 	c.finish()
-	return c.results
+	if c.out != nil || len(c.recs) == 0 {
+		return c.out
+	}
+	valid := 0
+	for i := range c.recs {
+		if c.recs[i].status == stValid {
+			valid++
+		}
+	}
+	out := make([]Result, len(c.recs))
+	devs := make([]Device, 0, valid)
+	dupCodes, conflictCodes := []string{CodeDuplicate}, []string{CodeConflict}
+	for i := range c.recs {
+		r := &c.recs[i]
+		res := &out[i]
+		*res = Result{
+			File:         c.files[r.file],
+			Line:         int(r.line),
+			Serial:       r.serial,
+			Status:       statusOf[r.status],
+			Manufacturer: c.strs[r.mfr],
+			Model:        c.strs[r.model],
+		}
+		if r.x != nil {
+			res.Findings = r.x.findings
+			res.Codes = r.x.codes
+		}
+		switch r.status {
+		case stDuplicate:
+			res.Codes = dupCodes[:1:1]
+			res.DuplicateOf = c.location(r.dup)
+		case stConflict:
+			res.Codes = conflictCodes[:1:1]
+		case stValid:
+			d := Device{
+				File:         res.File,
+				Line:         res.Line,
+				Serial:       r.serial,
+				GroupTag:     c.strs[r.tag],
+				Manufacturer: res.Manufacturer,
+				Model:        res.Model,
+			}
+			if r.hasFP {
+				d.Fingerprint = hex.EncodeToString(r.fp[:])
+			}
+			if x := r.x; x != nil {
+				d.ProductKey, d.AssignedUser = x.productKey, x.user
+				d.Hardware, d.HashB64 = x.hardware, x.hashB64
+				if x.fingerprint != "" {
+					d.Fingerprint = x.fingerprint
+				}
+			}
+			devs = append(devs, d)
+			res.Device = &devs[len(devs)-1]
+		}
+	}
+	c.out = out
+	return out
 }
 
 // Summary counts the results; files is the number of input files.
 func (c *Checker) Summary(files int) Summary {
 	c.finish()
-	s := Summary{Files: files, Rows: len(c.results)}
-	for i := range c.results {
-		switch c.results[i].Status {
-		case StatusValid:
+	s := Summary{Files: files, Rows: len(c.recs)}
+	for i := range c.recs {
+		switch c.recs[i].status {
+		case stValid:
 			s.Valid++
-		case StatusInvalid:
+		case stInvalid:
 			s.Invalid++
-		case StatusDuplicate:
+		case stDuplicate:
 			s.Duplicates++
-		case StatusConflict:
+		case stConflict:
 			s.Conflicts++
 		}
 	}
 	s.Devices = s.Valid
 	return s
-}
-
-// identityDigest reduces an identity to 16 bytes: kept per serial for every row.
-func identityDigest(id hwhash.Identity) [16]byte {
-	h := sha256.New()
-	for _, s := range []string{serialKey(trimSerial(id.Serial)), id.Manufacturer, id.Model, strings.ToLower(id.UUID), strings.ToLower(id.EKDigest)} {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
-	}
-	var out [16]byte
-	copy(out[:], h.Sum(nil))
-	return out
 }

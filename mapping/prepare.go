@@ -1,0 +1,235 @@
+package mapping
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/hwhash"
+)
+
+// More finding codes, added to the contract in mapping.go.
+const (
+	// CodeDuplicateDiffers is a warning on a duplicate whose group tag or assigned user
+	// differs from the first occurrence: the first occurrence's values win.
+	CodeDuplicateDiffers = "duplicate_differs"
+	// CodeSerialCase is a warning: the CSV serial equals the serial inside the hash except
+	// for letter case; the hash's spelling is used.
+	CodeSerialCase = "serial_case"
+	// CodeGroupTagOverridden is a warning, given at most once per file: Options.GroupTag
+	// replaced a different, non-empty Group Tag value of the file.
+	CodeGroupTagOverridden = "group_tag_overridden"
+	// CodeUserOverridden is a warning, given at most once per file: Options.AssignedUser
+	// replaced a different, non-empty Assigned User value of the file.
+	CodeUserOverridden = "assigned_user_overridden"
+)
+
+// OptionError reports an Options value that New rejects.
+type OptionError struct {
+	Option string // "group tag" or "assigned user"
+	Value  string
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("invalid %s %q: %s", e.Option, e.Value, e.Reason)
+}
+
+// Prepared is the outcome of the per-row work that needs no other row: field checks, hash
+// decoding and verification, identity. It is produced by Checker.Prepare and consumed,
+// in input order, by Checker.AddPrepared.
+type Prepared struct {
+	res          Result
+	dev          Device // filled when res.Status is StatusValid
+	key          string // dedupe key
+	ident        [16]byte
+	tagReplaced  string // non-empty CSV group tag that Options.GroupTag replaced
+	userReplaced string // non-empty CSV assigned user that Options.AssignedUser replaced
+}
+
+// Result returns the row's outcome as far as it is known without the other rows
+// (Status is StatusValid or StatusInvalid).
+func (p *Prepared) Result() Result { return p.res }
+
+// findings collects a row's findings.
+type findings struct {
+	list   []Finding
+	errors int
+}
+
+func (f *findings) err(code, msg string) {
+	f.list = append(f.list, Finding{Code: code, Message: msg})
+	f.errors++
+}
+
+func (f *findings) warn(code, msg string) {
+	f.list = append(f.list, Finding{Code: code, Message: msg, Warning: true})
+}
+
+// codes returns the sorted, unique codes of the error findings.
+func (f *findings) codes() []string {
+	if f.errors == 0 {
+		return nil
+	}
+	out := make([]string, 0, f.errors)
+	for _, x := range f.list {
+		if !x.Warning {
+			out = append(out, x.Code)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Prepare does the per-row work that needs no other row. It only reads the Checker's
+// options, so it may run on many goroutines at once (CheckFiles does).
+func (c *Checker) Prepare(row csvreport.Row) Prepared {
+	var p Prepared
+	r := &p.res
+	r.File, r.Line = row.File, row.Line
+	var fs findings
+	if row.Problem != nil {
+		fs.err(strings.Clone(row.Problem.Code), strings.Clone(row.Problem.Message))
+	}
+
+	// Hash.
+	var h *hwhash.Hash
+	if isBlank(row.Hash) {
+		fs.err(CodeMissingHash, "the hardware hash is empty: capture it again on the device "+
+			"(Get-WindowsAutopilotInfo, elevated, in full Windows rather than WinPE)")
+	} else {
+		h = hwhash.Parse(row.Hash)
+		for _, pr := range h.Problems {
+			if pr.Warning {
+				fs.warn(pr.Code, pr.Message)
+			} else {
+				fs.err(pr.Code, pr.Message)
+			}
+		}
+		if !h.Valid() && fs.errors == 0 {
+			fs.err(hwhash.CodeLayout, "the hardware hash is not usable")
+		}
+	}
+	var hashSerial string
+	if h != nil {
+		hashSerial = trimSerial(h.Info.Serial)
+		r.Manufacturer = strings.TrimSpace(h.Info.Manufacturer)
+		r.Model = strings.TrimSpace(h.Info.Model)
+	}
+	if r.Manufacturer == "" {
+		r.Manufacturer = strings.TrimSpace(row.Manufacturer)
+	}
+	if r.Model == "" {
+		r.Model = strings.TrimSpace(row.Model)
+	}
+
+	// Serial.
+	csvSerial := trimSerial(row.Serial)
+	switch {
+	case csvSerial == "" && hashSerial == "":
+		fs.err(CodeMissingSerial, "the device serial number is empty and the hash holds none")
+	case csvSerial == "" && isPlaceholder(hashSerial):
+		fs.err(CodeMissingSerial, "the device serial number is empty")
+		fs.err(CodePlaceholderSerial, fmt.Sprintf("the serial inside the hash is the placeholder %q: "+
+			"set a real serial number in the firmware (BIOS/UEFI or VM settings) and capture the hash again", hashSerial))
+	case csvSerial == "":
+		r.Serial = hashSerial
+		fs.warn(CodeSerialFromHash, fmt.Sprintf("the device serial number is empty; using %q from the hash", hashSerial))
+	default:
+		r.Serial = csvSerial
+		if isPlaceholder(csvSerial) {
+			fs.err(CodePlaceholderSerial, fmt.Sprintf("%q is a placeholder, not a serial number: "+
+				"set a real serial number in the firmware (BIOS/UEFI or VM settings) and capture the hash again", csvSerial))
+		}
+		switch {
+		case hashSerial == "" || hashSerial == csvSerial:
+		case strings.EqualFold(hashSerial, csvSerial):
+			r.Serial = hashSerial
+			fs.warn(CodeSerialCase, fmt.Sprintf("the serial number %q differs from %q inside the hash in letter case only; using %q",
+				csvSerial, hashSerial, hashSerial))
+		default:
+			fs.err(CodeSerialMismatch, fmt.Sprintf("the serial number %q differs from %q inside the hash: "+
+				"the hash belongs to another machine or the serial was edited; capture the hash again", csvSerial, hashSerial))
+			if isPlaceholder(hashSerial) && !isPlaceholder(csvSerial) {
+				fs.err(CodePlaceholderSerial, fmt.Sprintf("the serial inside the hash is the placeholder %q", hashSerial))
+			}
+		}
+	}
+
+	// Windows Product ID: optional, kept only when it is a PKID.
+	var productKey string
+	if pid := strings.TrimSpace(row.ProductID); pid != "" {
+		if isPKID(pid) {
+			productKey = pid
+		} else {
+			fs.warn(CodeProductIDIgnored, "the windows product id is not a 13-digit product key id (pkid), "+
+				"e.g. the os product id of a configuration manager report; it is optional and was dropped")
+		}
+	}
+
+	// Group tag and assigned user: the option wins over the column.
+	tag := strings.TrimSpace(row.GroupTag)
+	if c.opts.GroupTag != "" {
+		if tag != "" && tag != c.opts.GroupTag {
+			p.tagReplaced = tag
+		}
+		tag = c.opts.GroupTag
+	} else if msg := checkGroupTag(tag); msg != "" {
+		fs.err(CodeBadGroupTag, fmt.Sprintf("group tag %q %s", tag, msg))
+	}
+	user := strings.TrimSpace(row.AssignedUser)
+	if c.opts.AssignedUser != "" {
+		if user != "" && user != c.opts.AssignedUser {
+			p.userReplaced = user
+		}
+		user = c.opts.AssignedUser
+	} else if msg := checkUPN(user); msg != "" {
+		fs.err(CodeBadUser, fmt.Sprintf("assigned user %q %s", user, msg))
+	}
+
+	// Row fields are substrings of the whole record (encoding/csv allocates one string per
+	// record), so anything kept must be copied, or each Result would pin its 4 KB hash.
+	// (Manufacturer and Model are copied by AddPrepared's intern table.)
+	r.Serial = strings.Clone(r.Serial)
+	r.Findings = fs.list
+	if fs.errors > 0 {
+		r.Status = StatusInvalid
+		r.Codes = fs.codes()
+		return p
+	}
+	r.Status = StatusValid
+	p.key = serialKey(r.Serial)
+	p.ident = identityDigest(h.Identity())
+	p.dev = Device{
+		File:         r.File,
+		Line:         r.Line,
+		Serial:       r.Serial,
+		ProductKey:   strings.Clone(productKey),
+		GroupTag:     strings.Clone(tag),
+		AssignedUser: strings.Clone(user),
+		Fingerprint:  hwhash.Fingerprint(h.Raw),
+		Manufacturer: r.Manufacturer,
+		Model:        r.Model,
+	}
+	if c.opts.KeepHardware {
+		p.dev.Hardware = h.Raw
+		p.dev.HashB64 = h.Base64()
+	}
+	return p
+}
+
+// identityDigest reduces an identity to 16 bytes: kept per serial for every row.
+func identityDigest(id hwhash.Identity) [16]byte {
+	h := sha256.New()
+	for _, s := range []string{serialKey(trimSerial(id.Serial)), id.Manufacturer, id.Model, strings.ToLower(id.UUID), strings.ToLower(id.EKDigest)} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	var out [16]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
