@@ -1,0 +1,148 @@
+package graph
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewCredentialErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notCert := filepath.Join(dir, "notcert.pem")
+	if err := os.WriteFile(notCert, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		cfg     AuthConfig
+		env     map[string]string
+		wantErr string // "" = success
+	}{
+		{name: "no mode", cfg: AuthConfig{}, wantErr: "no auth mode chosen"},
+		{name: "unknown mode", cfg: AuthConfig{Mode: "password"}, wantErr: `unknown auth mode "password"`},
+		{name: "secret without secret", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c"},
+			wantErr: "client-secret auth needs AZURE_CLIENT_SECRET or --client-secret-file"},
+		{name: "secret without tenant", cfg: AuthConfig{Mode: AuthClientSecret, ClientID: "c"}, env: map[string]string{EnvClientSecret: "Sup3rS3cretValue"},
+			wantErr: "client-secret auth needs a tenant id (--tenant or AZURE_TENANT_ID)"},
+		{name: "secret without both ids", cfg: AuthConfig{Mode: AuthClientSecret}, wantErr: "a tenant id (--tenant or AZURE_TENANT_ID) and a client id"},
+		{name: "secret from env", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c"}, env: map[string]string{EnvClientSecret: "Sup3rS3cretValue"}},
+		{name: "empty secret file", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c", ClientSecretFile: empty}, wantErr: "is empty"},
+		{name: "missing secret file", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c", ClientSecretFile: filepath.Join(dir, "nope")}, wantErr: "reading client secret file"},
+		{name: "cert without file", cfg: AuthConfig{Mode: AuthCertificate, TenantID: "t", ClientID: "c"}, wantErr: "certificate auth needs --certificate-file"},
+		{name: "cert not parseable", cfg: AuthConfig{Mode: AuthCertificate, TenantID: "t", ClientID: "c", CertificateFile: notCert}, wantErr: "AZURE_CLIENT_CERTIFICATE_PASSWORD"},
+		{name: "workload without token file", cfg: AuthConfig{Mode: AuthWorkloadIdentity, TenantID: "t", ClientID: "c"}, wantErr: "AZURE_FEDERATED_TOKEN_FILE"},
+		{name: "device code without client", cfg: AuthConfig{Mode: AuthDeviceCode, TenantID: "t"}, wantErr: "device-code auth needs a client id"},
+		{name: "managed identity", cfg: AuthConfig{Mode: AuthManagedIdentity, ClientID: "c"}},
+		{name: "azure cli", cfg: AuthConfig{Mode: AuthAzureCLI}},
+		{name: "http authority refused", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c", AuthorityURL: "http://login.example.com"},
+			env: map[string]string{EnvClientSecret: "Sup3rS3cretValue"}, wantErr: "http:// is refused"},
+		{name: "bad cloud", cfg: AuthConfig{Mode: AuthManagedIdentity, Cloud: "moon"}, wantErr: `unknown cloud "moon"`},
+		{name: "missing CA file", cfg: AuthConfig{Mode: AuthManagedIdentity, CAFile: filepath.Join(dir, "none.pem")}, wantErr: "reading CA file"},
+		{name: "CA file without PEM", cfg: AuthConfig{Mode: AuthManagedIdentity, CAFile: notCert}, wantErr: "no PEM certificate found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Getenv = func(k string) string { return tt.env[k] }
+			tt.cfg.NoPersistentCache = true
+			cred, err := NewCredential(tt.cfg)
+			if tt.wantErr == "" {
+				if err != nil || cred == nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if v := tt.env[EnvClientSecret]; v != "" && strings.Contains(err.Error(), v) {
+				t.Errorf("error echoes the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestDeviceCodeCredentialInMemory(t *testing.T) {
+	cred, err := NewCredential(AuthConfig{Mode: AuthDeviceCode, TenantID: "t", ClientID: "c", NoPersistentCache: true,
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := cred.(*deviceCodeCredential)
+	if !ok {
+		t.Fatalf("type %T", cred)
+	}
+	if d.recordFile != "" {
+		t.Errorf("record file %q without a persistent cache", d.recordFile)
+	}
+}
+
+func jwt(claims map[string]any) string {
+	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`))
+	b, _ := json.Marshal(claims)
+	return h + "." + base64.RawURLEncoding.EncodeToString(b) + ".c2lnbmF0dXJl"
+}
+
+func TestPreflight(t *testing.T) {
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	tests := []struct {
+		name      string
+		token     string
+		wantErr   error
+		wantHint  string
+		wantApp   string
+		wantRoles int
+	}{
+		{name: "app role", token: jwt(map[string]any{"tid": "T", "appid": "A", "roles": []string{"User.Read.All", RequiredPermission}, "exp": exp.Unix()}), wantApp: "A", wantRoles: 2},
+		{name: "delegated scope", token: jwt(map[string]any{"tid": "T", "azp": "B", "scp": "openid " + RequiredPermission, "exp": exp.Unix()}), wantApp: "B"},
+		{name: "read only role", token: jwt(map[string]any{"tid": "T", "appid": "A", "roles": []string{"DeviceManagementServiceConfig.Read.All"}}),
+			wantErr: ErrMissingPermission, wantHint: "the token has roles [DeviceManagementServiceConfig.Read.All]; grant the application permission DeviceManagementServiceConfig.ReadWrite.All and admin consent", wantApp: "A", wantRoles: 1},
+		{name: "no roles", token: jwt(map[string]any{"tid": "T", "appid": "A"}), wantErr: ErrMissingPermission, wantHint: "the token has roles []", wantApp: "A"},
+		{name: "delegated without scope", token: jwt(map[string]any{"tid": "T", "scp": "User.Read"}), wantErr: ErrMissingPermission, wantHint: "scopes [User.Read]"},
+		{name: "not a jwt", token: "opaque", wantHint: "access token is not a JWT"},
+		{name: "bad payload", token: "a.!!!.c", wantHint: "access token payload"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := NewClient(&stubCred{token: tt.token}, ClientConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := c.Preflight(context.Background())
+			if tt.wantHint == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err == nil || !strings.Contains(err.Error(), tt.wantHint) {
+					t.Fatalf("err = %v, want %q", err, tt.wantHint)
+				}
+				if strings.Contains(err.Error(), tt.token) {
+					t.Errorf("error contains the token")
+				}
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("errors.Is(%v) = false", tt.wantErr)
+			}
+			if info.AppID != tt.wantApp || len(info.Roles) != tt.wantRoles {
+				t.Errorf("info = %+v", info)
+			}
+			if tt.name == "app role" && (!info.Expires.Equal(exp) || info.TenantID != "T") {
+				t.Errorf("expires %v tenant %q", info.Expires, info.TenantID)
+			}
+		})
+	}
+	c, _ := NewClient(&stubCred{err: errors.New("AADSTS7000215: invalid secret")}, ClientConfig{Cloud: CloudUSGov})
+	if _, err := c.Preflight(context.Background()); err == nil || !strings.Contains(err.Error(), "https://graph.microsoft.us/.default") {
+		t.Errorf("credential failure: %v, want the scope named", err)
+	}
+}
