@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"unicode/utf8"
 )
 
 // Device describes a machine for the encoder.
@@ -31,7 +32,8 @@ const (
 // between real captures), 2 (processor), 16, 17, 14, 18, 19 (when set), 12 (when UUID is
 // not all zero), 13 (when set), one 8 per MAC (Ethernet, bus "PCI"), one 7 per disk serial
 // ("serial||"), 11 (TPM_EK prefix + SHA-256 of EKPub, when set) and 24 (when set).
-// Strings are written as NUL-terminated bytes, truncated to MaxEncodedString bytes;
+// Strings are written as NUL-terminated UTF-8, truncated to MaxEncodedString bytes on a
+// character boundary;
 // at most MaxEncodedRepeats MACs and disk serials are written. Empty strings are
 // written too for 14 and 16 (an empty record still counts as missing).
 func (d Device) Encode() []byte {
@@ -94,9 +96,7 @@ func (d Device) Encode() []byte {
 		if i == MaxEncodedRepeats {
 			break
 		}
-		if len(s) > MaxEncodedString-2 {
-			s = s[:MaxEncodedString-2]
-		}
+		s = truncate(s, MaxEncodedString-2)
 		buf = appendRecord(buf, RecDiskSerial, []byte(s+"||"))
 	}
 	if len(d.EKPub) > 0 {
@@ -138,11 +138,20 @@ func appendRecord(buf []byte, typ uint16, data []byte) []byte {
 }
 
 func appendString(buf []byte, typ uint16, s string) []byte {
-	if len(s) > MaxEncodedString-1 {
-		s = s[:MaxEncodedString-1]
-	}
+	s = truncate(s, MaxEncodedString-1)
 	buf = binary.LittleEndian.AppendUint16(buf, typ)
 	buf = binary.LittleEndian.AppendUint16(buf, uint16(recHeadLen+len(s)+1))
 	buf = append(buf, s...)
 	return append(buf, 0)
+}
+
+// truncate shortens s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

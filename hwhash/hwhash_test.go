@@ -58,6 +58,8 @@ func TestEncodeRoundTrip(t *testing.T) {
 		{"utf8 strings", unicodeDev, 5, ""},
 		{"padded serial is trimmed", Device{Serial: "  AB12  ", Manufacturer: "M"}, 4, "AB12"},
 		{"long serial truncated", Device{Serial: long, Manufacturer: "M"}, 4, long[:MaxEncodedString-1]},
+		{"long utf-8 serial truncated on a rune boundary", Device{Serial: "a" + strings.Repeat("é", 200), Manufacturer: "M"}, 4,
+			"a" + strings.Repeat("é", 126)},
 		{"many MACs capped", Device{Serial: "S", Manufacturer: "M", MACs: make([][6]byte, 40)}, 4 + MaxEncodedRepeats, ""},
 	}
 	for _, tt := range tests {
@@ -286,6 +288,8 @@ func TestParseProblems(t *testing.T) {
 			input: func() string { s := b64(good()); return s[:100] + "-" + s[101:] }},
 		{name: "asterisk", wantCodes: []string{CodeNotBase64}, wantMsg: "character '*' at offset 7",
 			input: func() string { s := b64(good()); return s[:7] + "*" + s[8:] }},
+		{name: "offset counts skipped whitespace", wantCodes: []string{CodeNotBase64}, wantMsg: "character '*' at offset 5",
+			input: func() string { return " \r\n\tT*E=" }},
 		{name: "non-ascii", wantCodes: []string{CodeNotBase64}, wantMsg: "character 'é' at offset 3",
 			input: func() string { s := b64(good()); return s[:3] + "é" + s[5:] }},
 		{name: "invalid utf-8", wantCodes: []string{CodeNotBase64}, wantMsg: "byte 0xff at offset 3",
