@@ -177,6 +177,11 @@ func describeChar(s string, i int) string {
 }
 
 // ParseBytes verifies already-decoded hash bytes. It never panics and never returns nil.
+//
+// Info is filled whenever the record walk ends exactly at T, even when the checksum
+// fails, so that callers can still compare the serial of a damaged hash with its CSV
+// row. Problems lists errors and warnings in the order found; Valid summarises them.
+// The decoded strings share one backing string; Raw is not copied.
 func ParseBytes(raw []byte) *Hash {
 	h := &Hash{Raw: raw}
 	h.Info.Length = len(raw)
