@@ -257,25 +257,21 @@ func (t *utf8Fallback) countLines(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	if bytes.IndexByte(b, '\r') < 0 {
-		t.lines += bytes.Count(b, []byte{'\n'})
-		t.prevCR = false
-		return
+	t.lines += bytes.Count(b, []byte{'\n'})
+	if t.prevCR && b[0] == '\n' {
+		t.lines-- // the LF of a CRLF split across chunks: the CR already counted
 	}
-	for _, c := range b {
-		switch c {
-		case '\n':
-			if !t.prevCR {
-				t.lines++
-			}
-			t.prevCR = false
-		case '\r':
-			t.lines++
-			t.prevCR = true
-		default:
-			t.prevCR = false
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\r')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if i == len(b) || b[i] != '\n' {
+			t.lines++ // lone CR (or CR at the end of the chunk, corrected above if LF follows)
 		}
 	}
+	t.prevCR = b[len(b)-1] == '\r'
 }
 
 // crNormalizer turns a lone CR (classic Mac line end) into LF; CRLF and LF pass through.

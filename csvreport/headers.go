@@ -155,16 +155,7 @@ func lookupField(cell string) field {
 // isHashLike reports whether s looks like a hardware hash: at least 1000 base64 characters.
 func isHashLike(s string) bool {
 	s = strings.TrimSpace(s)
-	if len(s) < 1000 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
-			return false
-		}
-	}
-	return true
+	return len(s) >= 1000 && isBase64(s)
 }
 
 // hashIndex returns the index of the first hash-like cell, or -1.
@@ -217,42 +208,67 @@ func parseHeader(rec []string) headerInfo {
 	return h
 }
 
-// looksLikeHeader reports whether rec is a header row: at least two known columns and no
-// cell that looks like a hash.
+// looksLikeHeader reports whether rec is a header row: at least two known columns, no
+// cell that looks like a hash, and not clearly an SSRS label row.
 func looksLikeHeader(rec []string) (headerInfo, bool) {
 	if hashIndex(rec) >= 0 {
+		return headerInfo{}, false
+	}
+	if _, strong := labelRow(rec); strong {
 		return headerInfo{}, false
 	}
 	h := parseHeader(rec)
 	return h, h.matched >= 2
 }
 
-// ssrsLabelCount returns how many leading cells of rec are report labels when rec is a
-// data row of the ConfigMgr SSRS export (first 3 cells "Device Serial Number", "Windows
-// Product ID", "Hardware Hash", then possibly more labels, then the values in the same
-// order), or 0 when it is not such a row. A canonical header row (labels only) is not a
-// data row: at least one cell after the labels must hold something else.
-func ssrsLabelCount(rec []string) int {
-	if len(rec) < 4 {
-		return 0
+// labelRow tells whether rec looks like a data row of the ConfigMgr SSRS export: the
+// first 3 cells are the labels "Device Serial Number", "Windows Product ID", "Hardware
+// Hash" (possibly followed by more labels), then the values in the same order. k is the
+// number of label cells (0 when rec is not such a row). strong means the values clearly
+// hold data (a hash-like cell, or a long base64 token where the hash belongs); a weak
+// match needs more evidence (the next row starting with the labels too), because a
+// header such as "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,
+// Assigned User,Computer Name" looks the same.
+func labelRow(rec []string) (k int, strong bool) {
+	if len(rec) < 6 || !startsWithLabels(rec) {
+		return 0, false
 	}
-	for i, l := range ssrsLabels {
-		if normHeader(rec[i]) != l {
-			return 0
-		}
-	}
-	k := 3
-	for k < len(rec) && k < len(rec)/2 && lookupField(rec[k]) != fNone && !isHashLike(rec[k]) {
+	k = 3
+	for k < len(rec)/2 && lookupField(rec[k]) != fNone && !isHashLike(rec[k]) {
 		k++
 	}
-	// A header row that happens to start with the canonical names ("…,Hardware Hash,
-	// Computer Name") has no hash in it; a label row (normally) has one.
-	for _, c := range rec[k:] {
+	values := rec[k:]
+	hasData := false
+	for _, c := range values {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
 		if isHashLike(c) {
-			return k
+			return k, true
+		}
+		if lookupField(c) == fNone {
+			hasData = true
 		}
 	}
-	return 0
+	if !hasData {
+		return 0, false
+	}
+	if hv := strings.TrimSpace(rec[k+2]); len(hv) >= 16 && isBase64(hv) && lookupField(hv) == fNone {
+		return k, true
+	}
+	return k, false
+}
+
+// isBase64 reports whether s only holds base64 characters.
+func isBase64(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
 }
 
 // startsWithLabels reports whether the first 3 cells of rec are the report labels.

@@ -305,12 +305,7 @@ func (r *Reader) detect() error {
 	}
 	for i := 0; i < len(scanned) && i < scanRecords; i++ {
 		rec := scanned[i]
-		k := ssrsLabelCount(rec.cells)
-		if k == 0 && len(rec.cells) >= 6 && startsWithLabels(rec.cells) && holdsData(rec.cells[3:]) &&
-			i+1 < len(scanned) && startsWithLabels(scanned[i+1].cells) {
-			k = 3 // label rows without hashes: a header never repeats on the next line
-		}
-		if k > 0 {
+		if k := ssrsLabelsAt(scanned, i); k > 0 {
 			var elem *record
 			if i > 0 {
 				elem = &scanned[i-1]
@@ -329,7 +324,7 @@ func (r *Reader) detect() error {
 			return nil
 		}
 		if h, ok := looksLikeHeader(rec.cells); ok {
-			if i+1 < len(scanned) && ssrsLabelCount(scanned[i+1].cells) > 0 {
+			if ssrsLabelsAt(scanned, i+1) > 0 {
 				continue // the element-name header of an SSRS export
 			}
 			if err := r.checkHeader(rec, h); err != nil {
@@ -357,14 +352,18 @@ func (r *Reader) detect() error {
 	return r.noHeaderError(scanned)
 }
 
-// holdsData reports whether some cell is neither empty nor a column name.
-func holdsData(cells []string) bool {
-	for _, c := range cells {
-		if strings.TrimSpace(c) != "" && lookupField(c) == fNone {
-			return true
-		}
+// ssrsLabelsAt returns the number of label cells when scanned[i] is an SSRS label row
+// (clearly, or weakly and followed by another row starting with the labels: a header
+// never repeats on the next line), else 0.
+func ssrsLabelsAt(scanned []record, i int) int {
+	if i >= len(scanned) {
+		return 0
 	}
-	return false
+	k, strong := labelRow(scanned[i].cells)
+	if k > 0 && (strong || i+1 < len(scanned) && startsWithLabels(scanned[i+1].cells)) {
+		return k
+	}
+	return 0
 }
 
 // noHeaderError explains why no header or hash was found in the scanned records.
