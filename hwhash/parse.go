@@ -52,6 +52,12 @@ const (
 // Parse decodes a base64 hash leniently (whitespace stripped, missing '=' padding added
 // with a CodePadding warning) and verifies it. It never panics and never returns nil.
 func Parse(s string) *Hash {
+	// Fast path, the normal export: well-formed padded base64 (the standard decoder
+	// also skips CR and LF). Anything else takes the scanning path for leniency and a
+	// precise message.
+	if raw, err := base64.StdEncoding.DecodeString(s); err == nil && len(raw) > 0 {
+		return ParseBytes(raw)
+	}
 	data, pad, skipped, prob := scanBase64(s)
 	if prob != nil {
 		return &Hash{Problems: []Problem{*prob}}
@@ -60,7 +66,6 @@ func Parse(s string) *Hash {
 	var raw []byte
 	var err error
 	if !skipped && padded == 0 {
-		// Fast path, the normal export: decode straight from the string.
 		raw, err = base64.StdEncoding.DecodeString(s)
 	} else {
 		src := make([]byte, 0, data+pad+padded)
@@ -193,11 +198,8 @@ func ParseBytes(raw []byte) *Hash {
 		return h
 	}
 	h.decodeRecords()
-	for i := h.Info.Used + trailerLen; i < len(raw); i++ {
-		if raw[i] != 0 {
-			h.warn(CodeTrailingData, fmt.Sprintf("non-zero bytes after the checksum (first at offset %d); they are not covered by the checksum", i))
-			break
-		}
+	if i := firstNonZero(raw, h.Info.Used+trailerLen); i >= 0 {
+		h.warn(CodeTrailingData, fmt.Sprintf("non-zero bytes after the checksum (first at offset %d); they are not covered by the checksum", i))
 	}
 	if h.Info.Serial == "" {
 		h.fail(CodeMissingSerial, "hash has no SMBIOS serial number (record 14); Autopilot rejects it (802 InvalidZtdHardwareHash), capture the hash again after the OEM sets a serial")
@@ -206,6 +208,25 @@ func ParseBytes(raw []byte) *Hash {
 		h.fail(CodeMissingManufacturer, "hash has no SMBIOS manufacturer (record 16); Autopilot rejects it (802 InvalidZtdHardwareHash), capture the hash again after the OEM sets a manufacturer")
 	}
 	return h
+}
+
+var zeros [512]byte
+
+// firstNonZero returns the offset of the first non-zero byte of b at or after from, or -1.
+// It compares whole chunks against zeros (vectorised) and only scans a chunk that differs.
+func firstNonZero(b []byte, from int) int {
+	for from < len(b) {
+		n := min(len(b)-from, len(zeros))
+		if !bytes.Equal(b[from:from+n], zeros[:n]) {
+			for i, c := range b[from : from+n] {
+				if c != 0 {
+					return from + i
+				}
+			}
+		}
+		from += n
+	}
+	return -1
 }
 
 func (h *Hash) warn(code, msg string) {
