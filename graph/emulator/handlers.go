@@ -134,8 +134,14 @@ func (s *Server) route(r *http.Request, version, rest string, body []byte) *resp
 	s.mu.Lock()
 	s.advanceLocked()
 	s.mu.Unlock()
-	coll := strings.ToLower(segs[1])
+	name := segs[1]
 	sub := segs[2:]
+	// OData key syntax: collection('id')
+	if i := strings.Index(name, "("); i > 0 && strings.HasSuffix(name, ")") {
+		sub = append([]string{name[i:]}, sub...)
+		name = name[:i]
+	}
+	coll := strings.ToLower(name)
 	switch coll {
 	case "importedwindowsautopilotdeviceidentities":
 		return s.routeImported(r, version, sub, body)
