@@ -1,0 +1,290 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// fakeService is a small, honest in-memory Graph: import records are created by Import,
+// become final after delay, and register their device on completion (806 when it
+// already is). Hooks inject failures per call.
+type fakeService struct {
+	mu      sync.Mutex
+	delay   time.Duration
+	nextID  int
+	imports map[string]*fakeRecord
+	devices map[string]AutopilotDevice // serial key -> device
+	// outcome per serial key: error code to finish with (0 = complete); a slice is consumed
+	// one per import of that serial.
+	outcome map[string][]int
+	posted  []string // serials in POST order (every Import call, created or not)
+	created []string // serials of the records created
+	stats   Stats
+	sync    SyncInfo
+	syncErr error
+	syncs   int
+	// hooks: return a non-nil error to fail the call. importHook runs before (created=false)
+	// and after creating the records (created=true).
+	importHook func(items []ImportItem, created bool) error
+	listHook   func() error
+	getHook    func() error
+	deleteHook func(id string) error
+	updates    map[string]DeviceUpdate
+}
+
+type fakeRecord struct {
+	rec     ImportRecord
+	created time.Time
+	code    int
+}
+
+var errorNames = map[int]string{640: "StorageError", 802: "InvalidZtdHardwareHash", 806: "ZtdDeviceAlreadyAssigned",
+	807: "ZtdDeviceDuplicated", 808: "ZtdDeviceAssignedToOtherTenant", 999: "SomethingNew"}
+
+func newFake(delay time.Duration) *fakeService {
+	return &fakeService{delay: delay, imports: map[string]*fakeRecord{}, devices: map[string]AutopilotDevice{},
+		outcome: map[string][]int{}, updates: map[string]DeviceUpdate{}}
+}
+
+func (f *fakeService) count(write bool) {
+	f.stats.Requests++
+	if write {
+		f.stats.Writes++
+	}
+}
+
+// advance moves records whose delay has passed to their final state.
+func (f *fakeService) advance() {
+	now := time.Now()
+	for _, r := range f.imports {
+		if r.rec.Final() || now.Sub(r.created) < f.delay {
+			continue
+		}
+		k := SerialKey(r.rec.Serial)
+		code := r.code
+		if code == 0 {
+			if _, reg := f.devices[k]; reg {
+				code = 806
+			}
+		}
+		if code == 0 {
+			r.rec.Status = ImportComplete
+			r.rec.RegistrationID = "dev-" + r.rec.ID
+			f.devices[k] = AutopilotDevice{ID: r.rec.RegistrationID, Serial: r.rec.Serial, GroupTag: r.rec.GroupTag, UserPrincipalName: r.rec.AssignedUser}
+			continue
+		}
+		r.rec.Status = ImportError
+		r.rec.ErrorCode = code
+		r.rec.ErrorName = errorNames[code]
+	}
+}
+
+func (f *fakeService) Import(ctx context.Context, items []ImportItem) ([]ImportRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	for _, it := range items {
+		f.posted = append(f.posted, it.Serial)
+	}
+	if f.importHook != nil {
+		if err := f.importHook(items, false); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]ImportRecord, len(items))
+	for i, it := range items {
+		f.nextID++
+		id := fmt.Sprintf("imp-%05d", f.nextID)
+		k := SerialKey(it.Serial)
+		code := 0
+		if o := f.outcome[k]; len(o) > 0 {
+			code = o[0]
+			f.outcome[k] = o[1:]
+		}
+		r := &fakeRecord{rec: ImportRecord{ID: id, Serial: it.Serial, GroupTag: it.GroupTag, AssignedUser: it.AssignedUser, Status: ImportUnknown}, created: time.Now(), code: code}
+		f.imports[id] = r
+		f.created = append(f.created, it.Serial)
+		out[i] = r.rec
+	}
+	if f.importHook != nil {
+		if err := f.importHook(items, true); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeService) GetImported(ctx context.Context, id string) (ImportRecord, error) {
+	m, err := f.GetImportedMany(ctx, []string{id})
+	if err != nil {
+		return ImportRecord{}, err
+	}
+	r, ok := m[id]
+	if !ok {
+		return ImportRecord{}, ErrNotFound
+	}
+	return r, nil
+}
+
+func (f *fakeService) GetImportedMany(ctx context.Context, ids []string) (map[string]ImportRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stats.Requests += len(ids)
+	if f.getHook != nil {
+		if err := f.getHook(); err != nil {
+			return nil, err
+		}
+	}
+	f.advance()
+	out := map[string]ImportRecord{}
+	for _, id := range ids {
+		if r, ok := f.imports[id]; ok {
+			out[id] = r.rec
+		}
+	}
+	return out, nil
+}
+
+const fakePage = 100
+
+func (f *fakeService) ListImported(ctx context.Context, fn func(ImportRecord) bool) error {
+	f.mu.Lock()
+	if f.listHook != nil {
+		if err := f.listHook(); err != nil {
+			f.mu.Unlock()
+			return err
+		}
+	}
+	f.advance()
+	recs := make([]ImportRecord, 0, len(f.imports))
+	for _, r := range f.imports {
+		recs = append(recs, r.rec)
+	}
+	f.stats.Requests += 1 + len(recs)/fakePage
+	f.mu.Unlock()
+	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
+	for _, r := range recs {
+		if !fn(r) {
+			break
+		}
+	}
+	return nil
+}
+
+func (f *fakeService) DeleteImported(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	if f.deleteHook != nil {
+		if err := f.deleteHook(id); err != nil {
+			return err
+		}
+	}
+	delete(f.imports, id)
+	return nil
+}
+
+func (f *fakeService) ListDevices(ctx context.Context, fn func(AutopilotDevice) bool) error {
+	f.mu.Lock()
+	f.advance()
+	devs := make([]AutopilotDevice, 0, len(f.devices))
+	for _, d := range f.devices {
+		devs = append(devs, d)
+	}
+	f.stats.Requests += 1 + len(devs)/fakePage
+	f.mu.Unlock()
+	for _, d := range devs {
+		if !fn(d) {
+			break
+		}
+	}
+	return nil
+}
+
+func (f *fakeService) FindDevices(ctx context.Context, serial string) ([]AutopilotDevice, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(false)
+	f.advance()
+	if d, ok := f.devices[SerialKey(serial)]; ok {
+		return []AutopilotDevice{d}, nil
+	}
+	return nil, nil
+}
+
+func (f *fakeService) UpdateDevice(ctx context.Context, id string, u DeviceUpdate) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	for k, d := range f.devices {
+		if d.ID == id {
+			if u.GroupTag != nil {
+				d.GroupTag = *u.GroupTag
+			}
+			if u.UserPrincipalName != nil {
+				d.UserPrincipalName = *u.UserPrincipalName
+			}
+			f.devices[k] = d
+			f.updates[id] = u
+			return nil
+		}
+	}
+	return &APIError{StatusCode: 404, Code: "NotFound", Message: "no such device"}
+}
+
+func (f *fakeService) GetSyncInfo(ctx context.Context) (SyncInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(false)
+	return f.sync, nil
+}
+
+func (f *fakeService) Sync(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	f.syncs++
+	if f.syncErr != nil {
+		return f.syncErr
+	}
+	f.sync.LastSync = time.Now()
+	return nil
+}
+
+func (f *fakeService) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats
+}
+
+// postCounts returns how many times each serial was posted.
+func (f *fakeService) postCounts() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := map[string]int{}
+	for _, s := range f.posted {
+		m[strings.ToUpper(s)]++
+	}
+	return m
+}
+
+func (f *fakeService) remaining() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.imports)
+}
+
+// createdCounts returns how many import records were created per serial.
+func (f *fakeService) createdCounts() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := map[string]int{}
+	for _, s := range f.created {
+		m[strings.ToUpper(s)]++
+	}
+	return m
+}

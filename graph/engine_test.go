@@ -1,0 +1,558 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apimport/apimport/mapping"
+)
+
+func validRows(n int, prefix string) []mapping.Result {
+	rows := make([]mapping.Result, n)
+	for i := range rows {
+		serial := fmt.Sprintf("%s%04d", prefix, i)
+		rows[i] = mapping.Result{File: "in.csv", Line: i + 2, Serial: serial, Status: mapping.StatusValid,
+			Device: &mapping.Device{File: "in.csv", Line: i + 2, Serial: serial, GroupTag: "TAG", Hardware: []byte("hash-" + serial)}}
+	}
+	return rows
+}
+
+// fastOpts keeps polling quick for tests.
+func fastOpts() Options {
+	return Options{PollMin: 5 * time.Millisecond, PollMax: 40 * time.Millisecond, Wait: 10 * time.Second, NoSync: true}
+}
+
+type collector struct {
+	mu  sync.Mutex
+	out []DeviceResult
+}
+
+func (c *collector) emit(d DeviceResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out = append(c.out, d)
+}
+
+func (c *collector) bySerial(t *testing.T) map[string]DeviceResult {
+	t.Helper()
+	m := map[string]DeviceResult{}
+	for _, d := range c.out {
+		if _, dup := m[d.Serial+"#"+fmt.Sprint(d.Line)]; dup {
+			t.Fatalf("row %s:%d emitted twice", d.File, d.Line)
+		}
+		m[d.Serial+"#"+fmt.Sprint(d.Line)] = d
+	}
+	return m
+}
+
+func resultOf(c *collector, serial string) DeviceResult {
+	for _, d := range c.out {
+		if d.Serial == serial {
+			return d
+		}
+	}
+	return DeviceResult{}
+}
+
+func assertOneResultPerRow(t *testing.T, rows []mapping.Result, c *collector) {
+	t.Helper()
+	if len(c.out) != len(rows) {
+		t.Fatalf("emitted %d results for %d rows", len(c.out), len(rows))
+	}
+	seen := map[int]bool{}
+	for _, d := range c.out {
+		if seen[d.Line] {
+			t.Fatalf("line %d emitted twice", d.Line)
+		}
+		seen[d.Line] = true
+	}
+}
+
+func assertNoDoublePost(t *testing.T, f *fakeService, allowed map[string]int) {
+	t.Helper()
+	for s, n := range f.postCounts() {
+		if n > 1+allowed[s] {
+			t.Errorf("serial %s posted %d times", s, n)
+		}
+	}
+}
+
+func TestRunRegistersNewDevices(t *testing.T) {
+	for _, n := range []int{3, 120} { // FindDevices path and listing path
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			f := newFake(20 * time.Millisecond)
+			rows := validRows(n, "SN")
+			var c collector
+			opts := fastOpts()
+			opts.ChunkSize = 50
+			sum, err := Run(context.Background(), f, rows, opts, c.emit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertOneResultPerRow(t, rows, &c)
+			for _, d := range c.out {
+				if d.Result != ResultRegistered || d.ImportID == "" || d.RegistrationID == "" {
+					t.Fatalf("result %+v", d)
+				}
+			}
+			if got, want := sum.Posts, (n+49)/50; got != want {
+				t.Errorf("posts = %d, want %d", got, want)
+			}
+			if f.remaining() != 0 {
+				t.Errorf("%d import records left after clean-up", f.remaining())
+			}
+			if sum.Deleted != n {
+				t.Errorf("deleted %d, want %d", sum.Deleted, n)
+			}
+			assertNoDoublePost(t, f, nil)
+		})
+	}
+}
+
+func TestRunOfflineFindingsFirstAndNeverSent(t *testing.T) {
+	f := newFake(0)
+	rows := validRows(3, "OK")
+	rows = append(rows,
+		mapping.Result{File: "in.csv", Line: 10, Serial: "BAD1", Status: mapping.StatusInvalid, Codes: []string{"missing_hash"},
+			Findings: []mapping.Finding{{Code: "missing_hash", Message: "no hash"}}},
+		mapping.Result{File: "in.csv", Line: 11, Serial: "OK0000", Status: mapping.StatusDuplicate, DuplicateOf: "in.csv:2"},
+		mapping.Result{File: "in.csv", Line: 12, Serial: "CONF", Status: mapping.StatusConflict, Codes: []string{"conflict"}},
+	)
+	var c collector
+	if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+		t.Fatal(err)
+	}
+	assertOneResultPerRow(t, rows, &c)
+	want := []string{ResultInvalid, ResultDuplicate, ResultConflict}
+	for i, w := range want {
+		if c.out[i].Result != w {
+			t.Errorf("result %d = %s, want %s (offline findings first)", i, c.out[i].Result, w)
+		}
+	}
+	pc := f.postCounts()
+	if pc["BAD1"] != 0 || pc["CONF"] != 0 || pc["OK0000"] != 1 {
+		t.Errorf("posts %v", pc)
+	}
+}
+
+func TestRunErrorCodes(t *testing.T) {
+	tests := []struct {
+		name    string
+		codes   []int
+		want    string
+		hint    string
+		posts   int
+		errCode int
+		errName string
+	}{
+		{"806 already assigned", []int{806}, ResultAlreadyRegistered, "", 1, 806, "ZtdDeviceAlreadyAssigned"},
+		{"808 other tenant", []int{808}, ResultRejected, HintOtherTenant, 1, 808, "ZtdDeviceAssignedToOtherTenant"},
+		{"802 bad hash", []int{802}, ResultRejected, HintInvalidHash, 1, 802, "InvalidZtdHardwareHash"},
+		{"807 duplicated", []int{807}, ResultRejected, HintDuplicated, 1, 807, "ZtdDeviceDuplicated"},
+		{"unknown code verbatim", []int{999}, ResultRejected, "", 1, 999, "SomethingNew"},
+		{"640 then success", []int{640}, ResultRegistered, "", 2, 0, ""},
+		{"640 three times", []int{640, 640, 640}, ResultRejected, HintStorage, 3, 640, "StorageError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(5 * time.Millisecond)
+			rows := validRows(2, "E")
+			f.outcome["E0000"] = tt.codes
+			var c collector
+			if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+				t.Fatal(err)
+			}
+			assertOneResultPerRow(t, rows, &c)
+			d := resultOf(&c, "E0000")
+			if d.Result != tt.want || d.Hint != tt.hint || d.ErrorCode != tt.errCode || d.ErrorName != tt.errName {
+				t.Errorf("got %+v", d)
+			}
+			if got := f.postCounts()["E0000"]; got != tt.posts {
+				t.Errorf("posted %d times, want %d", got, tt.posts)
+			}
+			if other := resultOf(&c, "E0001"); other.Result != ResultRegistered {
+				t.Errorf("other device %+v", other)
+			}
+			if f.remaining() != 0 {
+				t.Errorf("%d records left", f.remaining())
+			}
+		})
+	}
+}
+
+func TestRunDryRun(t *testing.T) {
+	f := newFake(time.Hour)
+	rows := validRows(5, "D")
+	rows[1].Device.GroupTag = "NEWTAG"
+	f.devices["D0000"] = AutopilotDevice{ID: "d0", Serial: "D0000", GroupTag: "TAG"}
+	f.devices["D0001"] = AutopilotDevice{ID: "d1", Serial: "D0001", GroupTag: "OLD"}
+	f.imports["x"] = &fakeRecord{rec: ImportRecord{ID: "x", Serial: "d0002", Status: ImportUnknown}, created: time.Now()}
+	f.imports["y"] = &fakeRecord{rec: ImportRecord{ID: "y", Serial: "D0003", Status: ImportError, ErrorCode: 802}, created: time.Now()}
+	for _, threshold := range []int{1, 100} {
+		t.Run(fmt.Sprint("threshold ", threshold), func(t *testing.T) {
+			before := f.Stats()
+			var c collector
+			opts := fastOpts()
+			opts.DryRun = true
+			opts.LookupThreshold = threshold
+			if _, err := Run(context.Background(), f, rows, opts, c.emit); err != nil {
+				t.Fatal(err)
+			}
+			assertOneResultPerRow(t, rows, &c)
+			want := map[string]string{"D0000": ResultAlreadyRegistered, "D0001": ResultUpdate, "D0002": ResultPending, "D0003": ResultNew, "D0004": ResultNew}
+			for s, w := range want {
+				if got := resultOf(&c, s); got.Result != w {
+					t.Errorf("%s: %+v, want %s", s, got, w)
+				}
+			}
+			if w := f.Stats().Writes - before.Writes; w != 0 {
+				t.Errorf("dry run wrote %d times", w)
+			}
+		})
+	}
+	t.Run("offline", func(t *testing.T) {
+		var c collector
+		opts := fastOpts()
+		opts.DryRun, opts.Offline = true, true
+		if _, err := Run(context.Background(), nil, rows, opts, c.emit); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range c.out {
+			if d.Result != ResultNew {
+				t.Errorf("%+v", d)
+			}
+		}
+	})
+}
+
+func TestRunUpdateExisting(t *testing.T) {
+	for _, update := range []bool{false, true} {
+		t.Run(fmt.Sprint(update), func(t *testing.T) {
+			f := newFake(0)
+			rows := validRows(2, "U")
+			f.devices["U0000"] = AutopilotDevice{ID: "d0", Serial: "U0000", GroupTag: "OLD"}
+			f.devices["U0001"] = AutopilotDevice{ID: "d1", Serial: "U0001", GroupTag: "TAG"}
+			var c collector
+			opts := fastOpts()
+			opts.UpdateExisting = update
+			if _, err := Run(context.Background(), f, rows, opts, c.emit); err != nil {
+				t.Fatal(err)
+			}
+			d0, d1 := resultOf(&c, "U0000"), resultOf(&c, "U0001")
+			want := ResultAlreadyRegistered
+			if update {
+				want = ResultUpdated
+			}
+			if d0.Result != want || d1.Result != ResultAlreadyRegistered {
+				t.Errorf("got %+v / %+v", d0, d1)
+			}
+			if update != (f.devices["U0000"].GroupTag == "TAG") {
+				t.Errorf("tag now %q", f.devices["U0000"].GroupTag)
+			}
+			if len(f.posted) != 0 {
+				t.Errorf("registered devices were posted: %v", f.posted)
+			}
+		})
+	}
+}
+
+func TestRunAmbiguousPostIsReconciled(t *testing.T) {
+	tests := []struct {
+		name    string
+		created bool // the failure happened after the records were created
+		err     error
+	}{
+		{"5xx after create", true, &APIError{StatusCode: 503, Message: "unavailable"}},
+		{"dropped connection after create", true, errors.New("connection reset by peer")},
+		{"5xx before create", false, &APIError{StatusCode: 500, Message: "boom"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(5 * time.Millisecond)
+			failed := false
+			f.importHook = func(items []ImportItem, created bool) error {
+				if created == tt.created && !failed {
+					failed = true
+					return tt.err
+				}
+				return nil
+			}
+			rows := validRows(10, "A")
+			var c collector
+			opts := fastOpts()
+			opts.ChunkSize = 5
+			if _, err := Run(context.Background(), f, rows, opts, c.emit); err != nil {
+				t.Fatal(err)
+			}
+			assertOneResultPerRow(t, rows, &c)
+			for _, d := range c.out {
+				if d.Result != ResultRegistered {
+					t.Errorf("%+v", d)
+				}
+			}
+			counts := f.postCounts()
+			for s, n := range counts {
+				want := 1
+				if !tt.created && n == 2 {
+					want = 2 // nothing was created: re-posting is right
+				}
+				if n != want {
+					t.Errorf("%s posted %d times", s, n)
+				}
+			}
+			if f.remaining() != 0 {
+				t.Errorf("%d records left", f.remaining())
+			}
+		})
+	}
+}
+
+func TestRunThrottledAndBadRequestChunks(t *testing.T) {
+	t.Run("429 beyond client retries is re-queued", func(t *testing.T) {
+		f := newFake(0)
+		n := 0
+		f.importHook = func(items []ImportItem, created bool) error {
+			if !created && n < 1 {
+				n++
+				return &APIError{StatusCode: 429, Code: "TooManyRequests"}
+			}
+			return nil
+		}
+		rows := validRows(4, "T")
+		var c collector
+		if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range c.out {
+			if d.Result != ResultRegistered {
+				t.Errorf("%+v", d)
+			}
+		}
+	})
+	t.Run("400 chunk is bisected to the bad device", func(t *testing.T) {
+		f := newFake(0)
+		f.importHook = func(items []ImportItem, created bool) error {
+			for _, it := range items {
+				if it.Serial == "B0005" && !created {
+					return &APIError{StatusCode: 400, Code: "BadRequest", Message: "bad item"}
+				}
+			}
+			return nil
+		}
+		rows := validRows(8, "B")
+		var c collector
+		if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+			t.Fatal(err)
+		}
+		assertOneResultPerRow(t, rows, &c)
+		for _, d := range c.out {
+			want := ResultRegistered
+			if d.Serial == "B0005" {
+				want = ResultFailed
+			}
+			if d.Result != want {
+				t.Errorf("%+v", d)
+			}
+		}
+		for s, n := range f.createdCounts() {
+			if n != 1 {
+				t.Errorf("%s has %d import records", s, n)
+			}
+		}
+	})
+	t.Run("auth failure stops the run", func(t *testing.T) {
+		f := newFake(0)
+		f.importHook = func(items []ImportItem, created bool) error {
+			return &APIError{StatusCode: 403, Code: "Forbidden"}
+		}
+		_, err := Run(context.Background(), f, validRows(3, "F"), fastOpts(), nil)
+		if !IsAuth(err) {
+			t.Fatalf("err = %v, want auth", err)
+		}
+	})
+}
+
+func TestRunTimeoutThenResumeFromJournal(t *testing.T) {
+	dir := t.TempDir()
+	jpath := filepath.Join(dir, "j.jsonl")
+	f := newFake(400 * time.Millisecond)
+	rows := validRows(6, "W")
+	jn, err := OpenJournal(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c collector
+	opts := fastOpts()
+	opts.Wait = 100 * time.Millisecond
+	opts.Journal = jn
+	sum, err := Run(context.Background(), f, rows, opts, c.emit)
+	jn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range c.out {
+		if d.Result != ResultTimeout || d.ImportID == "" {
+			t.Errorf("%+v", d)
+		}
+	}
+	if len(sum.Leftover) != 6 {
+		t.Errorf("leftover %v", sum.Leftover)
+	}
+	time.Sleep(400 * time.Millisecond)
+	jn, err = OpenJournal(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jn.Close()
+	var c2 collector
+	opts.Wait = 5 * time.Second
+	opts.Journal = jn
+	sum, err = Run(context.Background(), f, rows, opts, c2.emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range c2.out {
+		if d.Result != ResultRegistered {
+			t.Errorf("second run: %+v", d)
+		}
+	}
+	assertNoDoublePost(t, f, nil)
+	if f.remaining() != 0 || len(sum.Leftover) != 0 {
+		t.Errorf("records left: %d, leftover %v", f.remaining(), sum.Leftover)
+	}
+	if st := jn.State(); st.Open() {
+		t.Errorf("journal not compacted: %+v", st)
+	}
+}
+
+func TestRunResumesAmbiguousIntent(t *testing.T) {
+	// A run killed between the intent and the POST's answer: the record exists, the
+	// journal has only the intent. The next run must adopt it, not post again.
+	dir := t.TempDir()
+	jpath := filepath.Join(dir, "j.jsonl")
+	f := newFake(0)
+	rows := validRows(3, "K")
+	jn, err := OpenJournal(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jn.Append(JournalEntry{Type: JournalIntent, Chunk: "old-1", Serials: []string{"K0000", "K0001"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Import(context.Background(), []ImportItem{{Serial: "K0000"}}); err != nil { // K0001's POST never arrived
+		t.Fatal(err)
+	}
+	var c collector
+	opts := fastOpts()
+	opts.Journal = jn
+	if _, err := Run(context.Background(), f, rows, opts, c.emit); err != nil {
+		t.Fatal(err)
+	}
+	jn.Close()
+	for _, d := range c.out {
+		if d.Result != ResultRegistered {
+			t.Errorf("%+v", d)
+		}
+	}
+	assertNoDoublePost(t, f, nil)
+	if f.remaining() != 0 {
+		t.Errorf("%d records left", f.remaining())
+	}
+}
+
+func TestRunForeignPendingIsPolledNotDeleted(t *testing.T) {
+	f := newFake(30 * time.Millisecond)
+	f.imports["foreign"] = &fakeRecord{rec: ImportRecord{ID: "foreign", Serial: "P0000", Status: ImportUnknown}, created: time.Now()}
+	var c collector
+	if _, err := Run(context.Background(), f, validRows(1, "P"), fastOpts(), c.emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := resultOf(&c, "P0000"); d.Result != ResultRegistered || d.ImportID != "foreign" {
+		t.Errorf("%+v", d)
+	}
+	if len(f.posted) != 0 {
+		t.Errorf("posted %v while a foreign import was pending", f.posted)
+	}
+	if _, ok := f.imports["foreign"]; !ok {
+		t.Error("a record this tool did not create was deleted")
+	}
+}
+
+func TestRunSync(t *testing.T) {
+	tests := []struct {
+		name     string
+		last     time.Duration
+		syncErr  error
+		noSync   bool
+		want     string
+		wantCall int
+	}{
+		{"called", time.Hour, nil, false, "called", 1},
+		{"recent sync skipped", time.Minute, nil, false, "skipped", 0},
+		{"429 informational", time.Hour, ErrSyncTooSoon, false, "too soon", 1},
+		{"409 informational", time.Hour, ErrSyncInProgress, false, "in progress", 1},
+		{"no sync", time.Hour, nil, true, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(0)
+			f.sync.LastSync = time.Now().Add(-tt.last)
+			f.syncErr = tt.syncErr
+			opts := fastOpts()
+			opts.NoSync = tt.noSync
+			sum, err := Run(context.Background(), f, validRows(2, "S"), opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(sum.Sync, tt.want) || f.syncs != tt.wantCall {
+				t.Errorf("sync %q after %d calls", sum.Sync, f.syncs)
+			}
+		})
+	}
+}
+
+func TestRunCancelled(t *testing.T) {
+	dir := t.TempDir()
+	jn, err := OpenJournal(filepath.Join(dir, "j.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jn.Close()
+	f := newFake(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := fastOpts()
+	opts.Journal = jn
+	opts.ChunkSize = 10
+	posts := 0
+	f.importHook = func(items []ImportItem, created bool) error {
+		if created {
+			posts++
+			if posts == 2 {
+				cancel()
+			}
+		}
+		return nil
+	}
+	sum, err := Run(ctx, f, validRows(100, "C"), opts, nil)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("err = %v", err)
+	}
+	if sum.Posts > 4 {
+		t.Errorf("kept submitting after cancel: %d posts", sum.Posts)
+	}
+	if len(sum.Leftover) == 0 {
+		t.Error("no leftover records reported")
+	}
+	ids := sum.Leftover
+	sort.Strings(ids)
+	if st := jn.State(); len(st.Leftovers()) != len(ids) {
+		t.Errorf("journal leftovers %d, summary %d", len(st.Leftovers()), len(ids))
+	}
+}

@@ -1,0 +1,139 @@
+package graph
+
+import (
+	"strings"
+	"time"
+
+	"github.com/apimport/apimport/mapping"
+)
+
+// Device results. Every input row ends in exactly one of them.
+const (
+	ResultRegistered        = "registered"         // the import completed
+	ResultAlreadyRegistered = "already_registered" // already in this tenant (pre-check, or error 806)
+	ResultUpdated           = "updated"            // already registered; group tag/user updated (--update-existing)
+	ResultRejected          = "rejected"           // the service refused the device (802, 807, 808, unknown codes)
+	ResultTimeout           = "timeout"            // still processing when --wait ran out; the next run picks it up
+	ResultFailed            = "failed"             // a permanent API error for its chunk, or it could not be submitted
+	ResultInvalid           = "invalid"            // offline finding: not sent
+	ResultDuplicate         = "duplicate"          // offline finding: not sent
+	ResultConflict          = "conflict"           // offline finding: not sent
+	ResultInterrupted       = "interrupted"        // the run was cancelled before this device reached a result
+
+	// Dry-run plan results.
+	ResultNew     = "new"     // would be imported
+	ResultUpdate  = "update"  // registered, group tag/user differ (would be updated with --update-existing)
+	ResultPending = "pending" // an import record for this serial is still processing
+)
+
+// Import error codes (state.deviceErrorCode) the engine treats specially.
+const (
+	CodeStorageError            = 640
+	CodeInvalidHash             = 802
+	CodeAlreadyAssigned         = 806
+	CodeDuplicated              = 807
+	CodeAssignedToAnotherTenant = 808
+)
+
+// Hints printed with results.
+const (
+	HintOtherTenant = "registered to another tenant: the previous owner or the OEM/reseller must deregister it"
+	HintInvalidHash = "recapture the hash (Get-WindowsAutopilotInfo) on the device; the hash is invalid or lacks serial/manufacturer"
+	HintDuplicated  = "the same hash was submitted more than once in one upload; only one copy is processed"
+	HintStorage     = "the service reported a transient storage error several times; run again later"
+	HintTimeout     = "still processing at the deadline; run the same command again later to collect the result"
+	HintForeign     = "an import record created by another tool or run is still processing for this serial"
+	HintTagDiffers  = "registered with a different group tag or user; use --update-existing to update it"
+)
+
+// DeviceResult is the outcome of one input row.
+type DeviceResult struct {
+	File           string
+	Line           int
+	Serial         string
+	Result         string // Result* constants
+	ErrorCode      int    // deviceErrorCode, 0 when none
+	ErrorName      string // deviceErrorName or an offline finding code
+	Message        string // lowercase detail; never a hash
+	Hint           string // what the admin can do
+	ImportID       string // import record id, when one was created
+	RegistrationID string // windowsAutopilotDeviceIdentity id, when known
+	GroupTag       string
+	DuplicateOf    string // "file:line", for duplicate
+}
+
+// Success reports whether the result leaves the device registered in the tenant.
+func (d DeviceResult) Success() bool {
+	switch d.Result {
+	case ResultRegistered, ResultAlreadyRegistered, ResultUpdated:
+		return true
+	}
+	return false
+}
+
+// RunSummary describes a finished (or stopped) run.
+type RunSummary struct {
+	Rows         int            // input rows
+	Counts       map[string]int // results by Result*
+	Tenant       string         // as given in Options
+	Requests     int            // Graph requests (Service.Stats delta)
+	Writes       int
+	Throttled    int
+	Posts        int           // import POSTs sent (chunks, retries included)
+	Polls        int           // poll rounds
+	Deleted      int           // import records deleted by this run
+	DeleteErrors int           // deletions that failed (left for the next run)
+	Updated      int           // registered devices updated (--update-existing)
+	Leftover     []string      // import record ids left for the next run (not final or not deleted)
+	Sync         string        // "called", "skipped: …", "too soon", "in progress", "failed: …", "" when not attempted
+	Final        time.Duration // from the start until every device had its result
+	Elapsed      time.Duration // the whole run, clean-up and sync included
+	Journal      string        // journal path, when one was used
+}
+
+// offlineResult converts a non-valid mapping result into its DeviceResult.
+func offlineResult(r mapping.Result) DeviceResult {
+	d := DeviceResult{File: r.File, Line: r.Line, Serial: r.Serial, DuplicateOf: r.DuplicateOf}
+	switch r.Status {
+	case mapping.StatusDuplicate:
+		d.Result = ResultDuplicate
+	case mapping.StatusConflict:
+		d.Result = ResultConflict
+	default:
+		d.Result = ResultInvalid
+	}
+	d.ErrorName = strings.Join(r.Codes, ",")
+	var msgs []string
+	for _, f := range r.Findings {
+		if !f.Warning {
+			msgs = append(msgs, f.Message)
+		}
+	}
+	d.Message = strings.Join(msgs, "; ")
+	if d.Result == ResultDuplicate && d.Message == "" && r.DuplicateOf != "" {
+		d.Message = "duplicate of " + r.DuplicateOf
+	}
+	return d
+}
+
+// classify maps a final import record to a result; retry is true for 640 (StorageError),
+// which the engine re-imports a bounded number of times.
+func classify(rec ImportRecord) (result, hint string, retry bool) {
+	if rec.Status == ImportComplete {
+		return ResultRegistered, "", false
+	}
+	name := rec.ErrorName
+	switch {
+	case rec.ErrorCode == CodeAlreadyAssigned || name == "ZtdDeviceAlreadyAssigned":
+		return ResultAlreadyRegistered, "", false
+	case rec.ErrorCode == CodeAssignedToAnotherTenant || name == "ZtdDeviceAssignedToOtherTenant" || name == "ZtdDeviceAssignedToAnotherTenant":
+		return ResultRejected, HintOtherTenant, false
+	case rec.ErrorCode == CodeInvalidHash || name == "InvalidZtdHardwareHash":
+		return ResultRejected, HintInvalidHash, false
+	case rec.ErrorCode == CodeDuplicated || name == "ZtdDeviceDuplicated":
+		return ResultRejected, HintDuplicated, false
+	case rec.ErrorCode == CodeStorageError || name == "StorageError":
+		return ResultRejected, HintStorage, true
+	}
+	return ResultRejected, "", false
+}
