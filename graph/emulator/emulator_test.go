@@ -461,7 +461,9 @@ func TestLoadConfig(t *testing.T) {
 					c.Faults.SlowDelay.D() == 5*time.Millisecond && c.PageSize == 50 && c.WriteLimit == 100 && c.SyncCooldown.D() == 10*time.Minute
 			}},
 		{"seed", `{"seed":{"registered":[{"serialNumber":"A"}],"other_tenant_serials":["B"]}}`, "",
-			func(c emulator.Config) bool { return len(c.Seed.Registered) == 1 && c.Seed.OtherTenantSerials[0] == "B" }},
+			func(c emulator.Config) bool {
+				return len(c.Seed.Registered) == 1 && c.Seed.OtherTenantSerials[0] == "B"
+			}},
 		{"unknown key", `{"procesing_delay":"1s"}`, "unknown field", nil},
 		{"bad duration", `{"processing_delay":"soon"}`, "invalid duration", nil},
 		{"bad rate", `{"faults":{"error_5xx":2}}`, "between 0 and 1", nil},
