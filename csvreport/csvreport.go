@@ -2,6 +2,42 @@
 // export (Get-WindowsAutopilotInfo files, the Configuration Manager SSRS report export,
 // OEM/partner CSVs, merged files) in any of the encodings seen in the wild, streaming,
 // into rows that keep their file and line number. It never touches the network.
+//
+// # Encoding
+//
+// The first 64 KiB decide: a BOM (UTF-16LE, UTF-16BE, UTF-8) wins; NUL bytes in a UTF-16
+// pattern from the first bytes on mean UTF-16 without BOM (a Note hints at PowerShell
+// Out-File); otherwise a valid UTF-8 prefix means UTF-8 and an invalid one means
+// Windows-1252 ("ANSI") for the whole file, with a Note. A UTF-8 file with a stray
+// non-UTF-8 byte after the prefix is not re-read: each such byte is decoded as
+// Windows-1252 on its own and a Note names the first line (so a multi-MB file whose only
+// "ANSI" character sits at the end still reads, streaming). Text followed by NULs (UTF-16
+// appended with Out-File -Append) is read as text, and the rows holding NULs get a
+// row_encoding Problem. CRLF, LF and lone CR line ends are accepted.
+//
+// # Layout
+//
+// The header is searched by content among the first 10 non-blank records; column names
+// are matched case-insensitively with spaces, underscores, a BOM and zero-width
+// characters ignored (Device Serial Number / SerialNumber / serial_number …). Lines before
+// it are skipped with a Note. The ConfigMgr report export (SSRS CSV, Excel mode) is
+// recognised by its data rows, whose first cells repeat the labels Device Serial
+// Number,Windows Product ID,Hardware Hash and whose next cells hold the values; its
+// preamble and element-name header may be anything. A file without header whose rows hold
+// a hash-like cell (≥ 1000 base64 characters) is read by position. Header lines repeated
+// mid-file (merged exports) are skipped; a header with other columns switches the mapping.
+// Graph/Intune device lists, corporate identifier lists (manufacturer,model,serial), files
+// without a hash column, empty and binary files are refused with a *FileError whose Code
+// and Hint say what the file is and what to do.
+//
+// # Rows
+//
+// Every record that holds data becomes exactly one Row, with the line where it starts.
+// Records with the wrong number of fields, stray quotes or undecodable text still become
+// rows, with Row.Problem set; blank lines are skipped. Values are trimmed of surrounding
+// spaces and otherwise kept verbatim (serials keep leading zeros and inner spaces).
+// Memory use does not grow with the file size; a single record longer than 1 MiB (an
+// unbalanced quote) ends the file with a *FileError of code "record_too_long".
 package csvreport
 
 // Row is one data row of an export, with columns found by name.

@@ -751,11 +751,20 @@ func (b *batchSource) ReadAll() ([][]string, error) {
 	return rows, nil
 }
 
-// convert maps the first n pending records to rows. gocsv does the tag → struct field
-// step (UnmarshalCSV over an in-memory batch, so nothing of gocsv's global settings or
-// goroutine-based streaming is involved); header names were already turned into tags by
-// the layout detection, which gocsv cannot do (it matches case-sensitively and has no
-// notion of preambles, label cells or repeated headers).
+// convert maps the first n pending records to rows.
+//
+// gocsv does the tag → struct field step: the batch (a header of tags, then the records)
+// goes through NewSimpleDecoderFromCSVReader + UnmarshalDecoder, synchronously. Header
+// names were already turned into tags by the layout detection, which gocsv cannot do: it
+// matches names case-sensitively and has no notion of preambles, SSRS label cells,
+// repeated or changing headers. Its other entry points do not fit a pull-style Next:
+// NewUnmarshaller takes a *csv.Reader and reads the header and every record itself, so
+// records could not be inspected (line numbers, blank lines, repeated headers) before
+// mapping; the callback/channel APIs run a goroutine per file that leaks when the caller
+// stops early (gocarina/gocsv#236). Batching batchSize records per call keeps gocsv's
+// per-call set-up (header matching, reflection) off the per-row cost. No package-global
+// gocsv setting is changed, and the tag header is built so that the globals, if another
+// package sets them, cannot change the result (see newMap).
 func (r *Reader) convert(n int) {
 	if n == 0 {
 		return
@@ -773,7 +782,7 @@ func (r *Reader) convert(n int) {
 		r.tagged = make([]taggedRow, n)
 	}
 	r.tagged = r.tagged[:n]
-	if err := gocsv.UnmarshalCSV(&batchSource{rows: rows}, &r.tagged); err != nil {
+	if err := gocsv.UnmarshalDecoder(gocsv.NewSimpleDecoderFromCSVReader(&batchSource{rows: rows}), &r.tagged); err != nil {
 		// Only string fields are set, so gocsv has nothing to fail on; keep the rows anyway.
 		r.err = r.fileErr(r.pending[0].line, "internal", "mapping columns failed: "+err.Error(), "please report this", err)
 		return
