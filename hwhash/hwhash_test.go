@@ -418,3 +418,36 @@ func TestEKDigestFromRecord25(t *testing.T) {
 		t.Errorf("TPMEKDigest = %s, want sha256 of record 25", h.Info.TPMEKDigest)
 	}
 }
+
+// TestParsePathsAgree checks that the no-copy fast path and the lenient scanning path
+// decode the same bytes.
+func TestParsePathsAgree(t *testing.T) {
+	raw := good()
+	s := b64(raw)
+	wrap := func(sep string) string {
+		var b strings.Builder
+		for i := 0; i < len(s); i += 64 {
+			b.WriteString(s[i:min(i+64, len(s))])
+			b.WriteString(sep)
+		}
+		return b.String()
+	}
+	tests := []struct{ name, in string }{
+		{"plain", s},
+		{"CRLF wrapped (fast path)", wrap("\r\n")},
+		{"space wrapped (scanning path)", wrap(" ")},
+		{"NUL terminated", s + "\x00"},
+		{"tabs around", "\t" + s + "\t"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := Parse(tt.in)
+			if !bytes.Equal(h.Raw, raw) || !h.Valid() || len(h.Problems) != 0 {
+				t.Errorf("Raw equal=%v valid=%v problems=%v", bytes.Equal(h.Raw, raw), h.Valid(), h.Problems)
+			}
+			if h.Base64() != s {
+				t.Error("Base64() is not the canonical form")
+			}
+		})
+	}
+}
