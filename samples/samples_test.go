@@ -2,6 +2,7 @@ package samples
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -118,8 +119,9 @@ func files() map[string][]byte {
 	other := machine(41, 5000)
 	other.Serial = machine(42, 0).Serial // another machine claiming machine 42's serial
 	m42 := machine(42, 5000)
-	broken := []byte(hashOf(machine(43, 5000)))
-	broken[100] ^= 0x01 // one flipped bit: the SHA-256 trailer no longer matches
+	brokenRaw := machine(43, 5000).Encode()
+	brokenRaw[100] ^= 0x01 // one flipped bit: the SHA-256 trailer no longer matches
+	broken := base64.StdEncoding.EncodeToString(brokenRaw)
 	mismatch := machine(44, 5000)
 	placeholder := machine(45, 5000)
 	placeholder.Serial = "To be filled by O.E.M."
@@ -128,18 +130,18 @@ func files() map[string][]byte {
 		return fmt.Sprintf("%q,%q,%q,%q,%q", serial, pid, hash, tag, user)
 	}
 	l = []string{`"Device Serial Number","Windows Product ID","Hardware Hash","Group Tag","Assigned User"`,
-		row(good.Serial, "", hashOf(good), "Lab", ""),                                                                    // valid
-		row(good.Serial, "", hashOf(good), "Lab", ""),                                                                    // same row twice: duplicate
-		row(recap.Serial, "", hashOf(recap), "Lab", ""),                                                                  // recaptured: duplicate
-		row(m42.Serial, "", hashOf(m42), "Lab", ""),                                                                      // conflict with the next row
-		row(other.Serial, "", hashOf(other), "Lab", ""),                                                                  // same serial, other machine
-		row("CZC9999999", "", "", "Lab", ""),                                                                             // missing hash
-		row(machine(43, 0).Serial, "", string(broken), "Lab", ""),                                                        // checksum
-		row("CZC0000001", "", hashOf(mismatch), "Lab", ""),                                                               // serial differs from the hash
-		row(placeholder.Serial, "", hashOf(placeholder), "Lab", ""),                                                      // placeholder serial
-		row(unpadded.Serial, "", hashOf(unpadded)+"", "Lab, Floor 2", ""),                                                // comma in group tag
-		row(machine(47, 0).Serial, "", hashOf(machine(47, 5000)), "Lab", "not-an-upn"),                                   // bad user
-		row(machine(48, 0).Serial, "12345678901234567890", strings.TrimRight(hashOf(machine(48, 5000)), "="), "Lab", ""), // bad product ID, unpadded hash
+		row(good.Serial, "", hashOf(good), "Lab", ""),                                                   // valid
+		row(good.Serial, "", hashOf(good), "Lab", ""),                                                   // same row twice: duplicate
+		row(recap.Serial, "", hashOf(recap), "Lab", ""),                                                 // recaptured: duplicate
+		row(m42.Serial, "", hashOf(m42), "Lab", ""),                                                     // conflict with the next row
+		row(other.Serial, "", hashOf(other), "Lab", ""),                                                 // same serial, other machine
+		row("CZC9999999", "", "", "Lab", ""),                                                            // missing hash
+		row(machine(43, 0).Serial, "", broken, "Lab", ""),                                               // checksum
+		row("CZC0000001", "", hashOf(mismatch), "Lab", ""),                                              // serial differs from the hash
+		row(placeholder.Serial, "", hashOf(placeholder), "Lab", ""),                                     // placeholder serial
+		row(unpadded.Serial, "", hashOf(unpadded)+"", "Lab, Floor 2", ""),                               // comma in group tag
+		row(machine(47, 0).Serial, "", hashOf(machine(47, 5000)), "Lab", "not-an-upn"),                  // bad user
+		row(machine(48, 0).Serial, "12345678901234567890", hashOf(machine(48, 5000))[:3998], "Lab", ""), // bad product ID, unpadded hash
 	}
 	out["mistakes.csv"] = []byte(crlf(l...))
 

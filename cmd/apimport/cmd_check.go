@@ -81,8 +81,8 @@ func writeCheckText(w io.Writer, rep *mapping.Report) {
 		}
 	}
 	s := rep.Summary
-	fmt.Fprintf(w, "%d rows in %d files: %d valid, %d invalid, %d duplicates, %d conflicts; %d devices would be registered\n",
-		s.Rows, s.Files, s.Valid, s.Invalid, s.Duplicates, s.Conflicts, s.Devices)
+	fmt.Fprintf(w, "%s in %s: %d valid, %d invalid, %s, %s; %s would be registered\n",
+		plural(s.Rows, "row"), plural(s.Files, "file"), s.Valid, s.Invalid, plural(s.Duplicates, "duplicate"), plural(s.Conflicts, "conflict"), plural(s.Devices, "device"))
 }
 
 type jsonRow struct {

@@ -86,3 +86,11 @@ func displaySerial(s string) string {
 	}
 	return s
 }
+
+// plural formats "1 row", "2 rows".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
