@@ -58,36 +58,29 @@ func Parse(s string) *Hash {
 	if raw, err := base64.StdEncoding.DecodeString(s); err == nil && len(raw) > 0 {
 		return ParseBytes(raw)
 	}
-	data, pad, skipped, prob := scanBase64(s)
+	data, pad, prob := scanBase64(s)
 	if prob != nil {
 		return &Hash{Problems: []Problem{*prob}}
 	}
 	padded := missingPadding(data, pad)
-	var raw []byte
-	var err error
-	if !skipped && padded == 0 {
-		raw, err = base64.StdEncoding.DecodeString(s)
-	} else {
-		src := make([]byte, 0, data+pad+padded)
-		for i := 0; i < len(s); i++ {
-			if c := b64class[s[i]]; c == clsAlpha || c == clsPad {
-				src = append(src, s[i])
-			}
+	src := make([]byte, 0, data+pad+padded)
+	for i := 0; i < len(s); i++ {
+		if c := b64class[s[i]]; c == clsAlpha || c == clsPad {
+			src = append(src, s[i])
 		}
-		for i := 0; i < padded; i++ {
-			src = append(src, '=')
-		}
-		raw = make([]byte, base64.StdEncoding.DecodedLen(len(src)))
-		var n int
-		n, err = base64.StdEncoding.Decode(raw, src)
-		raw = raw[:n:n]
 	}
+	for i := 0; i < padded; i++ {
+		src = append(src, '=')
+	}
+	raw := make([]byte, base64.StdEncoding.DecodedLen(len(src)))
+	n, err := base64.StdEncoding.Decode(raw, src)
 	if err != nil {
 		// scanBase64 already rejected every character outside the alphabet and every
-		// misplaced '=', so this cannot happen with the standard library decoder.
+		// misplaced '=', so the standard decoder is not expected to fail here.
 		return &Hash{Problems: []Problem{{Code: CodeNotBase64,
 			Message: fmt.Sprintf("hash is not valid base64: %v; copy the whole Hardware Hash value again", err)}}}
 	}
+	raw = raw[:n:n]
 	h := ParseBytes(raw)
 	if padded > 0 {
 		h.Problems = append(h.Problems, Problem{Code: CodePadding, Warning: true,
@@ -116,24 +109,23 @@ var b64class = func() (t [256]uint8) {
 }()
 
 // scanBase64 checks s without copying it: data is the number of alphabet characters, pad
-// the number of '=', skipped whether whitespace or NULs were seen. It rejects characters
+// the number of '=' (whitespace and NULs are skipped). It rejects characters
 // outside the standard alphabet (naming their offset in s) and misplaced '='.
-func scanBase64(s string) (data, pad int, skipped bool, p *Problem) {
+func scanBase64(s string) (data, pad int, p *Problem) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch b64class[c] {
 		case clsAlpha:
 			if pad > 0 {
-				return 0, 0, false, &Problem{Code: CodeNotBase64,
+				return 0, 0, &Problem{Code: CodeNotBase64,
 					Message: fmt.Sprintf("hash is not base64: %s at offset %d after '=' padding", describeChar(s, i), i)}
 			}
 			data++
 		case clsSkip:
-			skipped = true
 		case clsPad:
 			pad++
 			if pad > 2 {
-				return 0, 0, false, &Problem{Code: CodeNotBase64,
+				return 0, 0, &Problem{Code: CodeNotBase64,
 					Message: fmt.Sprintf("hash is not base64: too many '=' at offset %d", i)}
 			}
 		default:
@@ -144,21 +136,21 @@ func scanBase64(s string) (data, pad int, skipped bool, p *Problem) {
 			case '"', ',', ';':
 				hint = " (the CSV column boundaries look wrong)"
 			}
-			return 0, 0, false, &Problem{Code: CodeNotBase64,
+			return 0, 0, &Problem{Code: CodeNotBase64,
 				Message: fmt.Sprintf("hash is not base64: %s at offset %d%s", describeChar(s, i), i, hint)}
 		}
 	}
 	switch {
 	case data+pad == 0:
-		return 0, 0, false, &Problem{Code: CodeNotBase64, Message: "hash is empty"}
+		return 0, 0, &Problem{Code: CodeNotBase64, Message: "hash is empty"}
 	case data%4 == 1:
-		return 0, 0, false, &Problem{Code: CodeNotBase64,
+		return 0, 0, &Problem{Code: CodeNotBase64,
 			Message: fmt.Sprintf("hash is not base64: %d characters cannot be a base64 length (one character too many or three missing)", data)}
 	case data%4 == 0 && pad > 0, data%4 == 3 && pad > 1:
-		return 0, 0, false, &Problem{Code: CodeNotBase64,
+		return 0, 0, &Problem{Code: CodeNotBase64,
 			Message: fmt.Sprintf("hash is not base64: '=' padding where none belongs (after %d characters)", data)}
 	}
-	return data, pad, skipped, nil
+	return data, pad, nil
 }
 
 // missingPadding returns how many '=' must be added to data characters followed by pad '='.
