@@ -1,8 +1,9 @@
 package mapping
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -221,15 +222,22 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 	return p
 }
 
-// identityDigest reduces an identity to 16 bytes: kept per serial for every row.
+// identitySeeds key the identity digest; random per process, so crafted hashes cannot
+// aim at a collision.
+var identitySeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// identityDigest reduces an identity to 16 bytes (two seeded 64-bit hashes of the
+// length-prefixed fields): kept per serial instead of the identity strings.
 func identityDigest(id hwhash.Identity) [16]byte {
-	h := sha256.New()
-	for _, s := range []string{serialKey(trimSerial(id.Serial)), id.Manufacturer, id.Model, strings.ToLower(id.UUID), strings.ToLower(id.EKDigest)} {
-		h.Write([]byte(strconv.Itoa(len(s))))
-		h.Write([]byte{':'})
-		h.Write([]byte(s))
+	var stack [256]byte
+	key := stack[:0]
+	for _, s := range [...]string{serialKey(trimSerial(id.Serial)), id.Manufacturer, id.Model, strings.ToLower(id.UUID), strings.ToLower(id.EKDigest)} {
+		key = strconv.AppendInt(key, int64(len(s)), 10)
+		key = append(key, ':')
+		key = append(key, s...)
 	}
 	var out [16]byte
-	copy(out[:], h.Sum(nil))
+	binary.LittleEndian.PutUint64(out[:8], maphash.Bytes(identitySeeds[0], key))
+	binary.LittleEndian.PutUint64(out[8:], maphash.Bytes(identitySeeds[1], key))
 	return out
 }
