@@ -146,3 +146,32 @@ func TestPreflight(t *testing.T) {
 		t.Errorf("credential failure: %v, want the scope named", err)
 	}
 }
+
+func TestDeviceCodePersistentCacheOrWarning(t *testing.T) {
+	dir := t.TempDir()
+	recFile := filepath.Join(dir, "record.json")
+	rec := `{"authority":"login.microsoftonline.com","clientId":"c","homeAccountId":"uid.utid","tenantId":"t","username":"admin@contoso.com","version":"1.0"}`
+	if err := os.WriteFile(recFile, []byte(rec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var prompt strings.Builder
+	cred, err := NewCredential(AuthConfig{Mode: AuthDeviceCode, TenantID: "t", ClientID: "c", TokenCacheName: "apimport-test",
+		AuthRecordFile: recFile, Prompt: &prompt, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cred.(*deviceCodeCredential)
+	switch {
+	case d.recordFile == "": // cache unavailable here: in memory, with a warning
+		if !strings.Contains(prompt.String(), "warning: persistent token cache unavailable") {
+			t.Errorf("no warning when the cache is unavailable: %q", prompt.String())
+		}
+	default: // persistent cache: the saved record is loaded, so no new sign-in
+		if d.recordFile != recFile || !d.haveRecord {
+			t.Errorf("record file %q loaded %v", d.recordFile, d.haveRecord)
+		}
+		if prompt.Len() != 0 {
+			t.Errorf("unexpected output %q", prompt.String())
+		}
+	}
+}

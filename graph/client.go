@@ -123,8 +123,11 @@ func NewClient(cred azcore.TokenCredential, cfg ClientConfig) (*Client, error) {
 	opts := core.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: sdkLibraryVersion}
 	ua := khttp.NewUserAgentHandlerOptions()
 	if cfg.UserAgent != "" {
-		ua.ProductName = cfg.UserAgent
-		ua.ProductVersion = ""
+		name, version, ok := strings.Cut(cfg.UserAgent, "/")
+		if !ok || version == "" {
+			version = "dev"
+		}
+		ua.ProductName, ua.ProductVersion = name, version
 	}
 	// The kiota defaults minus RetryHandler (ours is the only retry layer).
 	mw := []khttp.Middleware{
@@ -174,6 +177,9 @@ func (c *Client) Import(ctx context.Context, items []ImportItem) ([]ImportRecord
 		}
 		if len(it.Hardware) == 0 {
 			return nil, fmt.Errorf("import: serial %q has no hardware hash", it.Serial)
+		}
+		if looksBase64Text(it.Hardware) {
+			return nil, fmt.Errorf("import: the hardware hash of serial %q is base64 text; pass the decoded bytes (the serializer encodes them)", it.Serial)
 		}
 		m := models.NewImportedWindowsAutopilotDeviceIdentity()
 		m.SetSerialNumber(ptr(it.Serial))
@@ -796,6 +802,21 @@ func toDevice(m models.WindowsAutopilotDeviceIdentityable) AutopilotDevice {
 		Manufacturer:      deref(m.GetManufacturer()),
 		Model:             deref(m.GetModel()),
 	}
+}
+
+// looksBase64Text reports whether b is base64 text rather than decoded hash bytes
+// (a real hash starts with a binary header, so a false positive needs 64 bytes
+// that are all in the base64 alphabet).
+func looksBase64Text(b []byte) bool {
+	if len(b) < 64 || len(b)%4 != 0 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
 }
 
 func deref(p *string) string {

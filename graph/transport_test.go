@@ -1,0 +1,163 @@
+package graph
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestRetryAfterParsing(t *testing.T) {
+	tests := []struct {
+		value  string
+		want   time.Duration
+		wantOK bool
+	}{
+		{"", 0, false},
+		{"0", 0, true},
+		{"7", 7 * time.Second, true},
+		{"1.5", 1500 * time.Millisecond, true},
+		{"-3", 0, false},
+		{"soon", 0, false},
+		{time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat), 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			got, ok := retryAfter(http.Header{"Retry-After": {tt.value}})
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("retryAfter(%q) = %v, %v", tt.value, got, ok)
+			}
+		})
+	}
+	d, ok := retryAfter(http.Header{"Retry-After": {time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)}})
+	if !ok || d < 80*time.Second || d > 90*time.Second {
+		t.Errorf("HTTP date: %v, %v", d, ok)
+	}
+}
+
+func TestNotSentClassification(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"dial refused", &net.OpError{Op: "dial", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}, true},
+		{"dns", &net.DNSError{Err: "no such host", Name: "graph.example"}, true},
+		{"read reset", &net.OpError{Op: "read", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}, false},
+		{"eof", errors.New("EOF"), false},
+		{"wrapped dial", fmt.Errorf("post: %w", &net.OpError{Op: "dial", Err: errors.New("x")}), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := notSent(tt.err); got != tt.want {
+				t.Errorf("notSent = %v", got)
+			}
+		})
+	}
+}
+
+func TestAmbiguousError(t *testing.T) {
+	inner := &APIError{StatusCode: 502, Code: "BadGateway"}
+	err := fmt.Errorf("importing batch 3: %w", &AmbiguousError{Op: "import", Err: inner})
+	if !IsAmbiguous(err) {
+		t.Fatal("IsAmbiguous = false")
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 502 {
+		t.Errorf("the APIError is not reachable through AmbiguousError")
+	}
+	if !strings.Contains(err.Error(), "outcome unknown") {
+		t.Errorf("message = %q", err)
+	}
+	if IsAmbiguous(inner) || IsAmbiguous(nil) {
+		t.Error("plain errors reported ambiguous")
+	}
+}
+
+func TestImportRejectsBase64Text(t *testing.T) {
+	srv := newStub(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+		writeJSON(w, 200, map[string]any{"value": []any{}})
+	})
+	c, _ := newTestClient(t, srv.URL, nil)
+	text := []byte(base64.StdEncoding.EncodeToString(make([]byte, 96)))
+	_, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: text}})
+	if err == nil || !strings.Contains(err.Error(), "decoded bytes") || IsAmbiguous(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(srv.requests()) != 0 {
+		t.Error("a request was sent")
+	}
+	for _, items := range [][]ImportItem{{{Serial: "", Hardware: []byte{1}}}, {{Serial: "S", Hardware: nil}}} {
+		if _, err := c.Import(context.Background(), items); err == nil {
+			t.Errorf("Import(%+v) accepted", items)
+		}
+	}
+	if recs, err := c.Import(context.Background(), nil); err != nil || recs != nil {
+		t.Errorf("empty import = %v, %v", recs, err)
+	}
+}
+
+func TestUserAgentAndTelemetryHeaders(t *testing.T) {
+	var ua, crid string
+	srv := newStub(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+		ua, crid = r.Header.Get("User-Agent"), r.Header.Get("client-request-id")
+		writeJSON(w, 200, importedJSON("a", "S", "complete"))
+	})
+	c, _ := newTestClient(t, srv.URL, func(cfg *ClientConfig) { cfg.UserAgent = "apimport/1.2.3" })
+	if _, err := c.GetImported(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ua, "apimport/1.2.3") {
+		t.Errorf("User-Agent = %q", ua)
+	}
+	if crid == "" {
+		t.Error("no client-request-id header")
+	}
+}
+
+// TestBatchReservesBudgetPerItem checks that a $batch of n items spends n units
+// of the request budget before it is sent.
+func TestBatchReservesBudgetPerItem(t *testing.T) {
+	const window = 400 * time.Millisecond
+	var times []time.Time
+	srv := newStub(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+		times = append(times, time.Now())
+		var in struct {
+			Requests []struct{ ID, URL string } `json:"requests"`
+		}
+		_ = json.Unmarshal(body, &in)
+		var out []any
+		for _, q := range in.Requests {
+			id := q.URL[strings.LastIndex(q.URL, "/")+1:]
+			out = append(out, map[string]any{"id": q.ID, "status": 200, "headers": map[string]string{"Content-Type": "application/json"},
+				"body": importedJSON(id, "S"+id, "complete")})
+		}
+		writeJSON(w, 200, map[string]any{"responses": out})
+	})
+	c, _ := newTestClient(t, srv.URL, func(cfg *ClientConfig) { cfg.Limits = Limits{Window: window, Requests: 20, Writes: 5} })
+	var ids []string
+	for i := 0; i < 40; i++ {
+		ids = append(ids, fmt.Sprint(i))
+	}
+	got, err := c.GetImportedMany(context.Background(), ids)
+	if err != nil || len(got) != 40 {
+		t.Fatalf("%d records, %v", len(got), err)
+	}
+	if len(times) != 2 {
+		t.Fatalf("%d batches, want 2", len(times))
+	}
+	if gap := times[1].Sub(times[0]); gap < window {
+		t.Errorf("second batch of 20 sent %v after the first; the budget of 20 per %v was not reserved per item", gap, window)
+	}
+	if st := c.Stats(); st.Requests != 40 || st.Writes != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
