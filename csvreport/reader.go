@@ -189,8 +189,10 @@ func (r *Reader) Next() (Row, error) {
 	}
 }
 
-// Format returns what was detected about the file. HasGroupTag and HasAssignedUser also
-// reflect headers met later in a merged file.
+// Format returns what was detected about the file. Encoding and Layout are final once
+// Open/NewReader returns. HasGroupTag and HasAssignedUser can still turn true while rows
+// are read (a header with more columns later in a merged file, or a headerless row with a
+// group tag), so read them after the last row when they decide the output columns.
 func (r *Reader) Format() Format { return r.format }
 
 // Notes returns the file-level remarks gathered so far (the encoding fallback note may
@@ -508,8 +510,11 @@ func (r *Reader) setHeaderless(rec record, hi int) {
 	r.note(rec.line, "headerless", "no header row: "+desc)
 	m := newMap(LayoutHeaderless, fields, width, 0)
 	r.setMap(m)
-	// Headerless files say nothing about group tags or users.
-	r.format.HasGroupTag, r.format.HasAssignedUser = false, false
+	// Without a header, the columns exist when the first row has them (later rows with a
+	// value set the flags too, see convert).
+	n := trimmedLen(rec.cells)
+	r.format.HasGroupTag = hi == 2 && n >= 4
+	r.format.HasAssignedUser = hi == 2 && n >= 5
 }
 
 // setSSRS maps the ConfigMgr report layout: k label cells, then the k values in the
@@ -790,6 +795,12 @@ func (r *Reader) convert(n int) {
 	for i := range n {
 		t := r.tagged[i]
 		p := &r.pending[i]
+		if t.GroupTag != "" {
+			r.format.HasGroupTag = true
+		}
+		if t.AssignedUser != "" {
+			r.format.HasAssignedUser = true
+		}
 		r.out = append(r.out, Row{
 			File: r.name, Line: p.line,
 			Serial: t.Serial, ProductID: t.ProductID, Hash: t.Hash,

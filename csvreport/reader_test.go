@@ -246,7 +246,7 @@ func TestTestdata(t *testing.T) {
 		{"merged_switch.csv", Format{"utf-8", LayoutCanonical, true, false},
 			[]wantRow{{2, "SYN-0701", true, "", ""}, {4, "SYN-0702", true, "Sales", ""}, {6, "SYN-0703", true, "HR", ""}},
 			[]string{"header_changed", "repeated_header"}, []int{3, 5}},
-		{"headerless.csv", Format{"utf-8", LayoutHeaderless, false, false},
+		{"headerless.csv", Format{"utf-8", LayoutHeaderless, true, false}, // row 2 has a group tag
 			[]wantRow{{1, "SYN-0801", true, "", ""}, {2, "SYN-0802", true, "Lab", ""}}, []string{"headerless"}, []int{1}},
 		{"malformed.csv", Format{"utf-8", LayoutCanonical, true, false},
 			[]wantRow{
