@@ -196,7 +196,7 @@ func (s *Server) routeImported(r *http.Request, version string, sub []string, bo
 		case http.MethodGet:
 			s.mu.Lock()
 			rec, ok := s.st.importedByID[id]
-			var out map[string]any
+			var out importedOut
 			if ok {
 				out = importedJSON(rec)
 			}
@@ -204,8 +204,7 @@ func (s *Server) routeImported(r *http.Request, version string, sub []string, bo
 			if !ok {
 				return notFound(r, "importedWindowsAutopilotDeviceIdentity", id)
 			}
-			out["@odata.context"] = s.contextURL(r, version, "deviceManagement/importedWindowsAutopilotDeviceIdentities/$entity")
-			rs := okJSON(r, http.StatusOK, out)
+			rs := okJSON(r, http.StatusOK, importedEntity{s.contextURL(r, version, "deviceManagement/importedWindowsAutopilotDeviceIdentities/$entity"), out})
 			rs.serials = []string{rec.SerialNumber}
 			return rs
 		case http.MethodDelete:
@@ -228,22 +227,43 @@ func (s *Server) routeImported(r *http.Request, version string, sub []string, bo
 	return segmentError(r, sub[len(sub)-1])
 }
 
-func importedJSON(rec *ImportedIdentity) map[string]any {
-	return map[string]any{
-		"@odata.type":               "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
-		"id":                        rec.ID,
-		"groupTag":                  rec.GroupTag,
-		"serialNumber":              rec.SerialNumber,
-		"productKey":                rec.ProductKey,
-		"importId":                  rec.ImportID,
-		"hardwareIdentifier":        rec.HardwareIdentifier,
-		"assignedUserPrincipalName": rec.AssignedUserPrincipalName,
-		"state": map[string]any{
-			"@odata.type":          "microsoft.graph.importedWindowsAutopilotDeviceIdentityState",
-			"deviceImportStatus":   rec.State.DeviceImportStatus,
-			"deviceRegistrationId": rec.State.DeviceRegistrationID,
-			"deviceErrorCode":      rec.State.DeviceErrorCode,
-			"deviceErrorName":      rec.State.DeviceErrorName,
+type stateOut struct {
+	ODataType            string `json:"@odata.type"`
+	DeviceImportStatus   string `json:"deviceImportStatus"`
+	DeviceRegistrationID string `json:"deviceRegistrationId"`
+	DeviceErrorCode      int    `json:"deviceErrorCode"`
+	DeviceErrorName      string `json:"deviceErrorName"`
+}
+
+// importedOut is the wire form of an importedWindowsAutopilotDeviceIdentity.
+type importedOut struct {
+	ODataType                 string   `json:"@odata.type"`
+	ID                        string   `json:"id"`
+	GroupTag                  string   `json:"groupTag"`
+	SerialNumber              string   `json:"serialNumber"`
+	ProductKey                string   `json:"productKey"`
+	ImportID                  string   `json:"importId"`
+	HardwareIdentifier        []byte   `json:"hardwareIdentifier"`
+	AssignedUserPrincipalName string   `json:"assignedUserPrincipalName"`
+	State                     stateOut `json:"state"`
+}
+
+func importedJSON(rec *ImportedIdentity) importedOut {
+	return importedOut{
+		ODataType:                 "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
+		ID:                        rec.ID,
+		GroupTag:                  rec.GroupTag,
+		SerialNumber:              rec.SerialNumber,
+		ProductKey:                rec.ProductKey,
+		ImportID:                  rec.ImportID,
+		HardwareIdentifier:        rec.HardwareIdentifier,
+		AssignedUserPrincipalName: rec.AssignedUserPrincipalName,
+		State: stateOut{
+			ODataType:            "microsoft.graph.importedWindowsAutopilotDeviceIdentityState",
+			DeviceImportStatus:   rec.State.DeviceImportStatus,
+			DeviceRegistrationID: rec.State.DeviceRegistrationID,
+			DeviceErrorCode:      rec.State.DeviceErrorCode,
+			DeviceErrorName:      rec.State.DeviceErrorName,
 		},
 	}
 }
@@ -358,8 +378,7 @@ func (s *Server) createImported(r *http.Request, version string, body []byte) *r
 	s.dirty = true
 	out := importedJSON(rec)
 	s.mu.Unlock()
-	out["@odata.context"] = s.contextURL(r, version, "deviceManagement/importedWindowsAutopilotDeviceIdentities/$entity")
-	rs := okJSON(r, http.StatusCreated, out)
+	rs := okJSON(r, http.StatusCreated, importedEntity{s.contextURL(r, version, "deviceManagement/importedWindowsAutopilotDeviceIdentities/$entity"), out})
 	rs.header.Set("Location", "https://"+r.Host+"/"+version+"/deviceManagement/importedWindowsAutopilotDeviceIdentities('"+rec.ID+"')")
 	rs.serials = []string{rec.SerialNumber}
 	return rs
@@ -395,7 +414,7 @@ func (s *Server) importAction(r *http.Request, version string, body []byte) *res
 	s.mu.Lock()
 	now := s.clock()
 	seen := map[string]bool{}
-	vals := make([]map[string]any, 0, len(recs))
+	vals := make([]importedOut, 0, len(recs))
 	serials := make([]string, 0, len(recs))
 	for _, rec := range recs {
 		s.newRecord(rec, now)
@@ -554,7 +573,7 @@ func (s *Server) listImported(r *http.Request, version string) *resp {
 	s.mu.Lock()
 	list := s.st.imported
 	i := sort.Search(len(list), func(i int) bool { return list[i].seq > lq.after })
-	vals := make([]map[string]any, 0, min(lq.top, len(list)-i))
+	vals := make([]importedOut, 0, min(lq.top, len(list)-i))
 	var last int64
 	more := false
 	for ; i < len(list); i++ {
@@ -582,28 +601,61 @@ func (s *Server) listImported(r *http.Request, version string) *resp {
 
 // ---- windowsAutopilotDeviceIdentities ----
 
-func deviceJSON(d *Device) map[string]any {
-	last := d.LastContactedDateTime
-	return map[string]any{
-		"@odata.type":                  "#microsoft.graph.windowsAutopilotDeviceIdentity",
-		"id":                           d.ID,
-		"groupTag":                     d.GroupTag,
-		"purchaseOrderIdentifier":      d.PurchaseOrderIdentifier,
-		"serialNumber":                 d.SerialNumber,
-		"productKey":                   d.ProductKey,
-		"manufacturer":                 d.Manufacturer,
-		"model":                        d.Model,
-		"enrollmentState":              firstNonEmpty(d.EnrollmentState, "notContacted"),
-		"lastContactedDateTime":        last.UTC().Format("2006-01-02T15:04:05Z"),
-		"addressableUserName":          d.AddressableUserName,
-		"userPrincipalName":            d.UserPrincipalName,
-		"resourceName":                 d.ResourceName,
-		"skuNumber":                    d.SkuNumber,
-		"systemFamily":                 d.SystemFamily,
-		"azureActiveDirectoryDeviceId": d.AzureActiveDirectoryDeviceID,
-		"managedDeviceId":              d.ManagedDeviceID,
-		"displayName":                  d.DisplayName,
+// deviceOut is the wire form of a windowsAutopilotDeviceIdentity (a struct, not a map:
+// listing 50,000 devices must stay fast).
+type deviceOut struct {
+	ODataType                    string `json:"@odata.type"`
+	ID                           string `json:"id"`
+	DisplayName                  string `json:"displayName"`
+	GroupTag                     string `json:"groupTag"`
+	PurchaseOrderIdentifier      string `json:"purchaseOrderIdentifier"`
+	SerialNumber                 string `json:"serialNumber"`
+	ProductKey                   string `json:"productKey"`
+	Manufacturer                 string `json:"manufacturer"`
+	Model                        string `json:"model"`
+	EnrollmentState              string `json:"enrollmentState"`
+	LastContactedDateTime        string `json:"lastContactedDateTime"`
+	AddressableUserName          string `json:"addressableUserName"`
+	UserPrincipalName            string `json:"userPrincipalName"`
+	ResourceName                 string `json:"resourceName"`
+	SkuNumber                    string `json:"skuNumber"`
+	SystemFamily                 string `json:"systemFamily"`
+	AzureActiveDirectoryDeviceID string `json:"azureActiveDirectoryDeviceId"`
+	ManagedDeviceID              string `json:"managedDeviceId"`
+}
+
+func deviceJSON(d *Device) deviceOut {
+	return deviceOut{
+		ODataType:                    "#microsoft.graph.windowsAutopilotDeviceIdentity",
+		ID:                           d.ID,
+		DisplayName:                  d.DisplayName,
+		GroupTag:                     d.GroupTag,
+		PurchaseOrderIdentifier:      d.PurchaseOrderIdentifier,
+		SerialNumber:                 d.SerialNumber,
+		ProductKey:                   d.ProductKey,
+		Manufacturer:                 d.Manufacturer,
+		Model:                        d.Model,
+		EnrollmentState:              firstNonEmpty(d.EnrollmentState, "notContacted"),
+		LastContactedDateTime:        d.LastContactedDateTime.UTC().Format("2006-01-02T15:04:05Z"),
+		AddressableUserName:          d.AddressableUserName,
+		UserPrincipalName:            d.UserPrincipalName,
+		ResourceName:                 d.ResourceName,
+		SkuNumber:                    d.SkuNumber,
+		SystemFamily:                 d.SystemFamily,
+		AzureActiveDirectoryDeviceID: d.AzureActiveDirectoryDeviceID,
+		ManagedDeviceID:              d.ManagedDeviceID,
 	}
+}
+
+// deviceEntity and importedEntity add @odata.context to a single entity.
+type deviceEntity struct {
+	Context string `json:"@odata.context"`
+	deviceOut
+}
+
+type importedEntity struct {
+	Context string `json:"@odata.context"`
+	importedOut
 }
 
 func (s *Server) routeRegistered(r *http.Request, version string, sub []string, body []byte) *resp {
@@ -619,7 +671,7 @@ func (s *Server) routeRegistered(r *http.Request, version string, sub []string, 
 		case http.MethodGet:
 			s.mu.Lock()
 			d, ok := s.st.regByID[id]
-			var out map[string]any
+			var out deviceOut
 			if ok {
 				out = deviceJSON(d)
 			}
@@ -627,8 +679,7 @@ func (s *Server) routeRegistered(r *http.Request, version string, sub []string, 
 			if !ok {
 				return notFound(r, "windowsAutopilotDeviceIdentity", id)
 			}
-			out["@odata.context"] = s.contextURL(r, version, "deviceManagement/windowsAutopilotDeviceIdentities/$entity")
-			rs := okJSON(r, http.StatusOK, out)
+			rs := okJSON(r, http.StatusOK, deviceEntity{s.contextURL(r, version, "deviceManagement/windowsAutopilotDeviceIdentities/$entity"), out})
 			rs.serials = []string{d.SerialNumber}
 			return rs
 		case http.MethodDelete:
@@ -713,7 +764,7 @@ func (s *Server) listRegistered(r *http.Request, version string) *resp {
 	s.mu.Lock()
 	list := s.st.registered
 	i := sort.Search(len(list), func(i int) bool { return list[i].seq > lq.after })
-	vals := make([]map[string]any, 0, min(lq.top, len(list)-i))
+	vals := make([]deviceOut, 0, min(lq.top, len(list)-i))
 	var last int64
 	more := false
 	for ; i < len(list); i++ {
