@@ -679,11 +679,12 @@ func (r *Reader) addPending(n int, rec record) {
 	for _, c := range rec.cells {
 		p.cells = append(p.cells, strings.TrimSpace(c))
 	}
-	p.problem = r.checkRow(p.cells)
+	p.problem = r.checkRow(p.cells, rec.line)
 }
 
-// checkRow reports what is wrong with the shape of a record (nil if nothing).
-func (r *Reader) checkRow(cells []string) *RowProblem {
+// checkRow reports what is wrong with the shape of a record starting on line (nil if
+// nothing).
+func (r *Reader) checkRow(cells []string, line int) *RowProblem {
 	m := r.m
 	if m.layout == LayoutSSRS {
 		if !startsWithLabels(cells) {
@@ -727,6 +728,15 @@ func (r *Reader) checkRow(cells []string) *RowProblem {
 			return &RowProblem{Code: "row_encoding", Message: name + " contains NUL bytes: text in another encoding was appended to the file (Out-File -Append or >>)"}
 		case strings.Contains(c, "\uFFFD"):
 			return &RowProblem{Code: "row_encoding", Message: name + " contains characters that could not be decoded"}
+		case strings.IndexByte(c, '\n') >= 0:
+			// No import value may span lines; a quote that is opened and never closed
+			// (LazyQuotes) joins the following lines into one value, so rows would vanish.
+			end := line
+			for _, x := range cells {
+				end += strings.Count(x, "\n")
+			}
+			return &RowProblem{Code: "row_multiline", Message: fmt.Sprintf(
+				"%s holds a line break (the record runs from line %d to %d): a quote is probably not closed, which joins lines into one value", name, line, end)}
 		case strings.IndexByte(c, '"') >= 0:
 			return &RowProblem{Code: "row_quote", Message: name + ` contains a quote character ("): a quote is unbalanced or part of the value`}
 		}

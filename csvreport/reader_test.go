@@ -255,7 +255,7 @@ func TestTestdata(t *testing.T) {
 				{5, "SYN-0903", true, "", ""},
 				{6, "SYN-0904", false, "", "row_columns"},
 				{7, "SYN-0905", true, `Tag "A"`, "row_quote"},
-				{8, "SYN-0906", true, "two\nlines", ""},
+				{8, "SYN-0906", true, "two\nlines", "row_multiline"},
 				{10, "SYN-0907", true, "", ""},
 				{11, "SYN-0908", true, "Lab", ""},
 				{12, "SYN-0909\x00", true, "", "row_encoding"},
@@ -561,7 +561,21 @@ func TestBlankLinesAndLineNumbers(t *testing.T) {
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
-	checkRows(t, res.rows, []wantRow{{6, "S1", true, "", ""}, {8, "S2\nstill S2", true, "", ""}, {10, "S3", true, "", ""}})
+	checkRows(t, res.rows, []wantRow{{6, "S1", true, "", ""}, {8, "S2\nstill S2", true, "", "row_multiline"}, {10, "S3", true, "", ""}})
+}
+
+// TestUnclosedQuoteJoinsRows: rows swallowed by a quote that is never closed are not lost
+// silently: the record that holds them is flagged with the line range.
+func TestUnclosedQuoteJoinsRows(t *testing.T) {
+	text := crlf(canonHeader+",Group Tag", "S1,,"+fakeHash(1)+`,"Sales`, "S2,,"+fakeHash(2)+",Lab", "S3,,"+fakeHash(3)+",")
+	res := readBytes(t, []byte(text), "u.csv")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if len(res.rows) != 1 || res.rows[0].Problem == nil || res.rows[0].Problem.Code != "row_multiline" ||
+		!strings.Contains(res.rows[0].Problem.Message, "from line 2 to 4") {
+		t.Fatalf("rows: %d, problem %+v", len(res.rows), res.rows[0].Problem)
+	}
 }
 
 func TestNextAfterClose(t *testing.T) {
