@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // writeFile writes a CSV into dir and returns its path.
@@ -171,5 +173,56 @@ func TestRealSamplesOneByOne(t *testing.T) {
 		if r.Status == StatusValid && (len(r.Device.Hardware) != 3000 || len(r.Device.HashB64) != 4000) {
 			t.Errorf("%s: kept %d bytes, %d base64 chars", filepath.Base(f), len(r.Device.Hardware), len(r.Device.HashB64))
 		}
+	}
+}
+
+// TestCheckFilesCancelMidway cancels while the pipeline runs: CheckFiles must return
+// (finished, or context.Canceled) without hanging or leaking a half-built report.
+func TestCheckFilesCancelMidway(t *testing.T) {
+	dir := t.TempDir()
+	var sb strings.Builder
+	sb.WriteString(header)
+	for i := range 3000 {
+		m := machine("CZC"+strconv.Itoa(2000000+i), i)
+		sb.WriteString(m.Serial + ",," + b64(m) + ",\r\n")
+	}
+	p := writeFile(t, dir, "a.csv", sb.String())
+	for _, delay := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond} {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(delay, cancel)
+		rep, err := CheckFiles(ctx, []string{p, p, p}, Options{}, 2)
+		switch {
+		case err == nil:
+			if rep.Summary.Rows != 9000 {
+				t.Errorf("delay %v: finished with %d rows", delay, rep.Summary.Rows)
+			}
+		case errors.Is(err, context.Canceled):
+			if rep != nil {
+				t.Errorf("delay %v: report returned with the error", delay)
+			}
+		default:
+			t.Errorf("delay %v: %v", delay, err)
+		}
+		cancel()
+	}
+}
+
+func TestCheckFilesStdin(t *testing.T) {
+	m := machine("CZC1000001", 1)
+	p := writeFile(t, t.TempDir(), "in.csv", header+"CZC1000001,,"+b64(m)+",Sales\r\n")
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	old := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = old }()
+	rep, err := CheckFiles(context.Background(), []string{"-"}, Options{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].File != "-" || rep.Results[0].Status != StatusValid {
+		t.Fatalf("results %+v, file errors %v", rep.Results, rep.FileErrors)
 	}
 }

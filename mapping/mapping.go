@@ -1,6 +1,35 @@
 // Package mapping turns export rows into devices to register and findings: it validates
 // each row (serial, hash, group tag, user), cross-checks the CSV against the fields inside
 // the hash, and dedupes across all input files. Every input row ends in exactly one Status.
+//
+// # Rules
+//
+// A row is invalid when it has any error finding: the csvreport row problem (e.g.
+// "row_columns"), an empty hash, a hash error from package hwhash, no serial, a
+// placeholder serial, a CSV serial that differs from the serial inside the hash, a group
+// tag the import CSV cannot carry, or an assigned user that is not a UPN. Codes lists the
+// error codes, sorted; a duplicate has Codes ["duplicate"] and a conflict ["conflict"].
+//
+// Serials are trimmed of spaces, tabs and NULs at both ends; inner spaces are kept (VM
+// serials have them). The CSV serial must equal the serial inside the hash; when they
+// differ in letter case only, the row stays valid with a "serial_case" warning and the
+// hash's spelling is used. An empty CSV serial is filled from the hash ("serial_from_hash")
+// unless that is a placeholder. Placeholders ("To be filled by O.E.M.", "Default string",
+// "System Serial Number", all zeros, "SMBIOS_STRING_INDEX_0", …) are matched
+// case-insensitively in both the CSV and the hash.
+//
+// Only otherwise-valid rows are deduped. Serials compare case-insensitively (whether
+// Autopilot does is UNCONFIRMED; folding case can only turn two registrations into a
+// reported conflict). Rows of one serial with the same hardware identity
+// (hwhash.Identity: serial, manufacturer, model, SMBIOS UUID, TPM EK digest) are one
+// machine: the first is valid, the later ones duplicates (a "duplicate_differs" warning
+// when their group tag or user differs: the first wins). Rows of one serial with
+// different identities are all conflicts, and none is registered.
+//
+// The options' group tag and user win over the columns ("group_tag_overridden" /
+// "assigned_user_overridden", once per file). A Windows Product ID is kept only when it
+// is a 13-digit PKID ("product_id_ignored" otherwise). No group tag length limit is
+// documented, so none is enforced.
 package mapping
 
 // Status is the final state of one input row.
