@@ -191,9 +191,10 @@ func (c *Client) Import(ctx context.Context, items []ImportItem) ([]ImportRecord
 	}
 	body := devicemanagement.NewImportedWindowsAutopilotDeviceIdentitiesImportPostRequestBody()
 	body.SetImportedWindowsAutopilotDeviceIdentities(list)
-	resp, err := c.dm.ImportedWindowsAutopilotDeviceIdentities().ImportEscaped().PostAsImportPostResponse(ctx, body, nil)
+	tr := &callTrace{}
+	resp, err := c.dm.ImportedWindowsAutopilotDeviceIdentities().ImportEscaped().PostAsImportPostResponse(withCallOpts(ctx, callOpts{trace: tr}), body, nil)
 	if err != nil {
-		return nil, c.writeErr("import", err)
+		return nil, writeErr("import", err, tr)
 	}
 	var got []models.ImportedWindowsAutopilotDeviceIdentityable
 	if resp != nil {
@@ -561,9 +562,10 @@ func (c *Client) UpdateDevice(ctx context.Context, id string, u DeviceUpdate) er
 	if u.DisplayName != nil {
 		body.SetDisplayName(u.DisplayName)
 	}
-	err := c.dm.WindowsAutopilotDeviceIdentities().ByWindowsAutopilotDeviceIdentityId(id).UpdateDeviceProperties().Post(ctx, body, nil)
+	tr := &callTrace{}
+	err := c.dm.WindowsAutopilotDeviceIdentities().ByWindowsAutopilotDeviceIdentityId(id).UpdateDeviceProperties().Post(withCallOpts(ctx, callOpts{trace: tr}), body, nil)
 	if err != nil {
-		return fmt.Errorf("update device %s: %w", id, c.writeErr("update device", err))
+		return writeErr("update device "+id, err, tr)
 	}
 	return nil
 }
@@ -638,16 +640,17 @@ func (c *Client) Sync(ctx context.Context) error {
 	return fmt.Errorf("autopilot sync: %w", err)
 }
 
-// writeErr converts err of a non-idempotent write; a 5xx answer (the transport
-// never resends those) becomes an AmbiguousError.
-func (c *Client) writeErr(op string, err error) error {
-	err = convertError(err)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.StatusCode >= 500 && ae.StatusCode <= 599 && !IsAmbiguous(err) {
-		return &AmbiguousError{Op: op, Err: err}
-	}
+// writeErr converts the error of a non-idempotent write. When a request left
+// this machine and the last attempt got a 5xx, no answer (dropped connection,
+// timeout, cancellation in flight) or an unreadable 2xx, the write may have taken
+// effect: the result is an *AmbiguousError (the transport never resends those).
+func writeErr(op string, err error, tr *callTrace) error {
 	if IsAmbiguous(err) {
 		return err
+	}
+	err = convertError(err)
+	if tr.ambiguous() {
+		return &AmbiguousError{Op: op, Err: err}
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -55,6 +56,38 @@ type callOpts struct {
 	batch      bool // weight and writes are explicit (a $batch POST is not itself a write)
 	noRetry    bool // send once, never retry, never pause the budget (sync)
 	idempotent bool // safe to resend even though the method is POST ($batch of GETs)
+	trace      *callTrace
+}
+
+// callTrace records, for one client call, whether a request left this machine
+// and the last status seen, so a failed write can be classified as ambiguous.
+type callTrace struct {
+	mu     sync.Mutex
+	sent   bool // some attempt reached the network (not a dial failure)
+	status int  // status of the last answered attempt; 0 = none (dropped, timed out)
+}
+
+func (t *callTrace) record(status int, sent bool) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if sent {
+		t.sent = true
+		t.status = status
+	}
+}
+
+// ambiguous reports whether the call's outcome is unknown: a request was sent
+// and the last attempt got no answer, a 5xx, or a 2xx that could not be read.
+func (t *callTrace) ambiguous() bool {
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sent && (t.status == 0 || t.status >= 500 || t.status < 300)
 }
 
 type callOptsKey struct{}
@@ -227,10 +260,13 @@ func (t *retryTransport) attempt(ctx context.Context, req *http.Request, body []
 	start := time.Now()
 	resp, err := t.base.RoundTrip(r)
 	t.logAttempt(r, resp, err, time.Since(start), attempt)
+	trace := callOptsFrom(ctx).trace
 	if err != nil {
 		cancel()
+		trace.record(0, !notSent(err))
 		return nil, err
 	}
+	trace.record(resp.StatusCode, true)
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }

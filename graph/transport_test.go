@@ -161,3 +161,57 @@ func TestBatchReservesBudgetPerItem(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+func TestWriteAmbiguityClassification(t *testing.T) {
+	tests := []struct {
+		name      string
+		handler   func(w http.ResponseWriter, r *http.Request)
+		credErr   error
+		timeout   time.Duration
+		wantAmbig bool
+		wantIs    error
+	}{
+		{name: "unreadable 200", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"value":[{"id":`))
+		}, wantAmbig: true},
+		{name: "400 is not ambiguous", handler: func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 400, map[string]any{"error": map[string]any{"code": "BadRequest", "message": "bad"}})
+		}},
+		{name: "token failure is not ambiguous", credErr: errors.New("AADSTS700016: application not found")},
+		{name: "cancelled in flight is ambiguous", handler: func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(300 * time.Millisecond)
+			writeJSON(w, 200, map[string]any{"value": []any{}})
+		}, timeout: 100 * time.Millisecond, wantAmbig: true, wantIs: context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.handler
+			if h == nil {
+				h = func(w http.ResponseWriter, r *http.Request) { t.Error("request sent") }
+			}
+			srv := newStub(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) { h(w, r) })
+			c, cred := newTestClient(t, srv.URL, nil)
+			cred.err = tt.credErr
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			_, err := c.Import(ctx, []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if IsAmbiguous(err) != tt.wantAmbig {
+				t.Errorf("IsAmbiguous(%v) = %v", err, IsAmbiguous(err))
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tt.wantIs)
+			}
+			if n := len(srv.requests()); n > 1 {
+				t.Errorf("write sent %d times", n)
+			}
+		})
+	}
+}
