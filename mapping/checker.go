@@ -148,10 +148,12 @@ func (c *Checker) AddPrepared(p Prepared) {
 		dup:    -1,
 		status: stInvalid,
 	}
-	x := &recExtra{findings: findings, codes: r.Codes}
+	var x recExtra // copied to the heap only when not empty
+	x.findings, x.codes = findings, r.Codes
 	if r.Status != StatusValid {
+		xc := x
+		rc.x = &xc
 		c.recs = append(c.recs, rc)
-		c.recs[idx].x = x
 		return
 	}
 
@@ -207,7 +209,8 @@ func (c *Checker) AddPrepared(p Prepared) {
 		c.serials[p.key] = serialEntry{first: idx, ident: p.ident}
 	}
 	if !x.empty() {
-		rc.x = x
+		xc := x
+		rc.x = &xc
 	}
 	c.recs = append(c.recs, rc)
 }

@@ -442,3 +442,16 @@ func TestResultsThenMoreRows(t *testing.T) {
 		}
 	}
 }
+
+func TestPreparedResult(t *testing.T) {
+	c, _ := New(Options{})
+	m := machine("CZC8888888", 8)
+	p := c.Prepare(row("a.csv", 2, m.Serial, b64(m)))
+	if r := p.Result(); r.Status != StatusValid || r.Device == nil || r.Device.Serial != m.Serial {
+		t.Errorf("valid: %+v", r)
+	}
+	p = c.Prepare(row("a.csv", 3, m.Serial, ""))
+	if r := p.Result(); r.Status != StatusInvalid || r.Device != nil || !slices.Equal(r.Codes, []string{CodeMissingHash}) {
+		t.Errorf("invalid: %+v", r)
+	}
+}

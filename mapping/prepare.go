@@ -35,6 +35,7 @@ type OptionError struct {
 	Reason string
 }
 
+// Error says which option is wrong and why, e.g. `invalid group tag "a,b": contains ','…`.
 func (e *OptionError) Error() string {
 	return fmt.Sprintf("invalid %s %q: %s", e.Option, e.Value, e.Reason)
 }
@@ -51,9 +52,16 @@ type Prepared struct {
 	userReplaced string // non-empty CSV assigned user that Options.AssignedUser replaced
 }
 
-// Result returns the row's outcome as far as it is known without the other rows
-// (Status is StatusValid or StatusInvalid).
-func (p *Prepared) Result() Result { return p.res }
+// Result returns the row's outcome as far as it is known without the other rows:
+// Status is StatusValid (with Device) or StatusInvalid.
+func (p *Prepared) Result() Result {
+	r := p.res
+	if r.Status == StatusValid {
+		d := p.dev
+		r.Device = &d
+	}
+	return r
+}
 
 // findings collects a row's findings.
 type findings struct {
