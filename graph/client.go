@@ -56,6 +56,26 @@ type ClientConfig struct {
 
 // Client implements Service with msgraph-sdk-go. It is safe for concurrent use;
 // all its requests share one throttle budget and one retry policy.
+//
+// Middleware: the kiota defaults without RetryHandler (telemetry, redirect,
+// gzip compression, parameter decoding, user agent, header inspection), then one
+// transport of ours that does all throttling and retrying:
+//   - every attempt first takes budget from a sliding-window limiter (Limits;
+//     a $batch of n items takes n);
+//   - 429 is always resent (the service did not process it); its Retry-After,
+//     or a full-jitter backoff when absent, pauses the whole budget, since Graph
+//     throttles per app;
+//   - 500/502/503/504 and connection errors are resent only for GET/DELETE (and
+//     $batch of GETs); a POST that may have reached the service is never resent
+//     and fails with an *AmbiguousError (a dial failure, which sent nothing, is
+//     resent);
+//   - at most RetryPolicy.MaxRetries resends; a Retry-After above
+//     MaxRetryAfter is returned at once as an *APIError with RetryAfter set;
+//     every wait ends when ctx does.
+//
+// Request bodies are gzip-compressed by the SDK (the service and the emulator
+// accept gzip). Compression runs above the retry transport, which buffers the
+// compressed bytes once and replays them unchanged, so retries stay replayable.
 type Client struct {
 	cred    azcore.TokenCredential
 	ep      Endpoints
@@ -704,6 +724,7 @@ func wrapStatus(ae *APIError) error {
 // notFoundError is an *APIError that also matches ErrNotFound.
 type notFoundError struct{ *APIError }
 
+// Unwrap exposes both the *APIError and ErrNotFound.
 func (e *notFoundError) Unwrap() []error { return []error{e.APIError, ErrNotFound} }
 
 func headersInto(ae *APIError, h *abs.ResponseHeaders) {

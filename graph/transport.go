@@ -27,10 +27,12 @@ type AmbiguousError struct {
 	Err error
 }
 
+// Error names the operation and says the outcome is unknown.
 func (e *AmbiguousError) Error() string {
 	return fmt.Sprintf("%s: outcome unknown, the request may have been processed: %v", e.Op, e.Err)
 }
 
+// Unwrap returns the underlying error (an *APIError or a transport error).
 func (e *AmbiguousError) Unwrap() error { return e.Err }
 
 // IsAmbiguous reports whether err is (or wraps) an *AmbiguousError.
@@ -163,6 +165,7 @@ type retryTransport struct {
 	log    *slog.Logger
 }
 
+// RoundTrip sends req under the budget, retrying per the policy (see Client).
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	o := callOptsFrom(ctx)
