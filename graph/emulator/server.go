@@ -93,6 +93,9 @@ func Start(cfg Config) (*Server, error) {
 	var err error
 	dir := cfg.Dir
 	if dir != "" {
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("emulator dir: %w", err)
 		}
@@ -157,6 +160,9 @@ func Start(cfg Config) (*Server, error) {
 			}
 			loaded = true
 		}
+	}
+	if !loaded && cfg.StateFile != "" {
+		s.dirty = true // write the state file even if nothing happens
 	}
 	if !loaded && cfg.Seed != nil {
 		if err := s.st.load(*cfg.Seed, cfg.ProcessingDelay.D(), now, newGUID); err != nil {
