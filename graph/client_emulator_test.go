@@ -73,7 +73,10 @@ func countReq(log []emulator.LogEntry, method, pathSuffix string) int {
 
 func TestEmulatorServiceEndToEnd(t *testing.T) {
 	// the emulator answers 400 to contains() with a hyphen, as the service did
-	srv := startEmulator(t, func(c *emulator.Config) { c.RejectHyphenContains = true })
+	srv := startEmulator(t, func(c *emulator.Config) {
+		c.RejectHyphenContains = true
+		c.PageSize = 2 // lists of 3-4 items take two pages
+	})
 	c := emuClient(t, srv, secretCred(t, srv), nil)
 	ctx := context.Background()
 
@@ -193,6 +196,9 @@ func TestEmulatorServiceEndToEnd(t *testing.T) {
 	}
 
 	// every Graph request the emulator saw carried gzip bodies where there was a body
+	if n := countReq(srv.Requests(), "GET", "/importedWindowsAutopilotDeviceIdentities"); n < 2 {
+		t.Errorf("listing 4 records with page size 2 took %d GETs", n)
+	}
 	for _, e := range srv.Requests() {
 		if e.Method == "POST" && !e.Batch && strings.Contains(e.Path, "/v1.0/") && e.ContentEncoding != "gzip" {
 			t.Errorf("%s %s sent without gzip", e.Method, e.Path)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -302,6 +303,18 @@ func (t *retryTransport) logAttempt(r *http.Request, resp *http.Response, err er
 		}
 	}
 	t.log.LogAttrs(r.Context(), slog.LevelDebug, "graph request", attrs...)
+}
+
+// DebugLogger returns a debug-level logger writing text records to w when the
+// comma-separated value of APIMPORT_DEBUG (passed as debugEnv) includes "api",
+// else nil. Use it as ClientConfig.Logger. Records never hold bodies or tokens.
+func DebugLogger(debugEnv string, w io.Writer) *slog.Logger {
+	for _, v := range strings.Split(debugEnv, ",") {
+		if strings.EqualFold(strings.TrimSpace(v), "api") {
+			return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	}
+	return nil
 }
 
 // redactURL returns the request URL without userinfo (bodies and headers are never logged).

@@ -215,3 +215,15 @@ func TestWriteAmbiguityClassification(t *testing.T) {
 		})
 	}
 }
+
+func TestDebugLogger(t *testing.T) {
+	var sb strings.Builder
+	for _, tt := range []struct {
+		env  string
+		want bool
+	}{{"", false}, {"api", true}, {"csv, API", true}, {"apis", false}, {"1", false}} {
+		if got := DebugLogger(tt.env, &sb) != nil; got != tt.want {
+			t.Errorf("DebugLogger(%q) enabled = %v", tt.env, got)
+		}
+	}
+}
