@@ -22,7 +22,7 @@ type batchItem struct {
 
 // handleBatch serves POST /{version}/$batch. The outer request is authenticated but not
 // counted by the throttle; each item is authenticated, throttled and logged on its own.
-func (s *Server) handleBatch(r *http.Request, version string, body []byte, outer *LogEntry) *resp {
+func (s *Server) handleBatch(r *http.Request, version string, body []byte) *resp {
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(r)
 	}
@@ -81,7 +81,6 @@ func (s *Server) handleBatch(r *http.Request, version string, body []byte, outer
 	}
 	rs := okJSON(r, http.StatusOK, map[string]any{"responses": out})
 	rs.serials = serials
-	outer.Batch = false
 	return rs
 }
 

@@ -173,6 +173,16 @@
 // (faults.retry_after_503 seconds), or a slow response (faults.slow_delay). With
 // faults.fault_batch_items, $batch items get 5xx/503 draws too. Same requests in the same
 // order ⇒ same faults. Faults precede authentication and throttling and do not use budget.
+// The token and discovery endpoints are never faulted.
+//
+// # Notes for clients (found while testing with msgraph-sdk-go v1.89.0)
+//
+//   - kiota-http-go v1.5.4: with compression on (the default) and the RetryHandler retrying a
+//     POST, the retry goes out with the uncompressed body but still labelled
+//     Content-Encoding: gzip; the emulator (like any server) answers 400. Build the client
+//     with khttp.NewCompressionOptionsReference(false) when the RetryHandler may retry
+//     writes, or retry writes yourself.
+//   - A 429 inside $batch is not retried by the SDK (the outer response is 200).
 //
 // # Configuration keys (JSON; LoadConfig rejects unknown keys)
 //

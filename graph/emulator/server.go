@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/rand"
 	"net"
 	"net/http"
@@ -199,7 +200,7 @@ func Start(cfg Config) (*Server, error) {
 		Handler:           s,
 		ReadHeaderTimeout: 30 * time.Second,
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){}, // HTTP/1.1 only: faults hijack connections
-		ErrorLog:          nil,
+		ErrorLog:          log.New(io.Discard, "", 0),                               // TLS handshake noise from untrusting clients
 	}
 	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{s.keys.tlsCert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})
 	s.serveWG.Add(1)
@@ -294,11 +295,16 @@ func (s *Server) SetFaults(f Faults) {
 	s.faults = f
 }
 
-// Requests returns a copy of the in-memory request log.
+// Requests returns a copy of the in-memory request log (at most about log_memory
+// entries, the most recent).
 func (s *Server) Requests() []LogEntry {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	return append([]LogEntry(nil), s.log...)
+	n := len(s.log)
+	if n > s.cfg.LogMemory {
+		n = s.cfg.LogMemory
+	}
+	return append([]LogEntry(nil), s.log[len(s.log)-n:]...)
 }
 
 // Registered returns the registered windowsAutopilotDeviceIdentities (pending imports due
@@ -416,7 +422,8 @@ func (s *Server) record(e LogEntry) {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	s.log = append(s.log, e)
-	if over := len(s.log) - s.cfg.LogMemory; over > 0 {
+	// trim in chunks so that a full log does not cost a copy per request
+	if over := len(s.log) - s.cfg.LogMemory; over > s.cfg.LogMemory/4 {
 		s.log = append(s.log[:0:0], s.log[over:]...)
 	}
 	if s.logEnc != nil {
@@ -474,7 +481,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token" {
 		rec := &statusRecorder{ResponseWriter: w}
 		s.handleToken(rec, r, segs[0])
-		s.record(LogEntry{Time: s.now(), Method: r.Method, Path: p, Status: rec.status, Write: true})
+		s.record(LogEntry{Time: s.now(), Method: r.Method, Path: p, Status: rec.status})
 		return
 	}
 	if len(segs) == 1 && segs[0] != "" && (strings.HasPrefix(segs[0], "v") || segs[0] == "$batch") {
@@ -599,7 +606,7 @@ func (s *Server) serveGraphHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		version, rest := splitVersion(r.URL.Path)
 		if version != "" && strings.EqualFold(strings.Trim(rest, "/"), "$batch") {
-			rs = s.handleBatch(r, version, body, &entry)
+			rs = s.handleBatch(r, version, body)
 		} else {
 			rs = s.serveGraph(r, version, rest, body, false)
 		}
