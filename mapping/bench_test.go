@@ -164,6 +164,21 @@ func maxRSS() uint64 {
 }
 
 func benchCheckFiles(b *testing.B, path string) {
+	benchRun(b, path, func() (Summary, error) {
+		rep, err := CheckFiles(context.Background(), []string{path}, Options{}, 0)
+		if err != nil {
+			return Summary{}, err
+		}
+		if len(rep.FileErrors) != 0 || len(rep.Results) != benchDevices {
+			return rep.Summary, fmt.Errorf("file errors %v, %d results", rep.FileErrors, len(rep.Results))
+		}
+		return rep.Summary, nil
+	})
+}
+
+// benchRun runs check over path per iteration and reports throughput, CPU time and
+// peak memory.
+func benchRun(b *testing.B, path string, check func() (Summary, error)) {
 	st, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
@@ -174,12 +189,12 @@ func benchCheckFiles(b *testing.B, path string) {
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
-		rep, err := CheckFiles(context.Background(), []string{path}, Options{}, 0)
+		s, err := check()
 		if err != nil {
 			b.Fatal(err)
 		}
-		if rep.Summary.Devices != benchDevices || len(rep.FileErrors) != 0 {
-			b.Fatalf("summary %+v, file errors %v", rep.Summary, rep.FileErrors)
+		if s.Devices != benchDevices {
+			b.Fatalf("summary %+v", s)
 		}
 	}
 	b.StopTimer()
@@ -193,6 +208,32 @@ func benchCheckFiles(b *testing.B, path string) {
 func BenchmarkCheckFiles100kUTF8(b *testing.B) {
 	p, _ := benchFiles(b)
 	benchCheckFiles(b, p)
+}
+
+// BenchmarkStream100kUTF8 is the streaming variant a CLI can use to keep memory lower:
+// AddFiles, then All to walk the Results without building the slice.
+func BenchmarkStream100kUTF8(b *testing.B) {
+	p, _ := benchFiles(b)
+	benchRun(b, p, func() (Summary, error) {
+		c, err := New(Options{})
+		if err != nil {
+			return Summary{}, err
+		}
+		if _, err := c.AddFiles(context.Background(), []string{p}, 0); err != nil {
+			return Summary{}, err
+		}
+		n := 0
+		for r := range c.All() {
+			if r.Device != nil && r.Device.Fingerprint != "" {
+				n++
+			}
+		}
+		s := c.Summary(1)
+		if n != s.Devices {
+			return s, fmt.Errorf("All yielded %d devices, summary says %d", n, s.Devices)
+		}
+		return s, nil
+	})
 }
 
 // BenchmarkCheckFiles100kUTF16 is the same export in UTF-16LE with a BOM (~800 MB), the

@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/base64"
 	"errors"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -453,5 +454,42 @@ func TestPreparedResult(t *testing.T) {
 	p = c.Prepare(row("a.csv", 3, m.Serial, ""))
 	if r := p.Result(); r.Status != StatusInvalid || r.Device != nil || !slices.Equal(r.Codes, []string{CodeMissingHash}) {
 		t.Errorf("invalid: %+v", r)
+	}
+}
+
+// TestAllMatchesResults checks that the streaming All yields exactly what Results holds.
+func TestAllMatchesResults(t *testing.T) {
+	c, _ := New(Options{})
+	m1, m2, m3 := machine("CZC7000001", 71), machine("CZC7000001", 72), machine("CZC7000003", 73)
+	for i, r := range []csvreport.Row{
+		{Serial: m1.Serial, Hash: b64(m1)}, {Serial: m3.Serial, Hash: b64(m3), GroupTag: "Lab", AssignedUser: "ann@contoso.com", ProductID: "3300000012345"},
+		{Serial: m3.Serial, Hash: b64(recaptured(m3))}, {Serial: m2.Serial, Hash: b64(m2)}, {Serial: "", Hash: ""},
+	} {
+		r.File, r.Line = "a.csv", i+2
+		c.Add(r)
+	}
+	var all []Result
+	for r := range c.All() {
+		all = append(all, r)
+	}
+	res := c.Results()
+	if len(all) != len(res) || len(res) != 5 {
+		t.Fatalf("All yielded %d, Results %d", len(all), len(res))
+	}
+	for i := range res {
+		a, b := all[i], res[i]
+		if a.Status != b.Status || a.Serial != b.Serial || a.DuplicateOf != b.DuplicateOf || !slices.Equal(a.Codes, b.Codes) ||
+			!slices.Equal(a.Findings, b.Findings) || (a.Device == nil) != (b.Device == nil) || a.Device != nil && !reflect.DeepEqual(*a.Device, *b.Device) {
+			t.Errorf("row %d: All %+v, Results %+v", i, a, b)
+		}
+	}
+	wantStatus := []Status{StatusConflict, StatusValid, StatusDuplicate, StatusConflict, StatusInvalid}
+	for i, w := range wantStatus {
+		if res[i].Status != w {
+			t.Errorf("row %d: %s, want %s", i, res[i].Status, w)
+		}
+	}
+	if d := res[1].Device; d.GroupTag != "Lab" || d.AssignedUser != "ann@contoso.com" || d.ProductKey != "3300000012345" {
+		t.Errorf("device %+v", d)
 	}
 }
