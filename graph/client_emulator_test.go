@@ -211,9 +211,9 @@ func TestEmulatorServiceEndToEnd(t *testing.T) {
 }
 
 func TestEmulatorTokenRefresh(t *testing.T) {
-	// MSAL treats a token as expired 5 minutes before exp: a 302 s token is good
-	// for about 2 s, so a request 3 s later must fetch a fresh one.
-	srv := startEmulator(t, func(c *emulator.Config) { c.TokenLifetime = emulator.Duration(302 * time.Second) })
+	// MSAL treats a token as expired 5 minutes before exp: a 304 s token is good
+	// for about 4 s, so a request 5 s later must fetch a fresh one.
+	srv := startEmulator(t, func(c *emulator.Config) { c.TokenLifetime = emulator.Duration(304 * time.Second) })
 	c := emuClient(t, srv, secretCred(t, srv), nil)
 	ctx := context.Background()
 	if err := c.ListImported(ctx, func(ImportRecord) bool { return true }); err != nil {
@@ -225,7 +225,7 @@ func TestEmulatorTokenRefresh(t *testing.T) {
 	if n := countReq(srv.Requests(), "POST", "/oauth2/v2.0/token"); n != 1 {
 		t.Fatalf("%d token requests for two calls within the lifetime, want 1 (one credential, cached)", n)
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(5 * time.Second)
 	if err := c.ListImported(ctx, func(ImportRecord) bool { return true }); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}

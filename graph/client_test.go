@@ -401,7 +401,15 @@ func TestRetryAfterPausesEveryone(t *testing.T) {
 	for throttledAt.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond) // let the 429 reach the client and set the pause
+	for { // wait until the client has read the 429 and paused the budget
+		c.lim.mu.Lock()
+		paused := c.lim.pausedUntil.After(time.Now())
+		c.lim.mu.Unlock()
+		if paused {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if _, err := c.GetImported(ctx, "other"); err != nil {
 		t.Fatal(err)
 	}
