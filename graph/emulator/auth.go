@@ -61,6 +61,12 @@ func (s *Server) IssueToken(roles []string, lifetime time.Duration) string {
 	return s.issue(s.ClientID, roles, lifetime)
 }
 
+// IssueTokenFor is IssueToken for another registered client (Config.Clients); tokens of
+// different clients are throttled separately.
+func (s *Server) IssueTokenFor(clientID string, roles []string, lifetime time.Duration) string {
+	return s.issue(clientID, roles, lifetime)
+}
+
 func (s *Server) issue(clientID string, roles []string, lifetime time.Duration) string {
 	now := s.now()
 	if roles == nil {

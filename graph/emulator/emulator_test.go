@@ -516,3 +516,30 @@ func TestOpenIDConfiguration(t *testing.T) {
 		t.Fatalf("unknown tenant: %d", res2.StatusCode)
 	}
 }
+
+func TestThrottlePerApp(t *testing.T) {
+	srv := startEmu(t, func(c *emulator.Config) {
+		c.RequestLimit = 2
+		c.ThrottleWindow = emulator.Duration(time.Hour)
+		c.Clients = []emulator.ClientConfig{{ClientID: "33333333-3333-4333-8333-333333333333", ClientSecret: "s3"}}
+	})
+	a := srv.IssueToken([]string{emulator.RoleReadWrite}, time.Hour)
+	b := srv.IssueTokenFor("33333333-3333-4333-8333-333333333333", []string{emulator.RoleReadWrite}, time.Hour)
+	get := func(tok string) int {
+		res, _ := rawTok(t, srv, tok, http.MethodGet, "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities", nil, false)
+		return res.StatusCode
+	}
+	got := []int{get(a), get(a), get(a), get(b), get(b), get(b)}
+	if fmt.Sprint(got) != "[200 200 429 200 200 429]" {
+		t.Fatalf("statuses %v: each app must have its own budget", got)
+	}
+	apps := map[string]int{}
+	for _, e := range srv.Requests() {
+		if e.Throttled {
+			apps[e.AppID]++
+		}
+	}
+	if apps[srv.ClientID] != 1 || apps["33333333-3333-4333-8333-333333333333"] != 1 {
+		t.Fatalf("throttled per app %v", apps)
+	}
+}

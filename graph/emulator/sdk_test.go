@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/devicemanagement"
@@ -66,6 +67,11 @@ func TestSDKCreateGetDelete(t *testing.T) {
 	err = c.dm.ImportedWindowsAutopilotDeviceIdentities().ByImportedWindowsAutopilotDeviceIdentityId(*created.GetId()).Delete(ctx, nil)
 	if status, _, _ := odata(t, err); status != http.StatusNotFound {
 		t.Fatalf("second delete status %d, want 404", status)
+	}
+	for _, e := range srv.Requests() {
+		if e.Method == http.MethodPost && strings.HasPrefix(e.Path, "/v1.0/") && e.ContentEncoding != "gzip" {
+			t.Errorf("SDK POST %s arrived with Content-Encoding %q, want gzip", e.Path, e.ContentEncoding)
+		}
 	}
 	if len(srv.Registered()) != 1 || len(srv.Imported()) != 0 {
 		t.Fatalf("state: %d registered, %d imported", len(srv.Registered()), len(srv.Imported()))
