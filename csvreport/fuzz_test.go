@@ -16,8 +16,8 @@ func FuzzReader(f *testing.F) {
 	for _, td := range testdataFiles() {
 		f.Add(td.bytes(f))
 	}
-	dir := filepath.Join("..", "..", "shared", "samples-public")
-	if files, err := filepath.Glob(filepath.Join(dir, "*.csv")); err == nil {
+	for _, dir := range []string{filepath.Join("..", "samples"), filepath.Join("..", "..", "shared", "samples-public")} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
 		for _, p := range files {
 			if b, err := os.ReadFile(p); err == nil {
 				f.Add(b)
