@@ -370,11 +370,17 @@ func ssrsLabelsAt(scanned []record, i int) int {
 
 // noHeaderError explains why no header or hash was found in the scanned records.
 func (r *Reader) noHeaderError(scanned []record) error {
+	// manufacturer,model,serial: three short values on every line.
 	corporate := true
 	for _, rec := range scanned {
-		if trimmedLen(rec.cells) != 3 || strings.TrimSpace(rec.cells[0]) == "" || strings.TrimSpace(rec.cells[2]) == "" {
+		if trimmedLen(rec.cells) != 3 {
 			corporate = false
 			break
+		}
+		for _, c := range rec.cells[:3] {
+			if c = strings.TrimSpace(c); c == "" || len(c) > 128 {
+				corporate = false
+			}
 		}
 	}
 	if corporate {
@@ -550,7 +556,7 @@ func (r *Reader) setSSRS(rec record, k int, elem *record) {
 		}
 		r.note(rec.line, "unknown_column", fmt.Sprintf("column %d%s of the report rows is not an import column; it is ignored", i+1, name))
 	}
-	m := newMap(LayoutSSRS, fields, width, headerLine)
+	m := newMap(LayoutSSRS, fields, max(width, 2*k), headerLine)
 	m.labels = k
 	m.elemKey = elemKey
 	r.setMap(m)

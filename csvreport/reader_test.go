@@ -433,6 +433,8 @@ func TestSSRSVariants(t *testing.T) {
 			[]wantRow{{2, "S1", true, "", ""}}},
 		{"label rows without hashes", crlf("x,y,z,a,b,c", labels+",S1,,", labels+",S2,,"), "utf-8",
 			[]wantRow{{2, "S1", false, "", ""}, {3, "S2", false, "", ""}}},
+		{"first row without hash", crlf("x,y,z,a,b,c", labels+",S1,,", labels+",S2,,"+h2), "utf-8",
+			[]wantRow{{2, "S1", false, "", ""}, {3, "S2", true, "", ""}}},
 		{"empty values", crlf("x,y,z,a,b,c", labels+",S1,,"+h1, labels+",,,"), "utf-8",
 			[]wantRow{{2, "S1", true, "", ""}, {3, "", false, "", ""}}},
 	}
@@ -473,6 +475,14 @@ func TestHeaderlessVariants(t *testing.T) {
 			}
 			checkRows(t, res.rows, tt.want)
 		})
+	}
+}
+
+func TestNoHeaderNotCorporate(t *testing.T) {
+	// Short (truncated) hashes without header: not a corporate identifier list.
+	res := readBytes(t, []byte(crlf("S1,,T0FBQUFBQUFB", "S2,,T0FBQUFBQUFC")), "short.csv")
+	if fe := res.fileErr(t); fe.Code != "no_header" {
+		t.Errorf("code %s, want no_header", fe.Code)
 	}
 }
 
