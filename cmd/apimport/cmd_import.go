@@ -49,6 +49,7 @@ type importOptions struct {
 	expectTenant   string
 	maxDevices     int
 	pollMin        time.Duration
+	limits         graph.Limits
 }
 
 func newImportCmd(env *cliEnv) *cobra.Command {
@@ -116,7 +117,12 @@ Output: a table on stdout (text) or JSON Lines with --json: one
 	f.StringVar(&opts.expectTenant, "expect-tenant", "", "refuse to run unless the token is for this tenant `ID`")
 	f.IntVar(&opts.maxDevices, "max-devices", 0, "refuse to import more than `N` devices (0: no limit)")
 	f.DurationVar(&opts.pollMin, "poll-min", 0, "shortest poll interval (default 2s; for tests and rehearsals)")
-	_ = f.MarkHidden("poll-min")
+	f.IntVar(&opts.limits.Writes, "write-limit", 0, "client write budget per throttle window (default 100)")
+	f.IntVar(&opts.limits.Requests, "request-limit", 0, "client request budget per throttle window (default 1000)")
+	f.DurationVar(&opts.limits.Window, "throttle-window", 0, "client throttle window (default 20s)")
+	for _, name := range []string{"poll-min", "write-limit", "request-limit", "throttle-window"} {
+		_ = f.MarkHidden(name)
+	}
 	return cmd
 }
 
@@ -247,11 +253,15 @@ func connect(env *cliEnv, o *importOptions) (*graph.Client, graph.TokenInfo, err
 	if err != nil {
 		return nil, graph.TokenInfo{}, &exitError{code: exitAuth, msg: err.Error()}
 	}
-	client, err := graph.NewClient(cred, graph.ClientConfig{Cloud: o.cloud, GraphURL: o.graphURL, CAFile: o.caFile})
+	client, err := graph.NewClient(cred, graph.ClientConfig{Cloud: o.cloud, GraphURL: o.graphURL, CAFile: o.caFile, Limits: o.limits})
 	if err != nil {
 		return nil, graph.TokenInfo{}, &exitError{code: exitUsage, msg: err.Error()}
 	}
 	info, err := client.Preflight(env.ctx)
+	if o.expectTenant != "" && (err == nil || info.TenantID != "") && !strings.EqualFold(o.expectTenant, info.TenantID) {
+		return nil, info, &exitError{code: exitAuth, msg: fmt.Sprintf("the token is for tenant %s, not the expected %s", info.TenantID, o.expectTenant),
+			hint: "check --tenant-id and the credentials; nothing was sent"}
+	}
 	if err != nil {
 		if env.ctx.Err() != nil {
 			return nil, info, env.ctx.Err()
@@ -265,10 +275,6 @@ func connect(env *cliEnv, o *importOptions) (*graph.Client, graph.TokenInfo, err
 			return nil, info, &exitError{code: exitAuth, msg: err.Error(), hint: "check --tenant-id, --client-id and the secret or certificate"}
 		}
 		return nil, info, &exitError{code: exitAuth, msg: err.Error(), hint: "check the network path to the authority (proxy: HTTPS_PROXY) and the credentials"}
-	}
-	if o.expectTenant != "" && !strings.EqualFold(o.expectTenant, info.TenantID) {
-		return nil, info, &exitError{code: exitAuth, msg: fmt.Sprintf("the token is for tenant %s, not the expected %s", info.TenantID, o.expectTenant),
-			hint: "check --tenant-id and the credentials; nothing was sent"}
 	}
 	return client, info, nil
 }
