@@ -333,6 +333,7 @@ func (c *Client) getBatch(ctx context.Context, ids []string, out map[string]Impo
 		}
 		var again []string
 		var wait time.Duration
+		throttled := false
 		answered := make(map[string]bool, len(ids))
 		for _, item := range br.GetResponses() {
 			if item == nil || item.GetId() == nil {
@@ -359,6 +360,7 @@ func (c *Client) getBatch(ctx context.Context, ids []string, out map[string]Impo
 			case status == http.StatusTooManyRequests || status == 500 || status == 502 || status == 503 || status == 504:
 				if status == http.StatusTooManyRequests {
 					c.stats.throttled.Add(1)
+					throttled = true
 				}
 				h := http.Header{}
 				for k, v := range item.GetHeaders() {
@@ -389,7 +391,11 @@ func (c *Client) getBatch(ctx context.Context, ids []string, out map[string]Impo
 			return fmt.Errorf("batch get: %d items still unanswered after %d retries", len(again), attempt)
 		}
 		c.stats.retries.Add(int64(len(again)))
-		c.lim.pause(wait) // throttled items mean the app is throttled: everyone waits
+		if throttled {
+			c.lim.pause(wait) // throttled items mean the app is throttled: everyone waits
+		} else if err := sleepCtx(ctx, wait); err != nil {
+			return err
+		}
 		if c.log != nil {
 			c.log.Debug("graph batch items retried", slog.Int("items", len(again)), slog.Duration("wait", wait))
 		}

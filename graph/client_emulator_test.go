@@ -407,3 +407,39 @@ func TestEmulatorSecretFile(t *testing.T) {
 		})
 	}
 }
+
+func TestEmulatorBatchItemFaultsRetried(t *testing.T) {
+	srv := startEmulator(t, func(c *emulator.Config) { c.Faults.FaultBatchItems = true })
+	c := emuClient(t, srv, secretCred(t, srv), func(cfg *ClientConfig) { cfg.Retry.MaxRetries = 10 })
+	ctx := context.Background()
+	var items []ImportItem
+	for i := 0; i < 30; i++ {
+		s := fmt.Sprintf("B%02d", i)
+		items = append(items, ImportItem{Serial: s, Hardware: testHash(s, "HP")})
+	}
+	recs, err := c.Import(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+	}
+	srv.SetFaults(emulator.Faults{Error5xx: 0.3, FaultBatchItems: true})
+	got, err := c.GetImportedMany(ctx, ids)
+	if err != nil {
+		t.Fatalf("get many under faults: %v", err)
+	}
+	if len(got) != 30 {
+		t.Errorf("%d records, want 30", len(got))
+	}
+	faulted := 0
+	for _, e := range srv.Requests() {
+		if e.Fault != "" {
+			faulted++
+		}
+	}
+	if faulted == 0 || c.Stats().Retries == 0 {
+		t.Errorf("no fault injected (%d) or retried (%+v): the test proves nothing", faulted, c.Stats())
+	}
+}
