@@ -3,11 +3,13 @@ package csvreport
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // TestEncodingLineEndQuoting reads the same three devices written in every encoding, line
@@ -645,6 +647,41 @@ func TestExpandArgs(t *testing.T) {
 			if err != nil || !slices.Equal(got, tt.want) {
 				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
 			}
+		})
+	}
+}
+
+// TestReadError: an I/O error is a *FileError "unreadable" that wraps the cause, at open
+// time or after the rows read so far.
+func TestReadError(t *testing.T) {
+	boom := errors.New("device not ready")
+	var b strings.Builder
+	b.WriteString(canonHeader + "\r\n")
+	for i := range 30 { // ~120 KB: more than the sniffed prefix
+		fmt.Fprintf(&b, "S%d,,%s\r\n", i, fakeHash(i))
+	}
+	tests := []struct {
+		name     string
+		r        io.Reader
+		wantRows int
+	}{
+		{"at open", iotest.ErrReader(boom), 0},
+		{"mid-file", io.MultiReader(strings.NewReader(b.String()), iotest.ErrReader(boom)), 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := result{}
+			rd, err := NewReader(tt.r, "e.csv")
+			if err != nil {
+				res.err = err
+			} else {
+				res = drain(t, rd)
+			}
+			fe := res.fileErr(t)
+			if fe.Code != "unreadable" || !errors.Is(err, boom) && !errors.Is(res.err, boom) || len(res.rows) != tt.wantRows {
+				t.Errorf("error %+v, %d rows", fe, len(res.rows))
+			}
+			checkMessageStyle(t, fe.Message)
 		})
 	}
 }
