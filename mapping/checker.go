@@ -87,6 +87,7 @@ type serialEntry struct {
 type serialMore struct {
 	rows     []int32 // later rows (duplicates or conflicts), in input order
 	idents   []identFirst
+	index    map[[16]byte]int32 // identity -> first row, once idents is long (one serial shared by a whole fleet)
 	conflict bool
 	queued   bool // in Checker.dirty: the rows must be (re)marked as conflicts
 }
@@ -94,6 +95,38 @@ type serialMore struct {
 type identFirst struct {
 	ident [16]byte
 	first int32
+}
+
+// maxLinearIdents is how many identities of one serial are searched linearly.
+const maxLinearIdents = 8
+
+// find returns the first row of identity id, or -1.
+func (m *serialMore) find(id [16]byte) int32 {
+	if m.index != nil {
+		if first, ok := m.index[id]; ok {
+			return first
+		}
+		return -1
+	}
+	for _, x := range m.idents {
+		if x.ident == id {
+			return x.first
+		}
+	}
+	return -1
+}
+
+// add records a new identity of the serial.
+func (m *serialMore) add(id [16]byte, first int32) {
+	m.idents = append(m.idents, identFirst{id, first})
+	if m.index != nil {
+		m.index[id] = first
+	} else if len(m.idents) > maxLinearIdents {
+		m.index = make(map[[16]byte]int32, 2*len(m.idents))
+		for _, x := range m.idents {
+			m.index[x.ident] = x.first
+		}
+	}
 }
 
 // New returns a Checker for opts. Option values are trimmed; a group tag or assigned user
@@ -181,15 +214,9 @@ func (c *Checker) AddPrepared(p Prepared) {
 		}
 		m := e.more
 		m.rows = append(m.rows, idx)
-		first := int32(-1)
-		for _, id := range m.idents {
-			if id.ident == p.ident {
-				first = id.first
-				break
-			}
-		}
+		first := m.find(p.ident)
 		if first < 0 {
-			m.idents = append(m.idents, identFirst{p.ident, idx})
+			m.add(p.ident, idx)
 			m.conflict = true
 			rc.status = stConflict // the finding is written when the rows are marked
 		} else {

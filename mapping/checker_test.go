@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -491,5 +492,28 @@ func TestAllMatchesResults(t *testing.T) {
 	}
 	if d := res[1].Device; d.GroupTag != "Lab" || d.AssignedUser != "ann@contoso.com" || d.ProductKey != "3300000012345" {
 		t.Errorf("device %+v", d)
+	}
+}
+
+// TestOneSerialWholeFleet: a serial shared by many machines (a firmware default missing
+// from the placeholder list) makes every row a conflict, and recaptures among them are
+// found through the identity index too.
+func TestOneSerialWholeFleet(t *testing.T) {
+	c, _ := New(Options{})
+	const n = 40
+	for i := range n {
+		m := machine("FLEET-DEFAULT", 1000+i)
+		c.Add(row("a.csv", i+2, m.Serial, b64(m)))
+	}
+	m := machine("FLEET-DEFAULT", 1000+n-1)
+	c.Add(row("a.csv", n+2, m.Serial, b64(recaptured(m))))
+	s := c.Summary(1)
+	if s.Conflicts != n+1 || s.Devices != 0 {
+		t.Fatalf("summary %+v", s)
+	}
+	res := c.Results()
+	msg := res[0].Findings[len(res[0].Findings)-1].Message
+	if !strings.Contains(msg, fmt.Sprintf("%d different machines", n)) || !strings.Contains(msg, fmt.Sprintf("and %d more", n-maxListedRows)) {
+		t.Errorf("message %q", msg)
 	}
 }
