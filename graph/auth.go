@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -63,8 +64,8 @@ type AuthConfig struct {
 	SendCertificateChain bool   // certificate: send x5c (subject name/issuer auth)
 
 	// device-code: TokenCacheName names the persistent cache (default "apimport");
-	// AuthRecordFile is where the AuthenticationRecord is kept (default
-	// <user config dir>/apimport/auth-record-<tenant>.json).
+	// AuthRecordFile is where the AuthenticationRecord is kept (default next to
+	// the cache: <cache dir>/.IdentityService/<name>.authrecord-<tenant>.json).
 	TokenCacheName    string
 	AuthRecordFile    string
 	NoPersistentCache bool // device-code: keep tokens in memory only
@@ -229,11 +230,11 @@ func newDeviceCodeCredential(cfg AuthConfig, co azcore.ClientOptions, disableDis
 	}
 	d := &deviceCodeCredential{recordFile: cfg.AuthRecordFile}
 	persistent := false
+	name := cfg.TokenCacheName
+	if name == "" {
+		name = "apimport"
+	}
 	if !cfg.NoPersistentCache {
-		name := cfg.TokenCacheName
-		if name == "" {
-			name = "apimport"
-		}
 		c, err := azcache.New(&azcache.Options{Name: name})
 		if err != nil {
 			fmt.Fprintf(prompt, "apimport: warning: persistent token cache unavailable (%v); tokens are kept in memory and you will sign in again next run\n", err)
@@ -244,10 +245,7 @@ func newDeviceCodeCredential(cfg AuthConfig, co azcore.ClientOptions, disableDis
 	}
 	if persistent {
 		if d.recordFile == "" {
-			dir, err := os.UserConfigDir()
-			if err == nil {
-				d.recordFile = filepath.Join(dir, "apimport", "auth-record-"+safeName(cfg.TenantID)+".json")
-			}
+			d.recordFile = defaultRecordFile(name, cfg.TenantID)
 		}
 		if d.recordFile != "" {
 			if b, err := os.ReadFile(d.recordFile); err == nil {
@@ -287,6 +285,23 @@ func (d *deviceCodeCredential) GetToken(ctx context.Context, opts policy.TokenRe
 	}
 	d.mu.Unlock()
 	return d.cred.GetToken(ctx, opts)
+}
+
+// defaultRecordFile puts the AuthenticationRecord next to the persistent cache
+// (azidentity/cache keeps it in <dir>/.IdentityService, where dir is the home
+// directory on macOS and the user cache directory elsewhere).
+func defaultRecordFile(cacheName, tenant string) string {
+	var dir string
+	var err error
+	if runtime.GOOS == "darwin" {
+		dir, err = os.UserHomeDir()
+	} else {
+		dir, err = os.UserCacheDir()
+	}
+	if err != nil || dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, ".IdentityService", cacheName+".authrecord-"+safeName(tenant)+".json")
 }
 
 func safeName(s string) string {

@@ -175,3 +175,13 @@ func TestDeviceCodePersistentCacheOrWarning(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultRecordFile(t *testing.T) {
+	f := defaultRecordFile("apimport", "contoso.onmicrosoft.com/../x")
+	if f == "" {
+		t.Skip("no user cache directory")
+	}
+	if !strings.Contains(f, filepath.Join(".IdentityService", "apimport.authrecord-contoso.onmicrosoft.com_.._x.json")) {
+		t.Errorf("record file = %s", f)
+	}
+}
