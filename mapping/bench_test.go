@@ -36,6 +36,7 @@ var bench struct {
 	dir        string
 	utf8Path   string
 	utf16Path  string
+	osPIDPath  string // UTF-8, every row with an OS product ID as in a ConfigMgr report
 	err        error
 	generation time.Duration
 }
@@ -64,17 +65,18 @@ func benchFiles(b *testing.B) (utf8Path, utf16Path string) {
 		}
 		bench.utf8Path = filepath.Join(dir, "export-utf8.csv")
 		bench.utf16Path = filepath.Join(dir, "export-utf16.csv")
+		bench.osPIDPath = filepath.Join(dir, "export-ospid.csv")
 		if bench.dir == "" {
-			done := filepath.Join(dir, "complete")
+			done := filepath.Join(dir, "complete-v2") // bump when the generator changes
 			if _, err := os.Stat(done); err == nil {
 				return
 			}
-			if bench.err = writeBenchFiles(bench.utf8Path, bench.utf16Path); bench.err == nil {
+			if bench.err = writeBenchFiles(bench.utf8Path, bench.utf16Path, bench.osPIDPath); bench.err == nil {
 				bench.err = os.WriteFile(done, nil, 0o600)
 			}
 			return
 		}
-		bench.err = writeBenchFiles(bench.utf8Path, bench.utf16Path)
+		bench.err = writeBenchFiles(bench.utf8Path, bench.utf16Path, bench.osPIDPath)
 		bench.generation = time.Since(start)
 	})
 	if bench.err != nil {
@@ -83,12 +85,19 @@ func benchFiles(b *testing.B) (utf8Path, utf16Path string) {
 	return bench.utf8Path, bench.utf16Path
 }
 
-func writeBenchFiles(p8, p16 string) error {
+func writeBenchFiles(p8, p16, pOS string) error {
 	f8, err := os.Create(p8)
 	if err != nil {
 		return err
 	}
 	defer f8.Close()
+	fOS, err := os.Create(pOS)
+	if err != nil {
+		return err
+	}
+	defer fOS.Close()
+	wOS := bufio.NewWriterSize(fOS, 1<<20)
+	wOS.WriteString("Device Serial Number,Windows Product ID,Hardware Hash\r\n")
 	f16, err := os.Create(p16)
 	if err != nil {
 		return err
@@ -111,7 +120,12 @@ func writeBenchFiles(p8, p16 string) error {
 		d := machine(fmt.Sprintf("BENCH%07d", i), i)
 		d.UUID[2], d.UUID[3] = byte(i>>16), byte(i>>24)
 		d.Model = "Book " + strconv.Itoa(i%7)
-		line(d.Serial + ",," + d.EncodeBase64() + ",Fleet\r\n")
+		h := d.EncodeBase64()
+		line(d.Serial + ",," + h + ",Fleet\r\n")
+		wOS.WriteString(d.Serial + ",00330-80000-00000-AA" + strconv.Itoa(100+i%900) + "," + h + "\r\n")
+	}
+	if err := wOS.Flush(); err != nil {
+		return err
 	}
 	if err := w8.Flush(); err != nil {
 		return err
@@ -234,6 +248,13 @@ func BenchmarkStream100kUTF8(b *testing.B) {
 		}
 		return s, nil
 	})
+}
+
+// BenchmarkCheckFiles100kOSProductID is the UTF-8 export as a ConfigMgr report has it:
+// every row carries an OS product ID, so every row gets a product_id_ignored warning.
+func BenchmarkCheckFiles100kOSProductID(b *testing.B) {
+	benchFiles(b)
+	benchCheckFiles(b, bench.osPIDPath)
 }
 
 // BenchmarkCheckFiles100kUTF16 is the same export in UTF-16LE with a BOM (~800 MB), the

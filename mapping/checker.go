@@ -58,8 +58,13 @@ type rec struct {
 
 // recExtra holds what most valid rows do not have.
 type recExtra struct {
-	codes       []string // error codes of an invalid row
-	findings    []Finding
+	codes    []string // error codes of an invalid row
+	findings []Finding
+	dev      *devExtra
+}
+
+// devExtra holds the rarer device fields of a valid row.
+type devExtra struct {
 	productKey  string
 	user        string
 	fingerprint string // when it does not fit rec.fp
@@ -195,15 +200,18 @@ func (c *Checker) AddPrepared(p Prepared) {
 	d := &p.dev
 	rc.status = stValid
 	rc.tag = c.intern(d.GroupTag)
-	x.productKey, x.user = d.ProductKey, d.AssignedUser
-	x.hardware, x.hashB64 = d.Hardware, d.HashB64
+	de := devExtra{productKey: d.ProductKey, user: d.AssignedUser, hardware: d.Hardware, hashB64: d.HashB64}
 	if len(d.Fingerprint) == 2*len(rc.fp) {
 		if _, err := hex.Decode(rc.fp[:], []byte(d.Fingerprint)); err == nil {
 			rc.hasFP = true
 		}
 	}
 	if !rc.hasFP {
-		x.fingerprint = d.Fingerprint
+		de.fingerprint = d.Fingerprint
+	}
+	if de.productKey != "" || de.user != "" || de.fingerprint != "" || de.hardware != nil || de.hashB64 != "" {
+		dc := de
+		x.dev = &dc
 	}
 
 	e, seen := c.serials[p.key]
@@ -244,8 +252,7 @@ func (c *Checker) AddPrepared(p Prepared) {
 }
 
 func (x *recExtra) empty() bool {
-	return len(x.findings) == 0 && len(x.codes) == 0 && x.productKey == "" && x.user == "" &&
-		x.fingerprint == "" && x.hardware == nil && x.hashB64 == ""
+	return len(x.findings) == 0 && len(x.codes) == 0 && x.dev == nil
 }
 
 // differences describes how a duplicate's group tag and user differ from the first
@@ -253,8 +260,8 @@ func (x *recExtra) empty() bool {
 func (c *Checker) differences(first int32, d *Device) string {
 	f := &c.recs[first]
 	var firstUser string
-	if f.x != nil {
-		firstUser = f.x.user
+	if f.x != nil && f.x.dev != nil {
+		firstUser = f.x.dev.user
 	}
 	var diff []string
 	if t := c.strs[f.tag]; d.GroupTag != t {
@@ -434,7 +441,8 @@ func (c *Checker) result(i int, dev *Device) Result {
 		if r.hasFP {
 			dev.Fingerprint = hex.EncodeToString(r.fp[:])
 		}
-		if x := r.x; x != nil {
+		if r.x != nil && r.x.dev != nil {
+			x := r.x.dev
 			dev.ProductKey, dev.AssignedUser = x.productKey, x.user
 			dev.Hardware, dev.HashB64 = x.hardware, x.hashB64
 			if x.fingerprint != "" {

@@ -63,6 +63,11 @@ func (p *Prepared) Result() Result {
 	return r
 }
 
+// productIDIgnored is the finding of a dropped Windows Product ID. Every row of a
+// ConfigMgr report has it, so rows whose only finding it is share this slice.
+var productIDIgnored = []Finding{{Code: CodeProductIDIgnored, Warning: true, Message: "the windows product id is not a " +
+	"13-digit product key id (pkid), e.g. the os product id of a configuration manager report; it is optional and was dropped"}}
+
 // findings collects a row's findings.
 type findings struct {
 	list   []Finding
@@ -174,8 +179,7 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 		if isPKID(pid) {
 			productKey = pid
 		} else {
-			fs.warn(CodeProductIDIgnored, "the windows product id is not a 13-digit product key id (pkid), "+
-				"e.g. the os product id of a configuration manager report; it is optional and was dropped")
+			fs.list = append(fs.list, productIDIgnored[0])
 		}
 	}
 
@@ -204,6 +208,10 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 	// (Manufacturer and Model are copied by AddPrepared's intern table.)
 	r.Serial = strings.Clone(r.Serial)
 	r.Findings = fs.list
+	if len(fs.list) == 1 && fs.list[0] == productIDIgnored[0] {
+		// The usual case for a ConfigMgr report: share one slice instead of one per row.
+		r.Findings = productIDIgnored[:1:1]
+	}
 	if fs.errors > 0 {
 		r.Status = StatusInvalid
 		r.Codes = fs.codes()
