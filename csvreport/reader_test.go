@@ -390,9 +390,20 @@ func TestRealSamples(t *testing.T) {
 			if r.Line != 2 || len(r.Hash) != 4000 || !strings.HasPrefix(r.Hash, "T0") || r.Problem != nil || r.ProductID != "" {
 				t.Errorf("row: line %d hash %s (%d) problem %v", r.Line, short(r.Hash), len(r.Hash), r.Problem)
 			}
-			wantEmptySerial := strings.Contains(f, "a5f2af5") || strings.Contains(f, "8ec586a")
-			if (r.Serial == "") != wantEmptySerial {
-				t.Errorf("serial %q", r.Serial)
+			// Serial lengths as documented in samples-public/README.md (the values are not
+			// repeated here).
+			wantLen := map[string]int{"6cc4304": 8, "a5f2af5": 0, "8ec586a": 0, "dd069fa": 10, "823e09f": 10, "2b36e62": 54}
+			found := false
+			for commit, n := range wantLen {
+				if strings.Contains(f, commit) {
+					found = true
+					if len(r.Serial) != n {
+						t.Errorf("serial has %d characters, want %d", len(r.Serial), n)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("unexpected sample %s", f)
 			}
 			if strings.Contains(f, "m3sterkw0n") && (!strings.HasPrefix(r.Serial, "VMware-56 4d ") || len(r.Serial) != 54) {
 				t.Errorf("VMware serial not kept verbatim: %q", r.Serial)
