@@ -1,10 +1,16 @@
 package graph
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
 func TestCloudTable(t *testing.T) {
@@ -91,5 +97,49 @@ func TestNewClientRefusesPlainHTTP(t *testing.T) {
 	}
 	if _, err := NewClient(nil, ClientConfig{}); err == nil {
 		t.Fatal("nil credential accepted")
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// scopeCred records the scopes it was asked for.
+type scopeCred struct{ scopes []string }
+
+func (s *scopeCred) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	s.scopes = append(s.scopes, o.Scopes...)
+	return azcore.AccessToken{Token: "t", ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+func TestClientUsesCloudHostAndScope(t *testing.T) {
+	for _, name := range CloudNames() {
+		t.Run(name, func(t *testing.T) {
+			var got *http.Request
+			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				got = r
+				body := `{"id":"a","serialNumber":"S"}`
+				return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+					Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+			})
+			cred := &scopeCred{}
+			c, err := NewClient(cred, ClientConfig{Cloud: name, Transport: rt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.GetImported(context.Background(), "a"); err != nil {
+				t.Fatal(err)
+			}
+			want := Clouds[name]
+			if u := got.URL.Scheme + "://" + got.URL.Host; u != want.GraphURL || !strings.HasPrefix(got.URL.Path, "/v1.0/deviceManagement/") {
+				t.Errorf("request went to %s", got.URL)
+			}
+			if got.Header.Get("Authorization") != "Bearer t" {
+				t.Errorf("no token attached for the cloud's own Graph host")
+			}
+			if len(cred.scopes) != 1 || cred.scopes[0] != want.Scope {
+				t.Errorf("scopes = %v, want [%s]", cred.scopes, want.Scope)
+			}
+		})
 	}
 }
