@@ -218,6 +218,23 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+func TestHeaderOnlyFileIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty-report.csv")
+	if err := os.WriteFile(path, []byte("Device Serial Number,Windows Product ID,Hardware Hash\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, "check", path, sample("grouptag.csv"))
+	if res.code != exitFatal {
+		t.Errorf("exit %d, want %d", res.code, exitFatal)
+	}
+	if !strings.Contains(res.stderr, "empty-report.csv: the file has a header but no device rows") || !strings.Contains(res.stderr, "hint:") {
+		t.Errorf("stderr: %s", res.stderr)
+	}
+	if !strings.Contains(res.stdout, "4 rows in 2 files") {
+		t.Errorf("the other file was not checked: %s", res.stdout)
+	}
+}
+
 func TestInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -42,7 +42,29 @@ func checkInputs(env *cliEnv, args []string, opts mapping.Options) (*mapping.Rep
 	if err != nil {
 		return nil, nil, err
 	}
+	flagFilesWithoutRows(rep, files)
 	return rep, files, nil
+}
+
+// flagFilesWithoutRows reports a file that was read but held no data row (a header only):
+// for a scheduled job an empty export means something upstream went wrong, so it is a
+// file error, not a silent success.
+func flagFilesWithoutRows(rep *mapping.Report, files []string) {
+	seen := make(map[string]bool, len(files))
+	for i := range rep.Results {
+		seen[rep.Results[i].File] = true
+	}
+	failed := make(map[string]bool, len(rep.FileErrors))
+	for _, fe := range rep.FileErrors {
+		failed[fe.File] = true
+	}
+	for _, f := range files {
+		if seen[f] || failed[f] {
+			continue
+		}
+		hint := "export again; for the ConfigMgr report, check that hardware inventory collects the class MDM_DevDetail_Ext01 (Windows 10 1703 or later)"
+		rep.FileErrors = append(rep.FileErrors, &csvreport.FileError{File: f, Code: "no_rows", Message: "the file has a header but no device rows", Hint: hint})
+	}
 }
 
 // printFileErrors writes file-level failures to w in the style
