@@ -136,6 +136,10 @@ func TestRouting(t *testing.T) {
 			if res.Header.Get("request-id") == "" || res.Header.Get("client-request-id") == "" {
 				t.Fatal("missing request-id/client-request-id headers")
 			}
+			log := srv.Requests()
+			if last := log[len(log)-1]; last.RequestID != res.Header.Get("request-id") || last.Status != tt.status {
+				t.Fatalf("log entry %+v does not match the response (request-id %s)", last, res.Header.Get("request-id"))
+			}
 			if tt.status >= 400 {
 				if e := parseErr(t, b); !strings.Contains(e.Error.Message, tt.msg) {
 					t.Fatalf("message %q, want %q", e.Error.Message, tt.msg)

@@ -575,14 +575,14 @@ func (s *Server) serveGraphHTTP(w http.ResponseWriter, r *http.Request) {
 	case x < f.DropConnection+f.Error5xx:
 		status := []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout}[pick]
 		rs := faultResp(r, status)
-		entry.Fault, entry.Status = "5xx", status
+		entry.Fault, entry.Status, entry.RequestID = "5xx", status, rs.header.Get("request-id")
 		s.finishLog(entry, start)
 		writeResp(w, rs)
 		return
 	case x < f.DropConnection+f.Error5xx+f.Error503:
 		rs := graphError(r, http.StatusServiceUnavailable, "ServiceUnavailable", "Service Unavailable", false)
 		rs.header.Set("Retry-After", fmt.Sprint(f.RetryAfterSeconds))
-		entry.Fault, entry.Status = "503", rs.status
+		entry.Fault, entry.Status, entry.RequestID = "503", rs.status, rs.header.Get("request-id")
 		s.finishLog(entry, start)
 		writeResp(w, rs)
 		return
@@ -612,6 +612,7 @@ func (s *Server) serveGraphHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	entry.Status, entry.Serials, entry.Throttled, entry.AppID = rs.status, rs.serials, rs.throttled, rs.appID
+	entry.RequestID = rs.header.Get("request-id")
 	if dropAfter {
 		entry.Fault = "drop"
 		s.finishLog(entry, start)
