@@ -175,20 +175,31 @@ func TestIdentityAcrossCaptures(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
+	enc := fullDevice().Encode()
+	used := ParseBytes(enc).Info.Used
+	usedSum := sha256.Sum256(enc[:used])
+	damaged := append([]byte(nil), enc...)
+	damaged[2] = 0xff // T points nowhere: no trailer to read
 	tests := []struct {
 		name string
 		raw  []byte
+		want []byte // the digest whose first 6 bytes the fingerprint shows
 	}{
-		{"nil", nil},
-		{"encoded", fullDevice().Encode()},
-		{"one byte", []byte{1}},
+		{"nil", nil, nil},
+		{"encoded: the trailer digest, sha256 of [0,T)", enc, usedSum[:]},
+		{"one byte", []byte{1}, nil},
+		{"no trailer", damaged, nil},
 	}
 	seen := map[string]string{}
 	for _, tt := range tests {
 		fp := Fingerprint(tt.raw)
-		sum := sha256.Sum256(tt.raw)
-		if fp != hex.EncodeToString(sum[:])[:12] {
-			t.Errorf("%s: Fingerprint = %s, want the first 12 hex digits of sha256", tt.name, fp)
+		want := tt.want
+		if want == nil {
+			sum := sha256.Sum256(tt.raw)
+			want = sum[:]
+		}
+		if fp != hex.EncodeToString(want)[:12] {
+			t.Errorf("%s: Fingerprint = %s, want %s", tt.name, fp, hex.EncodeToString(want)[:12])
 		}
 		if other, dup := seen[fp]; dup {
 			t.Errorf("%s and %s share fingerprint %s", tt.name, other, fp)

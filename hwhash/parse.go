@@ -588,9 +588,28 @@ func (h *Hash) Base64() string {
 	return base64.StdEncoding.EncodeToString(h.Raw)
 }
 
-// Fingerprint returns a short, non-reversible id of a hash (first 12 hex digits of the
-// SHA-256 of the decoded bytes), safe to print in logs and reports.
+// Fingerprint returns a short, non-reversible id of a hash, safe to print in logs and
+// reports: the first 12 hex digits of the SHA-256 over the hash's used bytes [0, T),
+// which the hash itself carries in its CS trailer. Reading it from the trailer saves a
+// second SHA-256 per row; for a hash that verifies, it equals the digest computed over
+// [0, T). A byte string without an OA/CS layout gets the SHA-256 of all its bytes.
 func Fingerprint(raw []byte) string {
+	if t, ok := trailerAt(raw); ok {
+		return hex.EncodeToString(raw[t+4 : t+10])
+	}
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:6])
+}
+
+// trailerAt returns T when raw starts with "OA" and has a "CS$\x00" trailer and room for
+// the digest at T.
+func trailerAt(raw []byte) (int, bool) {
+	if len(raw) < MinLength || raw[0] != 'O' || raw[1] != 'A' {
+		return 0, false
+	}
+	t := int(raw[2]) | int(raw[3])<<8
+	if t <= 4 || t+36 > len(raw) || raw[t] != 'C' || raw[t+1] != 'S' || raw[t+2] != 0x24 || raw[t+3] != 0 {
+		return 0, false
+	}
+	return t, true
 }

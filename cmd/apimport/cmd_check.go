@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/mapping"
@@ -47,17 +48,18 @@ then one {"message_type":"summary",...}.
 }
 
 func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
-	rep, _, err := checkInputs(env, args, opts.options())
+	k, err := runChecks(env, args, opts.options())
 	if err != nil {
 		return err
 	}
+	rep := k.rep
 	out := bufio.NewWriter(env.stdout)
 	if opts.json {
-		writeCheckJSON(out, rep)
+		writeCheckJSON(out, rep, k.results())
 	} else {
 		printNotes(env.stderr, rep.Notes)
 		printFileErrors(env.stderr, rep.FileErrors)
-		writeCheckText(out, rep)
+		writeCheckText(out, rep.Summary, k.results())
 	}
 	if err := out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
@@ -66,9 +68,9 @@ func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
 }
 
 // writeCheckText writes one line per finding, then the summary.
-func writeCheckText(w io.Writer, rep *mapping.Report) {
-	for i := range rep.Results {
-		r := &rep.Results[i]
+func writeCheckText(w io.Writer, s mapping.Summary, results iter.Seq[mapping.Result]) {
+	for res := range results {
+		r := &res
 		for _, f := range r.Findings {
 			msg := f.Message
 			if f.Warning {
@@ -80,7 +82,6 @@ func writeCheckText(w io.Writer, rep *mapping.Report) {
 			fmt.Fprintf(w, "%s:%d: %s: %s: row is %s\n", r.File, r.Line, displaySerial(r.Serial), r.Status, r.Status)
 		}
 	}
-	s := rep.Summary
 	fmt.Fprintf(w, "%s in %s: %d valid, %d invalid, %s, %s; %s would be registered\n",
 		plural(s.Rows, "row"), plural(s.Files, "file"), s.Valid, s.Invalid, plural(s.Duplicates, "duplicate"), plural(s.Conflicts, "conflict"), plural(s.Devices, "device"))
 }
@@ -146,13 +147,13 @@ func rowJSON(r *mapping.Result) jsonRow {
 
 // writeCheckJSON writes the JSON Lines contract: file errors, one row object per data row,
 // then the summary.
-func writeCheckJSON(w io.Writer, rep *mapping.Report) {
+func writeCheckJSON(w io.Writer, rep *mapping.Report, results iter.Seq[mapping.Result]) {
 	enc := json.NewEncoder(w)
 	for _, fe := range rep.FileErrors {
 		enc.Encode(fileErrorJSON(fe))
 	}
-	for i := range rep.Results {
-		enc.Encode(rowJSON(&rep.Results[i]))
+	for r := range results {
+		enc.Encode(rowJSON(&r))
 	}
 	enc.Encode(jsonSummary{MessageType: "summary", Summary: rep.Summary, FileErrors: len(rep.FileErrors)})
 }

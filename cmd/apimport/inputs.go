@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"strconv"
 
 	"github.com/apimport/apimport/csvreport"
@@ -25,45 +27,68 @@ func (f *rowFlags) options() mapping.Options {
 	return mapping.Options{GroupTag: f.groupTag, AssignedUser: f.assignedUser}
 }
 
-// checkInputs expands the arguments (globs too, for Windows shells) and runs the offline
-// checks over every file. A bad flag value is a usage error.
+// checked is the outcome of the offline checks over every input file. The per-row
+// results are not kept in memory: results() builds them one at a time, in input order.
+type checked struct {
+	c     *mapping.Checker
+	rep   *mapping.Report // FileErrors, Notes, Formats and Summary; no Results
+	files []string
+}
+
+// results yields every row's Result in input order.
+func (k *checked) results() iter.Seq[mapping.Result] { return k.c.All() }
+
+// checkInputs is runChecks with every Result collected into rep.Results.
 func checkInputs(env *cliEnv, args []string, opts mapping.Options) (*mapping.Report, []string, error) {
-	if len(args) == 0 {
-		return nil, nil, usageErrorf("no input files given")
-	}
-	files, err := csvreport.ExpandArgs(args)
-	if err != nil {
-		return nil, nil, &exitError{code: exitUsage, msg: err.Error(), hint: "check the file name; quote patterns like '*.csv' on Windows"}
-	}
-	if _, err := mapping.New(opts); err != nil {
-		return nil, nil, &exitError{code: exitUsage, msg: err.Error()}
-	}
-	rep, err := mapping.CheckFiles(env.ctx, files, opts, 0)
+	k, err := runChecks(env, args, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	flagFilesWithoutRows(rep, files)
-	return rep, files, nil
+	k.rep.Results = slices.Collect(k.results())
+	return k.rep, k.files, nil
+}
+
+// runChecks expands the arguments (globs too, for Windows shells) and runs the offline
+// checks over every file. A bad flag value is a usage error.
+func runChecks(env *cliEnv, args []string, opts mapping.Options) (*checked, error) {
+	if len(args) == 0 {
+		return nil, usageErrorf("no input files given")
+	}
+	files, err := csvreport.ExpandArgs(args)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: err.Error(), hint: "check the file name; quote patterns like '*.csv' on Windows"}
+	}
+	c, err := mapping.New(opts)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	rep, err := c.AddFiles(env.ctx, files, 0)
+	if err != nil {
+		return nil, err
+	}
+	rep.Summary = c.Summary(len(files))
+	k := &checked{c: c, rep: rep, files: files}
+	k.flagFilesWithoutRows()
+	return k, nil
 }
 
 // flagFilesWithoutRows reports a file that was read but held no data row (a header only):
 // for a scheduled job an empty export means something upstream went wrong, so it is a
 // file error, not a silent success.
-func flagFilesWithoutRows(rep *mapping.Report, files []string) {
-	seen := make(map[string]bool, len(files))
-	for i := range rep.Results {
-		seen[rep.Results[i].File] = true
+func (k *checked) flagFilesWithoutRows() {
+	seen := make(map[string]bool, len(k.files))
+	for r := range k.results() {
+		seen[r.File] = true
 	}
-	failed := make(map[string]bool, len(rep.FileErrors))
-	for _, fe := range rep.FileErrors {
-		failed[fe.File] = true
+	for _, fe := range k.rep.FileErrors {
+		seen[fe.File] = true
 	}
-	for _, f := range files {
-		if seen[f] || failed[f] {
+	for _, f := range k.files {
+		if seen[f] {
 			continue
 		}
 		hint := "export again; for the ConfigMgr report, check that hardware inventory collects the class MDM_DevDetail_Ext01 (Windows 10 1703 or later)"
-		rep.FileErrors = append(rep.FileErrors, &csvreport.FileError{File: f, Code: "no_rows", Message: "the file has a header but no device rows", Hint: hint})
+		k.rep.FileErrors = append(k.rep.FileErrors, &csvreport.FileError{File: f, Code: "no_rows", Message: "the file has a header but no device rows", Hint: hint})
 	}
 }
 
