@@ -32,7 +32,8 @@
 //     contains(serialNumber,'…') also works on this list (§1.2, UNCONFIRMED upstream; supported here).
 //   - GET /deviceManagement/windowsAutopilotDeviceIdentities (paged), GET {id}, DELETE {id} → 204,
 //     POST {id}/updateDeviceProperties (userPrincipalName, addressableUserName, groupTag,
-//     displayName; all optional) → 204 (§1.3, DOCUMENTED).
+//     displayName; all optional) → 204, POST {id}/assignUserToDevice (userPrincipalName,
+//     addressableUserName) and {id}/unassignUserFromDevice → 204 (§1.3, DOCUMENTED).
 //   - GET /beta/deviceManagement/windowsAutopilotSettings and POST …/windowsAutopilotSettings/sync
 //     (§1.4, DOCUMENTED beta only; on /v1.0 the segment is a 400 "Resource not found for the
 //     segment 'windowsAutopilotSettings'", ASSUMED Graph's usual unknown-segment answer).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -702,16 +703,28 @@ func (s *Server) routeRegistered(r *http.Request, version string, sub []string, 
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(r)
 		}
-		return s.updateDevice(r, keySegment(sub[0]), body)
+		return s.updateDevice(r, keySegment(sub[0]), body, "updateDeviceProperties", []string{"userPrincipalName", "addressableUserName", "groupTag", "displayName"})
+	case len(sub) == 2 && isAction(sub[1], "assignUserToDevice"):
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(r)
+		}
+		return s.updateDevice(r, keySegment(sub[0]), body, "assignUserToDevice", []string{"userPrincipalName", "addressableUserName"})
+	case len(sub) == 2 && isAction(sub[1], "unassignUserFromDevice"):
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(r)
+		}
+		return s.updateDevice(r, keySegment(sub[0]), []byte(`{"userPrincipalName":"","addressableUserName":""}`), "unassignUserFromDevice", []string{"userPrincipalName", "addressableUserName"})
 	}
 	return segmentError(r, sub[len(sub)-1])
 }
 
-func (s *Server) updateDevice(r *http.Request, id string, body []byte) *resp {
+// updateDevice serves the device actions that set string properties (allowed lists the
+// action's parameters).
+func (s *Server) updateDevice(r *http.Request, id string, body []byte, action string, allowed []string) *resp {
 	var m map[string]json.RawMessage
 	if len(bytes.TrimSpace(body)) > 0 {
 		if err := json.Unmarshal(body, &m); err != nil {
-			return graphError(r, http.StatusBadRequest, "BadRequest", "Invalid request body for the action 'updateDeviceProperties'.", false)
+			return graphError(r, http.StatusBadRequest, "BadRequest", "Invalid request body for the action '"+action+"'.", false)
 		}
 	}
 	vals := map[string]*string{}
@@ -719,10 +732,8 @@ func (s *Server) updateDevice(r *http.Request, id string, body []byte) *resp {
 		if strings.Contains(k, "@") {
 			continue
 		}
-		switch k {
-		case "userPrincipalName", "addressableUserName", "groupTag", "displayName":
-		default:
-			return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The parameter '%s' in the request payload is not a valid parameter for the operation 'updateDeviceProperties'.", k), false)
+		if !slices.Contains(allowed, k) {
+			return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The parameter '%s' in the request payload is not a valid parameter for the operation '%s'.", k, action), false)
 		}
 		var sv *string
 		if err := json.Unmarshal(v, &sv); err != nil {

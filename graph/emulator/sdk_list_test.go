@@ -211,6 +211,22 @@ func TestSDKUpdateDeviceProperties(t *testing.T) {
 	if d.GroupTag != "New" || d.DisplayName != "PC-1" || d.UserPrincipalName != "a@x.example" {
 		t.Fatalf("after update: %+v", d)
 	}
+	assign := devicemanagement.NewWindowsAutopilotDeviceIdentitiesItemAssignUserToDevicePostRequestBody()
+	upn, addr := "b@x.example", "Bee"
+	assign.SetUserPrincipalName(&upn)
+	assign.SetAddressableUserName(&addr)
+	if err := c.dm.WindowsAutopilotDeviceIdentities().ByWindowsAutopilotDeviceIdentityId("dev-1").AssignUserToDevice().Post(context.Background(), assign, nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	if d := srv.Registered()[0]; d.UserPrincipalName != upn || d.AddressableUserName != addr || d.GroupTag != "New" {
+		t.Fatalf("after assign: %+v", d)
+	}
+	if err := c.dm.WindowsAutopilotDeviceIdentities().ByWindowsAutopilotDeviceIdentityId("dev-1").UnassignUserFromDevice().Post(context.Background(), nil); err != nil {
+		t.Fatal(describe(err))
+	}
+	if d := srv.Registered()[0]; d.UserPrincipalName != "" || d.AddressableUserName != "" {
+		t.Fatalf("after unassign: %+v", d)
+	}
 	err := c.dm.WindowsAutopilotDeviceIdentities().ByWindowsAutopilotDeviceIdentityId("missing").UpdateDeviceProperties().Post(context.Background(), body, nil)
 	if status, code, _ := odata(t, err); status != 404 || code != "ResourceNotFound" {
 		t.Fatalf("missing device: %d %s", status, code)
