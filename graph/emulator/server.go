@@ -542,7 +542,9 @@ func drop(w http.ResponseWriter) bool {
 		return false
 	}
 	if tc, ok := c.(*tls.Conn); ok {
-		_ = tc.NetConn().(*net.TCPConn).SetLinger(0)
+		if tcp, ok := tc.NetConn().(*net.TCPConn); ok {
+			_ = tcp.SetLinger(0) // reset, like a dropped connection
+		}
 	}
 	c.Close()
 	return true
