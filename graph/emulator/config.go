@@ -81,6 +81,7 @@ type Config struct {
 	TokenLifetime Duration `json:"token_lifetime"` // default 1h
 
 	ProcessingDelay Duration `json:"processing_delay"` // unknown -> complete/error after this; default 5s
+	InitialStatus   string   `json:"initial_status"`   // status while processing: "unknown" (default), "pending" or "partial"
 
 	WriteLimit        int      `json:"write_limit"`         // writes per window per app; default 100
 	RequestLimit      int      `json:"request_limit"`       // requests per window per app; default 1000
@@ -194,6 +195,9 @@ func (c Config) withDefaults() Config {
 	if c.PageSize == 0 {
 		c.PageSize = d.PageSize
 	}
+	if c.InitialStatus == "" {
+		c.InitialStatus = StatusUnknown
+	}
 	if c.ProcessingDelay == 0 {
 		c.ProcessingDelay = d.ProcessingDelay
 	}
@@ -219,6 +223,11 @@ func (c Config) withDefaults() Config {
 }
 
 func (c Config) validate() error {
+	switch c.InitialStatus {
+	case "", StatusUnknown, StatusPending, StatusPartial:
+	default:
+		return fmt.Errorf("initial_status %q: use \"unknown\", \"pending\" or \"partial\"", c.InitialStatus)
+	}
 	if c.ThrottleMode != "" && c.ThrottleMode != "sliding" && c.ThrottleMode != "fixed" {
 		return fmt.Errorf("throttle_mode %q: use \"sliding\" or \"fixed\"", c.ThrottleMode)
 	}

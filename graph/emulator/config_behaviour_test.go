@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -73,5 +74,37 @@ func TestSameMachineTwoUploads(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != 0 || got[1] != 806 || got[2] != 806 {
 		t.Fatalf("codes %v, want [0 806 806]", got)
+	}
+}
+
+func TestInitialStatus(t *testing.T) {
+	for _, st := range []string{"", emulator.StatusPending, emulator.StatusPartial} {
+		t.Run("status "+st, func(t *testing.T) {
+			srv := startEmu(t, func(c *emulator.Config) { c.InitialStatus = st })
+			now := time.Now()
+			srv.SetClock(func() time.Time { return now })
+			h := base64.StdEncoding.EncodeToString(machine("SN-IS", "Contoso", 1))
+			res, b := raw(t, srv, http.MethodPost, importedPath, map[string]any{"serialNumber": "SN-IS", "hardwareIdentifier": h}, false)
+			if res.StatusCode != 201 {
+				t.Fatalf("create: %d %s", res.StatusCode, b)
+			}
+			want := st
+			if want == "" {
+				want = emulator.StatusUnknown
+			}
+			var rec struct {
+				State struct {
+					Status string `json:"deviceImportStatus"`
+				} `json:"state"`
+			}
+			json.Unmarshal(b, &rec)
+			if rec.State.Status != want {
+				t.Fatalf("initial status %q, want %q", rec.State.Status, want)
+			}
+			now = now.Add(time.Second)
+			if got := srv.Imported()[0].State.DeviceImportStatus; got != emulator.StatusComplete {
+				t.Fatalf("after the delay: %q", got)
+			}
+		})
 	}
 }

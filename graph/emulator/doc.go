@@ -28,6 +28,8 @@
 //   - POST …/importedWindowsAutopilotDeviceIdentities/import with
 //     {"importedWindowsAutopilotDeviceIdentities":[…]} → 200 {"value":[…]} in item order (§1.2, DOCUMENTED).
 //     No item limit by default (§1.2 "no maximum documented"); max_import_items sets one (ASSUMED 400).
+//     One malformed item (bad Edm.Binary, unknown property) fails the whole call with 400
+//     and creates nothing (ASSUMED: OData deserializes the whole payload first, §8 open question).
 //   - GET …/importedWindowsAutopilotDeviceIdentities (paged), GET {id}, DELETE {id} → 204 (§1.2, DOCUMENTED).
 //     contains(serialNumber,'…') also works on this list (§1.2, UNCONFIRMED upstream; supported here).
 //   - GET /deviceManagement/windowsAutopilotDeviceIdentities (paged), GET {id}, DELETE {id} → 204,
@@ -65,8 +67,9 @@
 //
 // # Asynchronous processing (§1.1, §2)
 //
-// A new record reports state.deviceImportStatus "unknown" (DOCUMENTED as observed) until
-// processing_delay has passed (ASSUMED length; the real service takes minutes), then
+// A new record reports state.deviceImportStatus "unknown" (DOCUMENTED as observed;
+// initial_status "pending" or "partial" tests clients that must also treat those as
+// unfinished, §1.1) until processing_delay has passed (ASSUMED length; the real service takes minutes), then
 // "complete" or "error". Verdicts are decided lazily, in creation order, on the first
 // request (or inspection call) after they are due, so there is no ticker and the cost is
 // proportional to the records decided. Rules, in order:
@@ -195,6 +198,7 @@
 //	clients                    more apps: [{client_id, client_secret, certificate (PEM), roles}]
 //	token_lifetime             "1h"
 //	processing_delay           "5s" (tests use "20ms")
+//	initial_status             "unknown" | "pending" | "partial" while processing
 //	write_limit, request_limit 100, 1000
 //	throttle_window            "20s"
 //	throttle_mode              "sliding" | "fixed"

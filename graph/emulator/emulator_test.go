@@ -69,6 +69,9 @@ func TestRequestBodyValidation(t *testing.T) {
 				if strings.Contains(string(b), hash[:64]) {
 					t.Fatal("error echoes the hash")
 				}
+				if n := len(srv.Imported()); n != 0 {
+					t.Fatalf("a rejected request created %d records", n)
+				}
 			}
 		})
 	}
@@ -472,6 +475,7 @@ func TestLoadConfig(t *testing.T) {
 		{"bad duration", `{"processing_delay":"soon"}`, "invalid duration", nil},
 		{"bad rate", `{"faults":{"error_5xx":2}}`, "between 0 and 1", nil},
 		{"bad mode", `{"throttle_mode":"leaky"}`, "throttle_mode", nil},
+		{"bad initial status", `{"initial_status":"complete"}`, "initial_status", nil},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

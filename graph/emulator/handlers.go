@@ -365,7 +365,7 @@ func (s *Server) newRecord(rec *ImportedIdentity, now time.Time) {
 	rec.ID = newGUID()
 	rec.CreatedAt = now
 	rec.ProcessAt = now.Add(s.cfg.ProcessingDelay.D())
-	rec.State = ImportState{DeviceImportStatus: StatusUnknown}
+	rec.State = ImportState{DeviceImportStatus: s.cfg.InitialStatus}
 }
 
 func (s *Server) createImported(r *http.Request, version string, body []byte) *resp {
