@@ -49,7 +49,11 @@ func sniff(prefix []byte, eof bool) sniffResult {
 	case len(prefix) == 0:
 		return sniffResult{encoding: encUTF8, empty: true}
 	case bytes.HasPrefix(prefix, []byte{0xEF, 0xBB, 0xBF}):
-		return sniffResult{encoding: encUTF8BOM, empty: len(prefix) == 3, binary: isBinary(prefix[3:])}
+		rest := prefix[3:]
+		if textThenUTF16(rest) {
+			rest = rest[:bytes.IndexByte(rest, 0)]
+		}
+		return sniffResult{encoding: encUTF8BOM, empty: len(prefix) == 3, binary: isBinary(rest)}
 	case bytes.HasPrefix(prefix, []byte{0xFF, 0xFE}):
 		return sniffResult{encoding: encUTF16LE, empty: len(prefix) == 2}
 	case bytes.HasPrefix(prefix, []byte{0xFE, 0xFF}):
@@ -89,13 +93,12 @@ func sniff(prefix []byte, eof bool) sniffResult {
 			return sniffResult{encoding: encUTF16BE, noBOM16: true}
 		}
 		// Not UTF-16 throughout. Text followed by NULs is a file that had UTF-16 text
-		// appended (Out-File -Append onto an ANSI/UTF-8 file): read it as text; the rows
-		// holding NULs get a row_encoding problem.
-		first := bytes.IndexByte(prefix, 0)
-		if first < 64 || isBinary(prefix[:first]) {
+		// appended (Out-File -Append onto an ANSI/UTF-8 file): read it as text with the
+		// NUL bytes dropped (see nulDropper).
+		if !textThenUTF16(prefix) {
 			return sniffResult{encoding: encUTF8, binary: true}
 		}
-		prefix = prefix[:first]
+		prefix = prefix[:bytes.IndexByte(prefix, 0)]
 		eof = false
 	}
 	if isBinary(prefix) {
@@ -109,6 +112,19 @@ func sniff(prefix []byte, eof bool) sniffResult {
 		return sniffResult{encoding: encUTF8}
 	}
 	return sniffResult{encoding: encWin1252}
+}
+
+// textThenUTF16 reports whether p is text (at least one whole line) followed, from its
+// first NUL byte on, by UTF-16 text: what Out-File -Append or >> leaves when it appends
+// UTF-16 to an ANSI or UTF-8 file (PowerShell/PowerShell#9423). A header line written
+// with Set-Content followed by rows appended with Out-File is enough.
+func textThenUTF16(p []byte) bool {
+	first := bytes.IndexByte(p, 0)
+	if first < 0 || bytes.IndexByte(p[:first], '\n') < 0 || isBinary(p[:first]) {
+		return false
+	}
+	rest := bytes.ReplaceAll(p[first:], []byte{0}, nil)
+	return !isBinary(rest)
 }
 
 // isBinary reports whether b has more control bytes (other than tab, CR, LF, FF) than
@@ -153,7 +169,7 @@ func trimIncompleteRune(p []byte) []byte {
 
 // decoder returns the x/text transformer that turns the file's bytes into UTF-8, with
 // line ends normalised so that encoding/csv sees them (it ignores a lone CR).
-func (s sniffResult) decoder(fb *utf8Fallback) transform.Transformer {
+func (s sniffResult) decoder(fb *utf8Fallback, nd *nulDropper, at *asciiTail) transform.Transformer {
 	var t transform.Transformer
 	switch s.encoding {
 	case encUTF16LE:
@@ -161,7 +177,7 @@ func (s sniffResult) decoder(fb *utf8Fallback) transform.Transformer {
 		if s.noBOM16 {
 			bom = unicode.IgnoreBOM
 		}
-		t = unicode.UTF16(unicode.LittleEndian, bom).NewDecoder()
+		t = transform.Chain(at, unicode.UTF16(unicode.LittleEndian, bom).NewDecoder())
 	case encUTF16BE:
 		bom := unicode.ExpectBOM
 		if s.noBOM16 {
@@ -171,8 +187,9 @@ func (s sniffResult) decoder(fb *utf8Fallback) transform.Transformer {
 	case encWin1252:
 		t = charmap.Windows1252.NewDecoder()
 	default: // UTF-8 with or without BOM
-		// unicode.BOMOverride strips a UTF-8 BOM and otherwise hands over to fb.
-		t = unicode.BOMOverride(fb)
+		// unicode.BOMOverride strips a UTF-8 BOM and otherwise hands over to fb; NUL
+		// bytes (UTF-16 text appended to the file) are dropped before.
+		t = transform.Chain(nd, unicode.BOMOverride(fb))
 	}
 	return transform.Chain(t, &crNormalizer{})
 }
@@ -312,4 +329,164 @@ func (crNormalizer) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err 
 		nSrc++
 	}
 	return nDst, nSrc, nil
+}
+
+// nulDropper removes NUL bytes from a file read as UTF-8 or ANSI. No CSV text holds NULs;
+// they come from UTF-16 text appended to the file by Out-File -Append or >>
+// (PowerShell/PowerShell#9423), whose ASCII characters are each followed by a NUL.
+// Dropping the NULs restores that text, and its line ends. A UTF-16LE byte order mark in
+// front of the appended text (files joined with copy /b or cmd's type) is dropped too.
+// firstLine is the 1-based line of the first NUL, 0 if none.
+type nulDropper struct {
+	lines     int // LF bytes seen (lines ended)
+	firstLine int
+	count     int // NUL bytes dropped
+}
+
+// Reset implements transform.Transformer.
+func (t *nulDropper) Reset() { *t = nulDropper{} }
+
+// Transform implements transform.Transformer.
+func (t *nulDropper) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	for nSrc < len(src) {
+		i := bytes.IndexByte(src[nSrc:], 0)
+		j := bytes.IndexByte(src[nSrc:], 0xFF)
+		if j >= 0 && (i < 0 || j < i) {
+			i = j
+		}
+		chunk := src[nSrc:]
+		if i >= 0 {
+			chunk = chunk[:i]
+		}
+		if len(chunk) > len(dst)-nDst {
+			chunk = chunk[:len(dst)-nDst]
+			t.lines += bytes.Count(chunk, []byte{'\n'})
+			nDst += copy(dst[nDst:], chunk)
+			nSrc += len(chunk)
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		t.lines += bytes.Count(chunk, []byte{'\n'})
+		nDst += copy(dst[nDst:], chunk)
+		nSrc += len(chunk)
+		if i < 0 {
+			break
+		}
+		if src[nSrc] == 0 {
+			if t.firstLine == 0 {
+				t.firstLine = t.lines + 1
+			}
+			t.count++
+			nSrc++
+			continue
+		}
+		// 0xFF: a UTF-16LE BOM (FF FE) followed by UTF-16LE text (a byte, then NUL) is
+		// dropped; any other 0xFF is passed on (Windows-1252 "ÿ").
+		if len(src)-nSrc < 4 && !atEOF {
+			return nDst, nSrc, transform.ErrShortSrc
+		}
+		if len(src)-nSrc >= 4 && src[nSrc+1] == 0xFE && src[nSrc+2] != 0 && src[nSrc+3] == 0 {
+			nSrc += 2
+			continue
+		}
+		if nDst >= len(dst) {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		dst[nDst] = src[nSrc]
+		nDst++
+		nSrc++
+	}
+	return nDst, nSrc, nil
+}
+
+// asciiProbe is how many bytes at the start of a line must be single-byte text for
+// asciiTail to switch: UTF-16LE text has a NUL in every ASCII character and line end, and
+// 32 CJK characters in a row whose both bytes are printable ASCII do not happen.
+const asciiProbe = 64
+
+// asciiTail passes UTF-16LE through until a line starts with single-byte text
+// (asciiProbe bytes, or up to the end of the file, none of them NUL and all ASCII; or a
+// UTF-8 BOM): text appended to a UTF-16 file in
+// ASCII or UTF-8 (a PowerShell 7 >> or Out-File -Append onto a file written by Windows
+// PowerShell 5.1, Add-Content -Encoding ASCII, cmd's echo >>; PowerShell/PowerShell#9423).
+// From there on every byte is widened to UTF-16LE (Windows-1252 for bytes above 0x7F), so
+// that the UTF-16 decoder after it reads the appended rows instead of turning byte pairs
+// into CJK characters. switchLine is the 1-based line where that happened, 0 if never.
+type asciiTail struct {
+	switched   bool
+	prevLF     bool // the last code unit passed was LF (a line starts next)
+	lines      int
+	switchLine int
+}
+
+// Reset implements transform.Transformer.
+func (t *asciiTail) Reset() { *t = asciiTail{} }
+
+// Transform implements transform.Transformer.
+func (t *asciiTail) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	for !t.switched {
+		if len(src)-nSrc < 2 {
+			if len(src) > nSrc {
+				if !atEOF {
+					return nDst, nSrc, transform.ErrShortSrc
+				}
+				if nDst >= len(dst) {
+					return nDst, nSrc, transform.ErrShortDst
+				}
+				dst[nDst] = src[nSrc]
+				nDst++
+				nSrc++
+			}
+			return nDst, nSrc, nil
+		}
+		if t.prevLF {
+			rest := src[nSrc:]
+			if len(rest) < asciiProbe && !atEOF {
+				return nDst, nSrc, transform.ErrShortSrc
+			}
+			if bytes.HasPrefix(rest, []byte{0xEF, 0xBB, 0xBF}) {
+				t.switched, t.switchLine = true, t.lines+1
+				nSrc += 3
+				break
+			}
+			if len(rest) >= 4 && singleByteText(rest[:min(len(rest), asciiProbe)]) {
+				t.switched, t.switchLine = true, t.lines+1
+				break
+			}
+		}
+		if len(dst)-nDst < 2 {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		lo, hi := src[nSrc], src[nSrc+1]
+		dst[nDst], dst[nDst+1] = lo, hi
+		nDst += 2
+		nSrc += 2
+		t.prevLF = lo == '\n' && hi == 0
+		if t.prevLF {
+			t.lines++
+		}
+	}
+	for nSrc < len(src) {
+		if len(dst)-nDst < 2 {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		r := rune(src[nSrc])
+		if r >= 0x80 {
+			r = charmap.Windows1252.DecodeByte(src[nSrc])
+		}
+		dst[nDst], dst[nDst+1] = byte(r), byte(r>>8)
+		nDst += 2
+		nSrc++
+	}
+	return nDst, nSrc, nil
+}
+
+// singleByteText reports whether b holds printable ASCII only (no NUL: in UTF-16LE text
+// every second byte of an ASCII character is NUL).
+func singleByteText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

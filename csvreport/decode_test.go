@@ -51,11 +51,11 @@ func TestTransformersOneByte(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			whole, _, err := transform.Bytes(tt.enc.decoder(&utf8Fallback{}), tt.in)
+			whole, _, err := transform.Bytes(tt.enc.decoder(&utf8Fallback{}, &nulDropper{}, &asciiTail{}), tt.in)
 			if err != nil || string(whole) != tt.want {
 				t.Fatalf("whole: %q, %v; want %q", whole, err, tt.want)
 			}
-			got, err := io.ReadAll(transform.NewReader(iotest.OneByteReader(bytes.NewReader(tt.in)), tt.enc.decoder(&utf8Fallback{})))
+			got, err := io.ReadAll(transform.NewReader(iotest.OneByteReader(bytes.NewReader(tt.in)), tt.enc.decoder(&utf8Fallback{}, &nulDropper{}, &asciiTail{})))
 			if err != nil || string(got) != tt.want {
 				t.Fatalf("one byte at a time: %q, %v; want %q", got, err, tt.want)
 			}
@@ -66,7 +66,7 @@ func TestTransformersOneByte(t *testing.T) {
 func TestFallbackNoteLine(t *testing.T) {
 	fb := &utf8Fallback{}
 	in := []byte("h1\r\nok\r\r\nbad \xfc\r\nbad again \xfc\n")
-	if _, err := io.ReadAll(transform.NewReader(iotest.OneByteReader(bytes.NewReader(in)), sniffResult{encoding: encUTF8}.decoder(fb))); err != nil {
+	if _, err := io.ReadAll(transform.NewReader(iotest.OneByteReader(bytes.NewReader(in)), sniffResult{encoding: encUTF8}.decoder(fb, &nulDropper{}, &asciiTail{}))); err != nil {
 		t.Fatal(err)
 	}
 	if fb.firstLine != 4 || fb.count != 2 {

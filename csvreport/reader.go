@@ -37,6 +37,8 @@ type Reader struct {
 	cr     *csv.Reader
 	lim    *limitReader
 	fb     *utf8Fallback
+	nd     *nulDropper
+	at     *asciiTail
 	format Format
 	notes  []Note
 
@@ -135,14 +137,16 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 			"export the hashes again with Get-WindowsAutopilotInfo or the ConfigMgr report", nil)
 	}
 	rd.fb = &utf8Fallback{}
-	dec := s.decoder(rd.fb)
+	rd.nd = &nulDropper{}
+	rd.at = &asciiTail{}
+	dec := s.decoder(rd.fb, rd.nd, rd.at)
 	if s.encoding == encUTF16LE || s.encoding == encUTF16BE {
 		// A BOM or NUL pattern says UTF-16; make sure the text is text.
 		p := prefix
 		if !eof {
 			p = p[:len(p)&^1]
 		}
-		if txt, _, err := transform.Bytes(s.decoder(&utf8Fallback{}), p); err == nil && isBinaryText(txt) {
+		if txt, _, err := transform.Bytes(s.decoder(&utf8Fallback{}, &nulDropper{}, &asciiTail{}), p); err == nil && isBinaryText(txt) {
 			return nil, rd.fileErr(0, "not_csv", "this is not a text file",
 				"give the CSV written by Get-WindowsAutopilotInfo or exported from the ConfigMgr report", nil)
 		}
@@ -232,6 +236,18 @@ func (r *Reader) noteOnce(line int, code, msg string) {
 }
 
 func (r *Reader) checkFallback() {
+	if r.at != nil && r.at.switchLine > 0 {
+		r.noteOnce(r.at.switchLine, "ascii_appended",
+			"from this line on the UTF-16 file continues in ASCII/UTF-8: text appended with Out-File -Append, >> or "+
+				"Add-Content in another encoding; read as such. Before uploading the file to the Intune portal, "+
+				"save it again in one encoding (or use apimport convert)")
+	}
+	if r.nd != nil && r.nd.firstLine > 0 {
+		r.noteOnce(r.nd.firstLine, "utf16_appended",
+			"NUL bytes from this line on, dropped: usually UTF-16 text appended to the file with "+
+				"Out-File -Append or >> in another encoding. Before uploading the file "+
+				"to the Intune portal, save it again in one encoding (or use apimport convert)")
+	}
 	if r.fb != nil && r.fb.firstLine > 0 {
 		r.noteOnce(r.fb.firstLine, "encoding_fallback",
 			"bytes that are not valid UTF-8 were read as Windows-1252 (ANSI) from this line on; the file mixes encodings")

@@ -260,8 +260,8 @@ func TestTestdata(t *testing.T) {
 				{8, "SYN-0906", true, "two\nlines", "row_multiline"},
 				{10, "SYN-0907", true, "", ""},
 				{11, "SYN-0908", true, "Lab", ""},
-				{12, "SYN-0909\x00", true, "", "row_encoding"},
-			}, nil, nil},
+				{12, "SYN-0909", true, "", ""}, // the NUL is dropped, with a note
+			}, []string{"utf16_appended"}, []int{12}},
 		{"ansi_windows1252.csv", Format{"windows-1252", LayoutCanonical, true, true},
 			[]wantRow{{2, "SYN-1001", true, "Vertrieb Süd", ""}}, []string{"encoding_ansi"}, []int{0}},
 		{"utf16le_nobom.csv", Format{"utf-16le", LayoutCanonical, false, false},
@@ -563,17 +563,18 @@ func TestRecordTooLong(t *testing.T) {
 	}
 }
 
-// TestNULAppended: UTF-16 text appended to a UTF-8 file (Out-File -Append) gives rows with
-// a row_encoding problem, not a crash or silent garbage.
+// TestNULAppended: UTF-16 text appended to a UTF-8 file (Out-File -Append) is read with
+// its NUL bytes dropped, with a note on the first appended line; line numbers stay right.
 func TestNULAppended(t *testing.T) {
 	data := []byte(crlf(canonHeader, "S1,,"+fakeHash(1)))
-	data = append(data, encodeAs(t, "S2,,"+fakeHash(2)+"\r\n", "utf-16le-nobom")...)
+	data = append(data, encodeAs(t, "S2,,"+fakeHash(2)+"\r\nS3,,"+fakeHash(3)+"\r\n", "utf-16le-nobom")...)
 	res := readBytes(t, data, "append.csv")
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
-	if len(res.rows) != 2 || res.rows[0].Problem != nil || res.rows[1].Problem == nil || res.rows[1].Problem.Code != "row_encoding" {
-		t.Fatalf("%d rows, problems %v", len(res.rows), problems(res.rows))
+	checkRows(t, res.rows, []wantRow{{2, "S1", true, "", ""}, {3, "S2", true, "", ""}, {4, "S3", true, "", ""}})
+	if !slices.Equal(res.noteCodes(), []string{"utf16_appended"}) || res.notes[0].Line != 3 {
+		t.Errorf("notes %+v", res.notes)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strings"
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/mapping"
@@ -76,7 +77,7 @@ func writeCheckText(w io.Writer, s mapping.Summary, results iter.Seq[mapping.Res
 			if f.Warning {
 				msg = "warning: " + msg
 			}
-			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, msg)
+			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, oneLine(redactHashes(msg)))
 		}
 		if len(r.Findings) == 0 && r.Status != mapping.StatusValid {
 			fmt.Fprintf(w, "%s:%d: %s: %s: row is %s\n", r.File, r.Line, displaySerial(r.Serial), r.Status, r.Status)
@@ -124,7 +125,7 @@ func rowJSON(r *mapping.Result) jsonRow {
 		MessageType:  "row",
 		File:         r.File,
 		Line:         r.Line,
-		Serial:       r.Serial,
+		Serial:       jsonSerial(r.Serial),
 		Status:       string(r.Status),
 		Codes:        r.Codes,
 		Manufacturer: r.Manufacturer,
@@ -156,4 +157,13 @@ func writeCheckJSON(w io.Writer, rep *mapping.Report, results iter.Seq[mapping.R
 		enc.Encode(rowJSON(&r))
 	}
 	enc.Encode(jsonSummary{MessageType: "summary", Summary: rep.Summary, FileErrors: len(rep.FileErrors)})
+}
+
+// oneLine keeps a message on one output line: line breaks (from a value quoted into
+// it) are shown as \n.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }

@@ -150,7 +150,7 @@ func decodeFile(path string, fn func(csvreport.Row)) error {
 }
 
 func decodeOne(row csvreport.Row) decodeRow {
-	d := decodeRow{MessageType: "hash", File: row.File, Line: row.Line, Serial: row.Serial, Problems: []decodeProblem{}}
+	d := decodeRow{MessageType: "hash", File: row.File, Line: row.Line, Serial: jsonSerial(row.Serial), Problems: []decodeProblem{}}
 	if strings.TrimSpace(row.Hash) == "" {
 		d.Problems = append(d.Problems, decodeProblem{Code: "missing_hash", Message: "the row has no hardware hash"})
 		return d

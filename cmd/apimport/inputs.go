@@ -6,6 +6,8 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/mapping"
@@ -96,7 +98,7 @@ func (k *checked) flagFilesWithoutRows() {
 // "apimport: error: file:line: message" + "apimport: hint: …".
 func printFileErrors(w io.Writer, errs []*csvreport.FileError) {
 	for _, fe := range errs {
-		fmt.Fprintf(w, "apimport: error: %s\n", fe.Error())
+		fmt.Fprintf(w, "apimport: error: %s\n", redactHashes(fe.Error()))
 		if fe.Hint != "" {
 			fmt.Fprintf(w, "apimport: hint: %s\n", fe.Hint)
 		}
@@ -110,7 +112,7 @@ func printNotes(w io.Writer, notes []csvreport.Note) {
 		if n.Line > 0 {
 			loc += ":" + strconv.Itoa(n.Line)
 		}
-		fmt.Fprintf(w, "apimport: note: %s: %s\n", loc, n.Message)
+		fmt.Fprintf(w, "apimport: note: %s: %s\n", loc, redactHashes(n.Message))
 	}
 }
 
@@ -126,12 +128,66 @@ func exitFor(rep *mapping.Report) error {
 	return nil
 }
 
-// displaySerial is how an empty serial is shown in text output.
+// displaySerial is how a serial is shown in text output: "-" when empty, quoted with
+// escapes when it holds control characters (a NUL from a mixed-encoding file, a line
+// break from an unclosed quote), and shortened when it is long enough to hold a hash.
 func displaySerial(s string) string {
 	if s == "" {
 		return "-"
 	}
+	s = redactHashes(s)
+	for _, r := range s {
+		if r < 0x20 || r == 0x7F || r == utf8.RuneError {
+			return strconv.Quote(s)
+		}
+	}
 	return s
+}
+
+// jsonSerial is the serial as written in JSON output: verbatim, except that a value long
+// enough to hold a hash (an unclosed quote joins whole rows into one cell) is shortened.
+func jsonSerial(s string) string { return redactHashes(s) }
+
+// Output redaction. A malformed file can put a whole hash into a serial, group tag or
+// message (an unclosed quote joins the following rows into one value); the full hash
+// must never be printed.
+const (
+	redactRun  = 64 // base64 runs at least this long are shortened
+	redactKeep = 16 // characters kept before the ellipsis
+)
+
+// redactHashes shortens every run of at least redactRun base64 characters in s to its
+// first redactKeep characters and "…(N characters)". Serials, tags and UPNs never have
+// such runs.
+func redactHashes(s string) string {
+	run, start := 0, 0
+	var b strings.Builder
+	last := 0
+	flush := func(end int) {
+		if run >= redactRun {
+			b.WriteString(s[last : start+redactKeep])
+			fmt.Fprintf(&b, "…(%d characters)", run)
+			last = end
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' {
+			if run == 0 {
+				start = i
+			}
+			run++
+			continue
+		}
+		flush(i)
+		run = 0
+	}
+	flush(len(s))
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // plural formats "1 row", "2 rows".
