@@ -222,8 +222,11 @@
 //	log_file                   JSON Lines request log (appended)
 //	log_memory                 100000 entries kept for Requests()
 //
-// Durations are Go duration strings ("150ms") or numbers of seconds. Zero values take the
-// defaults above.
+// Durations are Go duration strings ("150ms") or numbers of seconds. Start fills zero
+// durations, limits, page_size, max_body_bytes, select_status, initial_status, roles,
+// log_memory and the nil booleans count_throttled/reject_unknown_properties from
+// DefaultConfig; other booleans, rates and random_seed are taken as given (DefaultConfig
+// has random_seed 1).
 //
 // # State / seed format
 //
@@ -248,6 +251,7 @@
 // # Request log
 //
 // One LogEntry per HTTP request and one per $batch item (batch=true): time, method, path,
-// query, status, serials (never hashes), throttled, write, app_id, request_id, fault,
-// duration_ms. Written to log_file as JSON Lines and kept in memory (Requests()).
+// query, status, serials (never hashes), throttled, write, app_id, request_id (the
+// response's request-id header), fault, content_encoding, duration_ms. Token and discovery
+// requests are logged too (method, path, status). Written to log_file as JSON Lines and kept in memory (Requests()).
 package emulator
