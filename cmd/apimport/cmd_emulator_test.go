@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestEmulatorCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"emulator", "--dir", t.TempDir(), "--processing-delay", "100ms"}, strings.NewReader(""), &out, &errb)
+	}()
+
+	info := map[string]string{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(info) < 6 && time.Now().Before(deadline) {
+		select {
+		case code := <-done:
+			t.Fatalf("emulator exited %d early: %s", code, errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		info = map[string]string{}
+		for _, l := range strings.Split(out.String(), "\n") {
+			if k, v, ok := strings.Cut(l, ": "); ok {
+				info[k] = v
+			}
+		}
+	}
+	for _, k := range []string{"graph_url", "authority_url", "tenant_id", "client_id", "client_secret", "ca_file"} {
+		if info[k] == "" {
+			t.Fatalf("no %s line in %q", k, out.String())
+		}
+	}
+	if !strings.HasPrefix(info["graph_url"], "https://127.0.0.1:") || !strings.HasSuffix(info["authority_url"], "/") {
+		t.Errorf("urls: %q %q", info["graph_url"], info["authority_url"])
+	}
+
+	// The CA it wrote makes its TLS certificate trusted, and Graph needs a token.
+	pem, err := os.ReadFile(info["ca_file"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("ca_file holds no certificate")
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	resp, err := hc.Get(info["graph_url"] + "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET without a token: %d, want 401", resp.StatusCode)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("exit %d after interrupt, want 0 (stopping the emulator is its normal end)", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("emulator did not stop after cancel")
+	}
+}
+
+func TestEmulatorCommandRefusesRemoteAddr(t *testing.T) {
+	res := runCLI(t, "emulator", "--addr", "0.0.0.0:0")
+	if res.code != exitUsage || !strings.Contains(res.stderr, "--allow-remote") {
+		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
+	}
+}
