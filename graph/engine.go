@@ -114,6 +114,7 @@ type tracked struct {
 	checked   time.Time // last poll that saw it not final
 	misses    int       // polls that did not find it
 	final     bool
+	chunk     string // the chunk it was posted in ("" when adopted)
 }
 
 type jobKind int
@@ -166,6 +167,8 @@ type engine struct {
 	// poll timing: lower/upper bounds of the observed processing time.
 	lower, upper time.Duration
 	lastPoll     time.Time
+	finalStats   Stats           // service counters when the last result was emitted
+	probedFinal  map[string]bool // chunks a probe saw final: their records wait for the next full poll
 	listCost     int
 	listedCount  int
 }
@@ -188,7 +191,7 @@ func Run(ctx context.Context, svc Service, rows []mapping.Result, opts Options, 
 		emit = func(DeviceResult) {}
 	}
 	e := &engine{svc: svc, opts: opts, emit: emit, jn: opts.Journal, start: time.Now(),
-		byKey: map[string]*devState{}, track: map[string]*tracked{}}
+		byKey: map[string]*devState{}, track: map[string]*tracked{}, probedFinal: map[string]bool{}}
 	e.runID = strconv.FormatInt(e.start.UnixNano(), 36)
 	e.sum = RunSummary{Rows: len(rows), Counts: map[string]int{}, Tenant: opts.Tenant}
 	if e.jn != nil {
@@ -204,6 +207,10 @@ func Run(ctx context.Context, svc Service, rows []mapping.Result, opts Options, 
 		e.sum.Requests = after.Requests - before.Requests
 		e.sum.Writes = after.Writes - before.Writes
 		e.sum.Throttled = after.Throttled - before.Throttled
+		if e.finalStats.Requests > 0 {
+			e.sum.RequestsFinal = e.finalStats.Requests - before.Requests
+			e.sum.WritesFinal = e.finalStats.Writes - before.Writes
+		}
 	}
 	if e.jn != nil && !opts.DryRun {
 		st := e.jn.State()
@@ -226,6 +233,9 @@ func (e *engine) result(d DeviceResult) {
 	e.sum.Counts[d.Result]++
 	e.emitted++
 	e.lastFinal = time.Now()
+	if e.svc != nil {
+		e.finalStats = e.svc.Stats()
+	}
 	e.emit(d)
 	e.progress()
 }
@@ -633,9 +643,15 @@ func (e *engine) loop(ctx context.Context) error {
 	var fatal error
 	var cleanupUntil time.Time
 	timedOut := false
+	importing := 0 // import jobs in flight
 	for {
 		stopping := fatal != nil || ctx.Err() != nil
-		// Dispatch: submissions first, then updates, then clean-up with what is left.
+		// Clean-up starts once every device is final (or timed out): it never competes
+		// with submissions or delays a result.
+		if cleanupUntil.IsZero() && len(e.queue) == 0 && len(e.splits) == 0 && len(e.updates) == 0 && importing == 0 && len(e.outstanding()) == 0 {
+			cleanupUntil = time.Now().Add(e.opts.CleanupTimeout)
+		}
+		// Dispatch: submissions first, then updates, then clean-up.
 		for !stopping && inflight < e.opts.Concurrency {
 			var j job
 			switch {
@@ -658,7 +674,7 @@ func (e *engine) loop(ctx context.Context) error {
 				d := e.updates[0]
 				e.updates = e.updates[1:]
 				j = job{kind: jobUpdate, devs: []*devState{d}, upd: updateFor(d)}
-			case len(e.toDelete) > 0 && (cleanupUntil.IsZero() || time.Now().Before(cleanupUntil)):
+			case len(e.toDelete) > 0 && !cleanupUntil.IsZero() && time.Now().Before(cleanupUntil):
 				n := min(20, len(e.toDelete))
 				j = job{kind: jobDelete, ids: append([]string(nil), e.toDelete[:n]...)}
 				e.toDelete = e.toDelete[n:]
@@ -666,14 +682,15 @@ func (e *engine) loop(ctx context.Context) error {
 				goto dispatched
 			}
 			inflight++
+			if j.kind == jobImport {
+				importing++
+			}
 			jobs <- j
 		}
 	dispatched:
 		outstanding := e.outstanding()
-		allFinal := len(outstanding) == 0 && len(e.queue) == 0 && len(e.splits) == 0 && len(e.updates) == 0
-		if allFinal && cleanupUntil.IsZero() {
-			cleanupUntil = time.Now().Add(e.opts.CleanupTimeout)
-		}
+		allFinal := !cleanupUntil.IsZero()
+		submitting := len(e.queue) > 0 || len(e.splits) > 0 || importing > 0
 		if inflight == 0 {
 			if stopping {
 				if fatal != nil {
@@ -693,7 +710,7 @@ func (e *engine) loop(ctx context.Context) error {
 		var pollC <-chan time.Time
 		var timer *time.Timer
 		if !stopping && !timedOut && len(outstanding) > 0 {
-			next := e.nextPoll(outstanding)
+			next := e.nextPoll(outstanding, submitting)
 			if next.After(deadline) && len(e.queue) == 0 {
 				next = deadline
 			}
@@ -710,15 +727,18 @@ func (e *engine) loop(ctx context.Context) error {
 		select {
 		case r := <-results:
 			inflight--
+			if r.kind == jobImport {
+				importing--
+			}
 			if err := e.handle(ctx, r); err != nil && fatal == nil {
 				fatal = err
 				cancelWorkers()
 			}
 		case <-pollC:
 			if !time.Now().Before(deadline) && len(e.queue) == 0 {
-				if inflight == 0 {
+				if inflight == 0 && len(outstanding) > 0 {
 					// One last look before giving up on the outstanding records.
-					if err := e.poll(ctx, outstanding, true); err != nil && fatal == nil {
+					if err := e.poll(ctx, outstanding, true, false); err != nil && fatal == nil {
 						fatal = err
 					}
 					if fatal == nil {
@@ -729,7 +749,7 @@ func (e *engine) loop(ctx context.Context) error {
 				continue
 			}
 			if len(outstanding) > 0 {
-				if err := e.poll(ctx, outstanding, false); err != nil && fatal == nil {
+				if err := e.poll(ctx, outstanding, false, submitting); err != nil && fatal == nil {
 					fatal = err
 					cancelWorkers()
 				}
@@ -790,16 +810,37 @@ func (e *engine) timeoutAll() {
 	}
 }
 
-// nextPoll is when the earliest outstanding record is expected to be final, never
-// sooner than PollMin after the previous poll. Expectation: the observed processing time
-// (the shortest age at which a record was seen final) once known; before that the age
-// doubles between checks (PollMin, 2×, 4×… capped at PollMax steps).
-func (e *engine) nextPoll(out []*tracked) time.Time {
-	var next time.Time
+// nextPoll is when to look at the outstanding records next, never sooner than PollMin
+// after the previous poll. Each record has a due time (see due). While chunks are still
+// being submitted, only a probe is due: the oldest record, to learn how long processing
+// takes. Afterwards the next poll is when every record is expected final, but due records
+// never wait more than PollMax.
+func (e *engine) nextPoll(out []*tracked, submitting bool) time.Time {
+	var first, last time.Time
 	for _, t := range out {
-		d := e.due(t)
-		if next.IsZero() || d.Before(next) {
-			next = d
+		if submitting && !e.probeWanted(t) {
+			continue
+		}
+		d := e.due(t, submitting)
+		if first.IsZero() || d.Before(first) {
+			first = d
+		}
+		if d.After(last) {
+			last = d
+		}
+	}
+	if first.IsZero() {
+		// Nothing worth a probe while submitting: look again after the submissions.
+		first = time.Now().Add(e.opts.PollMax)
+		last = first
+	}
+	next := first
+	if !submitting {
+		// One poll when everything is expected final, unless that is far off: then the
+		// due records are read within PollMax.
+		next = last
+		if last.After(time.Now().Add(e.opts.PollMax)) {
+			next = first.Add(e.opts.PollMax)
 		}
 	}
 	if floor := e.lastPoll.Add(e.opts.PollMin); next.Before(floor) {
@@ -808,14 +849,31 @@ func (e *engine) nextPoll(out []*tracked) time.Time {
 	return next
 }
 
-func (e *engine) due(t *tracked) time.Time {
+// probeWanted reports whether probing t while chunks are still being submitted can teach
+// something: its chunk is not known final yet and the processing time estimate is not
+// yet tight (within a tenth, or PollMin).
+func (e *engine) probeWanted(t *tracked) bool {
+	if t.chunk != "" && e.probedFinal[t.chunk] {
+		return false
+	}
+	if e.upper > 0 && e.upper-e.lower <= max(e.opts.PollMin, e.upper/10) {
+		return false
+	}
+	return true
+}
+
+// due is when a record is expected final: at the observed processing time (the shortest
+// age at which a record was seen final) once known; while probing, halfway between the
+// longest age seen still processing and that, to narrow the estimate; before anything
+// was seen final, the age doubles between checks (PollMin, 2×, 4×… in steps of at most
+// PollMax).
+func (e *engine) due(t *tracked, probe bool) time.Time {
 	if t.checked.IsZero() {
 		if e.upper > 0 {
-			est := e.upper
-			if e.lower > 0 && e.lower < e.upper {
-				est = e.lower + (e.upper-e.lower+1)/2
+			if probe && e.lower > 0 && e.lower < e.upper {
+				return t.submitted.Add(e.lower + (e.upper-e.lower+1)/2)
 			}
-			return t.submitted.Add(est)
+			return t.submitted.Add(e.upper)
 		}
 		return t.submitted.Add(e.opts.PollMin)
 	}
@@ -828,17 +886,30 @@ func (e *engine) due(t *tracked) time.Time {
 }
 
 // poll reads the outstanding records with whichever costs fewer requests: a batched
-// GET of the due ids, or one listing of every import record in the tenant.
-func (e *engine) poll(ctx context.Context, out []*tracked, all bool) error {
+// GET of the due ids, or one listing of every import record in the tenant. While
+// submitting (probe), only the oldest due record is read.
+func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) error {
 	now := time.Now()
 	var due []*tracked
 	for _, t := range out {
-		if all || !e.due(t).After(now.Add(e.opts.PollMin/4)) {
+		if all || !e.due(t, probe).After(now.Add(e.opts.PollMin/4)) {
 			due = append(due, t)
 		}
 	}
 	if len(due) == 0 {
 		due = out
+	}
+	if probe {
+		var oldest *tracked
+		for _, t := range due {
+			if e.probeWanted(t) && (oldest == nil || t.submitted.Before(oldest.submitted)) {
+				oldest = t
+			}
+		}
+		if oldest == nil {
+			return nil
+		}
+		due = []*tracked{oldest}
 	}
 	e.lastPoll = now
 	e.sum.Polls++
@@ -887,6 +958,9 @@ func (e *engine) poll(ctx context.Context, out []*tracked, all bool) error {
 			}
 		case rec.Final():
 			finals = append(finals, rec)
+			if probe && t.chunk != "" {
+				e.probedFinal[t.chunk] = true
+			}
 		default:
 			t.misses = 0
 			if age := now.Sub(t.submitted); t.submitted != e.start && (e.upper == 0 || age < e.upper) && age > e.lower {
@@ -1096,7 +1170,7 @@ func (e *engine) handleImport(ctx context.Context, r jobResult) error {
 				missing = append(missing, d)
 				continue
 			}
-			t := &tracked{id: rec.ID, serial: d.res.Serial, dev: d, ours: true, submitted: now}
+			t := &tracked{id: rec.ID, serial: d.res.Serial, dev: d, ours: true, submitted: now, chunk: r.chunk}
 			e.track[rec.ID] = t
 			d.cur = t
 			e.submitted++

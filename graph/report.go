@@ -73,22 +73,26 @@ func (d DeviceResult) Success() bool {
 
 // RunSummary describes a finished (or stopped) run.
 type RunSummary struct {
-	Rows         int            // input rows
-	Counts       map[string]int // results by Result*
-	Tenant       string         // as given in Options
-	Requests     int            // Graph requests (Service.Stats delta)
-	Writes       int
-	Throttled    int
-	Posts        int           // import POSTs sent (chunks, retries included)
-	Polls        int           // poll rounds
-	Deleted      int           // import records deleted by this run
-	DeleteErrors int           // deletions that failed (left for the next run)
-	Updated      int           // registered devices updated (--update-existing)
-	Leftover     []string      // import record ids left for the next run (not final or not deleted)
-	Sync         string        // "called", "skipped: …", "too soon", "in progress", "failed: …", "" when not attempted
-	Final        time.Duration // from the start until every device had its result
-	Elapsed      time.Duration // the whole run, clean-up and sync included
-	Journal      string        // journal path, when one was used
+	Rows      int            // input rows
+	Counts    map[string]int // results by Result*
+	Tenant    string         // as given in Options
+	Requests  int            // Graph requests (Service.Stats delta)
+	Writes    int
+	Throttled int
+	// RequestsFinal and WritesFinal count what was sent until the last result (clean-up
+	// and sync come after).
+	RequestsFinal int
+	WritesFinal   int
+	Posts         int           // import POSTs sent (chunks, retries included)
+	Polls         int           // poll rounds
+	Deleted       int           // import records deleted by this run
+	DeleteErrors  int           // deletions that failed (left for the next run)
+	Updated       int           // registered devices updated (--update-existing)
+	Leftover      []string      // import record ids left for the next run (not final or not deleted)
+	Sync          string        // "called", "skipped: …", "too soon", "in progress", "failed: …", "" when not attempted
+	Final         time.Duration // from the start until every device had its result
+	Elapsed       time.Duration // the whole run, clean-up and sync included
+	Journal       string        // journal path, when one was used
 }
 
 // offlineResult converts a non-valid mapping result into its DeviceResult.
