@@ -371,6 +371,7 @@ type jsonImportSummary struct {
 	Rows        int            `json:"rows"`
 	Results     map[string]int `json:"results"`
 	Requests    int            `json:"requests"`
+	ReqFinal    int            `json:"requests_until_final"`
 	Writes      int            `json:"writes"`
 	Throttled   int            `json:"throttled"`
 	Posts       int            `json:"import_requests"`
@@ -389,7 +390,7 @@ func (p *importPrinter) finish(sum graph.RunSummary, dryRun bool) {
 	}
 	if p.json {
 		_ = p.enc.Encode(jsonImportSummary{MessageType: "summary", DryRun: dryRun, Tenant: sum.Tenant, Rows: sum.Rows,
-			Results: sum.Counts, Requests: sum.Requests, Writes: sum.Writes, Throttled: sum.Throttled, Posts: sum.Posts,
+			Results: sum.Counts, Requests: sum.Requests, ReqFinal: sum.RequestsFinal, Writes: sum.Writes, Throttled: sum.Throttled, Posts: sum.Posts,
 			Polls: sum.Polls, Deleted: sum.Deleted, Leftover: sum.Leftover, Sync: sum.Sync,
 			FinalS: round3(sum.Final.Seconds()), ElapsedS: round3(sum.Elapsed.Seconds()), Journal: sum.Journal})
 		return

@@ -192,3 +192,53 @@ func countEntries(path, entry string) int {
 	}
 	return bytes.Count(b, []byte(entry))
 }
+
+// TestImportInterrupted sends SIGINT in the middle of an import: the run stops
+// submitting, lists the records left for the next run, exits 130; the next run finishes
+// without posting any serial twice.
+func TestImportInterrupted(t *testing.T) {
+	e := startEmu(t, func(cfg *emulator.Config) { cfg.ProcessingDelay = emulator.Duration(2 * time.Second) })
+	file := writeFleet(t, e.dir, "INT", 300)
+	args := e.args("--chunk-size", "20", "--concurrency", "1", file)
+	cmd := childCmd(args)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for countEntries(e.journal, `"t":"posted"`) < 3 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no chunk posted:\n%s", errb.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != exitInterrupted || !strings.Contains(errb.String(), "left for the next run") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+	}
+	if posted := countEntries(e.journal, `"t":"posted"`); posted >= 15 {
+		t.Errorf("kept submitting after SIGINT: %d chunks posted", posted)
+	}
+	res := runChild(t, args)
+	if res.code != exitOK {
+		t.Fatalf("second run exit %d:\n%s", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "resuming") {
+		t.Errorf("second run did not resume from the journal:\n%s", res.stderr)
+	}
+	for s, c := range effectivePosts(e.srv.Requests()) {
+		if c > 1 {
+			t.Errorf("%s posted %d times", s, c)
+		}
+	}
+	if got := len(e.srv.Registered()); got != 300 {
+		t.Errorf("%d registered", got)
+	}
+}
