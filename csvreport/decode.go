@@ -480,13 +480,18 @@ func (t *asciiTail) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err 
 	return nDst, nSrc, nil
 }
 
-// singleByteText reports whether b holds printable ASCII only (no NUL: in UTF-16LE text
-// every second byte of an ASCII character is NUL).
+// singleByteText reports whether b is single-byte text: no NUL or other control byte (in
+// UTF-16LE text every second byte of an ASCII character, CR and LF is NUL) and at most
+// one byte in eight above 0x7F (an "ANSI" or UTF-8 letter).
 func singleByteText(b []byte) bool {
+	high := 0
 	for _, c := range b {
-		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c >= 0x80 {
+		switch {
+		case c < 0x20 && c != '\t' && c != '\r' && c != '\n', c == 0x7F:
 			return false
+		case c >= 0x80:
+			high++
 		}
 	}
-	return true
+	return high*8 <= len(b)
 }

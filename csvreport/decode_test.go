@@ -48,6 +48,18 @@ func TestTransformersOneByte(t *testing.T) {
 		{"utf-16le", encodeAs(t, "Süd\r\nx\ry", "utf-16le"), sniffResult{encoding: encUTF16LE}, "Süd\r\nx\ny"},
 		{"utf-16be no BOM", encodeAs(t, "ab\rc", "utf-16be-nobom"), sniffResult{encoding: encUTF16BE, noBOM16: true}, "ab\nc"},
 		{"windows-1252", []byte("M\xfcller\r"), sniffResult{encoding: encWin1252}, "Müller\n"},
+		{"utf-8 then utf-16 appended", append([]byte("a,b\r\n"), encodeAs(t, "cü,d\r\n", "utf-16le-nobom")...),
+			sniffResult{encoding: encUTF8}, "a,b\r\ncü,d\r\n"},
+		{"utf-8 then utf-16 with BOM appended", append([]byte("a,b\r\n"), encodeAs(t, "c,d\r\n", "utf-16le")...),
+			sniffResult{encoding: encUTF8}, "a,b\r\nc,d\r\n"},
+		{"lone 0xFF kept as windows-1252", []byte("a\xff\xfeb"), sniffResult{encoding: encUTF8}, "aÿþb"},
+		{"utf-16le then ascii appended", append(encodeAs(t, "a,b\r\n", "utf-16le"), "SER1,,AAAA\r\nS\xfcd,,x\r\n"...),
+			sniffResult{encoding: encUTF16LE}, "a,b\r\nSER1,,AAAA\r\nSüd,,x\r\n"},
+		{"utf-16le then utf-8 BOM appended", append(encodeAs(t, "a\r\n", "utf-16le"), "\xef\xbb\xbfb,c\r\n"...),
+			sniffResult{encoding: encUTF16LE}, "a\r\nb,c\r\n"},
+		// CJK whose UTF-16 bytes are all printable ASCII (U+4E2D 中 = 2D 4E) must not look like
+		// appended ASCII: the line ends in CR LF code units, which hold NULs.
+		{"utf-16le cjk stays utf-16", encodeAs(t, "a\r\n中中中中\r\n中", "utf-16le"), sniffResult{encoding: encUTF16LE}, "a\r\n中中中中\r\n中"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

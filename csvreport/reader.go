@@ -407,10 +407,27 @@ func (r *Reader) noHeaderError(scanned []record) error {
 			continue
 		}
 		for _, sep := range []string{";", "\t", "|"} {
-			if _, ok := looksLikeHeader(strings.Split(rec.cells[0], sep)); ok {
+			parts := strings.Split(rec.cells[0], sep)
+			for i, p := range parts { // Excel quotes every cell: "a";"b" reads as one cell a";"b
+				parts[i] = strings.Trim(p, `" `)
+			}
+			if _, ok := looksLikeHeader(parts); ok {
 				name := map[string]string{";": "semicolons", "\t": "tabs", "|": "vertical bars"}[sep]
-				return r.fileErr(rec.line, "wrong_delimiter", "the columns are separated by "+name+", not commas",
-					`save the file as "CSV (Comma delimited)" or export it again`, nil)
+				hint := `export the hashes again (Get-WindowsAutopilotInfo or the ConfigMgr report) instead of re-saving them in Excel, ` +
+					`or replace every ` + map[string]string{";": ";", "\t": "tab", "|": "|"}[sep] + ` by a comma in a text editor`
+				if sep == ";" {
+					hint += `; Excel uses semicolons when the Windows list separator is ";" (many European locales)`
+				}
+				return r.fileErr(rec.line, "wrong_delimiter", "the columns are separated by "+name+", not commas", hint, nil)
+			}
+		}
+	}
+	for _, rec := range scanned {
+		for _, c := range rec.cells {
+			if strings.Contains(normHeader(c), "autopilotdeviceinformation") {
+				return r.fileErr(0, "no_rows", "this is a ConfigMgr report export (Windows Autopilot Device Information) without any device rows",
+					"check that hardware inventory collects the class MDM_DevDetail_Ext01 (clients on Windows 10 1703 or later), "+
+						"run the report for the right collection, and export it again", nil)
 			}
 		}
 	}
@@ -708,6 +725,34 @@ func (r *Reader) addPending(n int, rec record) {
 // nothing).
 func (r *Reader) checkRow(cells []string, line int) *RowProblem {
 	m := r.m
+	// A line break first: a quote opened and never closed (LazyQuotes) joins the following
+	// lines into one value, which also makes the field count wrong; say so rather than
+	// "missing column". A quoted hash wrapped over several lines is only whitespace apart
+	// from a good hash and is accepted.
+	for i, c := range cells {
+		if strings.IndexByte(c, '\n') < 0 {
+			continue
+		}
+		f := fNone
+		if i < len(m.fields) {
+			f = m.fields[i]
+		}
+		if f == fHash && isBase64(stripSpace(c)) {
+			r.noteOnce(line, "hash_wrapped", "the Hardware Hash value spans several lines (quoted, with line breaks inside): the line breaks are ignored")
+			continue
+		}
+		name := fieldNames[f]
+		if f == fNone {
+			name = fmt.Sprintf("column %d", i+1)
+		}
+		end := line
+		for _, x := range cells {
+			end += strings.Count(x, "\n")
+		}
+		return &RowProblem{Code: "row_multiline", Message: fmt.Sprintf(
+			"%s holds a line break (the record runs from line %d to %d): a quote is probably not closed, which joins lines into one value; "+
+				"remove the stray quote (\") so that every row is on its own line", name, line, end)}
+	}
 	if m.layout == LayoutSSRS {
 		if !startsWithLabels(cells) {
 			return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
@@ -750,15 +795,6 @@ func (r *Reader) checkRow(cells []string, line int) *RowProblem {
 			return &RowProblem{Code: "row_encoding", Message: name + " contains NUL bytes: text in another encoding was appended to the file (Out-File -Append or >>)"}
 		case strings.Contains(c, "\uFFFD"):
 			return &RowProblem{Code: "row_encoding", Message: name + " contains characters that could not be decoded"}
-		case strings.IndexByte(c, '\n') >= 0:
-			// No import value may span lines; a quote that is opened and never closed
-			// (LazyQuotes) joins the following lines into one value, so rows would vanish.
-			end := line
-			for _, x := range cells {
-				end += strings.Count(x, "\n")
-			}
-			return &RowProblem{Code: "row_multiline", Message: fmt.Sprintf(
-				"%s holds a line break (the record runs from line %d to %d): a quote is probably not closed, which joins lines into one value", name, line, end)}
 		case strings.IndexByte(c, '"') >= 0:
 			return &RowProblem{Code: "row_quote", Message: name + ` contains a quote character ("): a quote is unbalanced or part of the value`}
 		}
@@ -833,6 +869,7 @@ func (r *Reader) convert(n int) {
 		if t.AssignedUser != "" {
 			r.format.HasAssignedUser = true
 		}
+		r.noteRow(p.line, &t)
 		r.out = append(r.out, Row{
 			File: r.name, Line: p.line,
 			Serial: t.Serial, ProductID: t.ProductID, Hash: t.Hash,
@@ -858,4 +895,54 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.total += int64(n)
 	return n, err
+}
+
+// stripSpace returns s without any white space (a hash wrapped over lines).
+func stripSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// noteRow adds the file notes that explain a row's values (once per file): a Partner
+// Center tuple without hash, a serial that Excel turned into a number.
+func (r *Reader) noteRow(line int, t *taggedRow) {
+	if strings.TrimSpace(t.Hash) == "" && strings.TrimSpace(t.Manufacturer) != "" && strings.TrimSpace(t.Model) != "" {
+		r.noteOnce(line, "partner_tuple", "rows with Manufacturer name and Device model but no Hardware Hash "+
+			"(Get-WindowsAutopilotInfo -Partner writes them when it cannot read the hash) are Partner Center tuples: "+
+			"the hash import cannot register them. Register them in Partner Center (serial, manufacturer, model), "+
+			"or capture the hash again on the device, elevated, in full Windows")
+	}
+	if isScientific(t.Serial) {
+		r.noteOnce(line, "serial_scientific", fmt.Sprintf("the serial number %q is a number in scientific notation: "+
+			"Excel converted the serials (digits and leading zeros are lost); export the hashes again and do not "+
+			"open or save the file in Excel", strings.TrimSpace(t.Serial)))
+	}
+}
+
+// isScientific reports whether s looks like a number Excel wrote in scientific notation
+// (1.23457E+11, 5E+14).
+func isScientific(s string) bool {
+	s = strings.TrimSpace(s)
+	mant, exp, ok := strings.Cut(strings.ToUpper(s), "E+")
+	if !ok || mant == "" || exp == "" {
+		return false
+	}
+	int_, frac, _ := strings.Cut(mant, ".")
+	return isDigits(int_) && (frac == "" && !strings.Contains(mant, ".") || isDigits(frac)) && isDigits(exp)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

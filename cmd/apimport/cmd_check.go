@@ -56,6 +56,9 @@ func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
 	rep := k.rep
 	out := bufio.NewWriter(env.stdout)
 	if opts.json {
+		// Notes (mixed encodings, skipped preambles, Partner tuples) are not part of the
+		// JSON Lines contract; they still reach the user on stderr.
+		printNotes(env.stderr, rep.Notes)
 		writeCheckJSON(out, rep, k.results())
 	} else {
 		printNotes(env.stderr, rep.Notes)

@@ -136,6 +136,9 @@ func displaySerial(s string) string {
 		return "-"
 	}
 	s = redactHashes(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 { // rows joined by an unclosed quote: the first is enough
+		s = s[:i] + "…"
+	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7F || r == utf8.RuneError {
 			return strconv.Quote(s)
