@@ -185,7 +185,7 @@ func (s sniffResult) decoder(fb *utf8Fallback, nd *nulDropper, at *asciiTail) tr
 		}
 		t = unicode.UTF16(unicode.BigEndian, bom).NewDecoder()
 	case encWin1252:
-		t = charmap.Windows1252.NewDecoder()
+		t = transform.Chain(nd, charmap.Windows1252.NewDecoder())
 	default: // UTF-8 with or without BOM
 		// unicode.BOMOverride strips a UTF-8 BOM and otherwise hands over to fb; NUL
 		// bytes (UTF-16 text appended to the file) are dropped before.

@@ -52,6 +52,8 @@ func TestTransformersOneByte(t *testing.T) {
 			sniffResult{encoding: encUTF8}, "a,b\r\ncü,d\r\n"},
 		{"utf-8 then utf-16 with BOM appended", append([]byte("a,b\r\n"), encodeAs(t, "c,d\r\n", "utf-16le")...),
 			sniffResult{encoding: encUTF8}, "a,b\r\nc,d\r\n"},
+		{"windows-1252 then utf-16 appended", append([]byte("M\xfcller\r\n"), encodeAs(t, "Süd\r\n", "utf-16le")...),
+			sniffResult{encoding: encWin1252}, "Müller\r\nSüd\r\n"},
 		{"lone 0xFF kept as windows-1252", []byte("a\xff\xfeb"), sniffResult{encoding: encUTF8}, "aÿþb"},
 		{"utf-16le then ascii appended", append(encodeAs(t, "a,b\r\n", "utf-16le"), "SER1,,AAAA\r\nS\xfcd,,x\r\n"...),
 			sniffResult{encoding: encUTF16LE}, "a,b\r\nSER1,,AAAA\r\nSüd,,x\r\n"},

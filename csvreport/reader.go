@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
 	"golang.org/x/text/transform"
@@ -700,6 +701,14 @@ func (r *Reader) fill() {
 			}
 			continue
 		}
+		if r.m.layout == LayoutSSRS && !startsWithLabels(rec.cells) && hashIndex(rec.cells) < 0 && trimmedLen(rec.cells) < r.m.width {
+			// Not a device row: another region of the report (text boxes, totals, a page
+			// footer). Device rows always repeat the labels; one without them but with a
+			// hash is still reported as a malformed row.
+			r.note(rec.line, "ssrs_other_line", fmt.Sprintf("report line %q is not a device row (no column labels, no hash): skipped",
+				shorten(strings.Join(rec.cells[:trimmedLen(rec.cells)], ","), 80)))
+			continue
+		}
 		r.addPending(n, rec)
 		n++
 	}
@@ -945,4 +954,15 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// shorten cuts s to at most n bytes (on a rune boundary), marking the cut with "…".
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
