@@ -114,6 +114,8 @@ type accCase struct {
 	stderr []string
 	// stdout are substrings of the text-mode stdout (findings: file:line: serial: code: message).
 	stdout []string
+	// notStdout must not appear in the text-mode stdout.
+	notStdout []string
 	// convertHeader, when set, is the header line convert must write (the valid rows follow).
 	convertHeader string
 }
@@ -134,6 +136,13 @@ func accCases(t *testing.T) []accCase {
 	raw, _ := base64.StdEncoding.DecodeString(hC)
 	unpadded := strings.TrimRight(base64.StdEncoding.EncodeToString(raw[:2999]), "=")
 	ssrsNote := "read as a ConfigMgr report export"
+	ssrs20 := ssrsPre + ssrsElem
+	var ssrs20Rows []accRow
+	for i := range 20 {
+		sn := fmt.Sprintf("CZC%05d", i)
+		ssrs20 += ssrsLab + sn + "," + osPID + "," + accHash(sn, byte(100+i), 1) + "\r\n"
+		ssrs20Rows = append(ssrs20Rows, v("ssrs-20.csv", 5+i, "product_id_ignored"))
+	}
 	return []accCase{
 		// --- ConfigMgr "Windows Autopilot Device Information" report, SSRS CSV export ---
 		{name: "ssrs utf-8 no BOM", files: []accFile{{"ssrs.csv", []byte(ssrs)}},
@@ -162,6 +171,10 @@ func accCases(t *testing.T) []accCase {
 		{name: "ssrs quoted serial with a comma", files: []accFile{{"ssrs-comma.csv", []byte(ssrsPre + ssrsElem +
 			ssrsLab + "\"PF3,ABC\",," + accHash("PF3,ABC", 9, 1) + "\r\n")}},
 			rows: []accRow{v("ssrs-comma.csv", 5)}},
+		{name: "ssrs 20 devices: the per-row product ID warning is summarised", files: []accFile{{"ssrs-20.csv", []byte(ssrs20)}},
+			rows:      ssrs20Rows,
+			stdout:    []string{"ssrs-20.csv:9: CZC00004: product_id_ignored: warning:", "warning product_id_ignored also on 15 more rows (not shown; --json lists every row)"},
+			notStdout: []string{"ssrs-20.csv:10:"}},
 		{name: "ssrs with a trailing report region (totals, footer)", files: []accFile{{"ssrs-footer.csv", []byte(ssrsPre + ssrsElem +
 			ssrsLab + "PF3ABC12,," + hA + "\r\n" + ssrsLab + "PF3ABC13,," + hB + "\r\n\r\nTextbox9,Textbox10\r\n\"Generated 11/25/2026, 10:00\",Page 1 of 1\r\n")}},
 			rows:   []accRow{v("ssrs-footer.csv", 5), v("ssrs-footer.csv", 6)},
@@ -362,12 +375,17 @@ func TestAcceptance(t *testing.T) {
 					t.Errorf("stdout lacks %q:\n%s", s, res.stdout)
 				}
 			}
+			for _, s := range tc.notStdout {
+				if strings.Contains(res.stdout, s) {
+					t.Errorf("stdout has %q:\n%s", s, res.stdout)
+				}
+			}
 			if strings.Contains(res.stderr+res.stdout, "panic") || strings.ContainsRune(res.stdout, 0) {
 				t.Errorf("panic or NUL in output:\n%s\n%s", res.stdout, res.stderr)
 			}
 			// Every finding line names file:line and stays on one line.
 			for _, l := range strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n") {
-				if strings.Contains(l, " rows in ") || strings.Contains(l, " row in ") {
+				if strings.Contains(l, " rows in ") || strings.Contains(l, " row in ") || strings.HasPrefix(l, "warning ") {
 					continue
 				}
 				if !strings.HasPrefix(l, dir) || !strings.Contains(l, ".csv:") {

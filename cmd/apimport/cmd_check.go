@@ -71,19 +71,40 @@ func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
 	return exitFor(rep)
 }
 
-// writeCheckText writes one line per finding, then the summary.
+// maxRepeatedWarnings is how many rows a warning with the same code and message is shown
+// for in text output; a ConfigMgr report gives every row the same product_id_ignored
+// warning, which would bury the errors. --json still lists every row's warnings.
+const maxRepeatedWarnings = 5
+
+// writeCheckText writes one line per finding (identical warnings only for the first
+// maxRepeatedWarnings rows, then a count), then the summary.
 func writeCheckText(w io.Writer, s mapping.Summary, results iter.Seq[mapping.Result]) {
+	type warnKey struct{ code, msg string }
+	shown := map[warnKey]int{}
+	var order []warnKey
 	for res := range results {
 		r := &res
 		for _, f := range r.Findings {
 			msg := f.Message
 			if f.Warning {
+				k := warnKey{f.Code, f.Message}
+				if shown[k]++; shown[k] > maxRepeatedWarnings {
+					continue
+				}
+				if shown[k] == 1 {
+					order = append(order, k)
+				}
 				msg = "warning: " + msg
 			}
 			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, oneLine(redactHashes(msg)))
 		}
 		if len(r.Findings) == 0 && r.Status != mapping.StatusValid {
 			fmt.Fprintf(w, "%s:%d: %s: %s: row is %s\n", r.File, r.Line, displaySerial(r.Serial), r.Status, r.Status)
+		}
+	}
+	for _, k := range order {
+		if n := shown[k] - maxRepeatedWarnings; n > 0 {
+			fmt.Fprintf(w, "warning %s also on %s (not shown; --json lists every row)\n", k.code, plural(n, "more row"))
 		}
 	}
 	fmt.Fprintf(w, "%s in %s: %d valid, %d invalid, %s, %s; %s would be registered\n",
