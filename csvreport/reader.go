@@ -881,7 +881,7 @@ func (r *Reader) convert(n int) {
 		r.noteRow(p.line, &t)
 		r.out = append(r.out, Row{
 			File: r.name, Line: p.line,
-			Serial: t.Serial, ProductID: t.ProductID, Hash: t.Hash,
+			Serial: t.Serial, ProductID: t.ProductID, Hash: dropInvisible(t.Hash),
 			GroupTag: t.GroupTag, AssignedUser: t.AssignedUser,
 			Manufacturer: t.Manufacturer, Model: t.Model,
 			Problem: p.problem,
@@ -965,4 +965,20 @@ func shorten(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// dropInvisible removes zero-width characters, BOMs and no-break spaces from a hash (a
+// value copied from a web page, chat or document); it returns s itself when there are none.
+func dropInvisible(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.Map(func(r rune) rune {
+				if isInvisible(r) || r == '\u00A0' {
+					return -1
+				}
+				return r
+			}, s)
+		}
+	}
+	return s
 }

@@ -297,6 +297,8 @@ func accCases(t *testing.T) []accCase {
 			rows: []accRow{v("h4096.csv", 2, "hash_length")}},
 		{name: "hash with spaces", files: []accFile{{"hspace.csv", []byte(lines(hdr3, "PF3ABC12,,"+hA[:1000]+" "+hA[1000:3000]+" "+hA[3000:]))}},
 			rows: []accRow{v("hspace.csv", 2)}, convertHeader: hdr3},
+		{name: "hash pasted from a web page (zero-width space, no-break space)", files: []accFile{{"pasted.csv", []byte(lines(hdr3, "PF3ABC12,,"+hA[:100]+"\u200b"+hA[100:2000]+"\u00a0"+hA[2000:]))}},
+			rows: []accRow{v("pasted.csv", 2)}, convertHeader: hdr3},
 		{name: "hash cut short inside its data", files: []accFile{{"cut.csv", []byte(lines(hdr3, "PF3ABC12,,"+hA[:100]))}},
 			code: exitRows, rows: []accRow{{"cut.csv", 2, "invalid", nil, nil}}},
 		{name: "hash edited (checksum)", files: []accFile{{"edited.csv", []byte(lines(hdr3, "PF3ABC12,,"+hA[:60]+"x"+hA[61:]))}},
@@ -545,5 +547,29 @@ func TestAcceptanceLargeMergedFile(t *testing.T) {
 	}
 	if total != n {
 		t.Errorf("%d devices written, want %d", total, n)
+	}
+}
+
+// TestAcceptanceDecodeEmptyExport: decode treats a header-only export like check does.
+func TestAcceptanceDecodeEmptyExport(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.csv")
+	one := filepath.Join(dir, "one.csv")
+	if err := os.WriteFile(empty, []byte(lines(hdrTag)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(one, utf16LE(lines(hdr3, "PF3ABC12,,"+hA), true), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, "decode", empty, one)
+	if res.code != exitFatal || !strings.Contains(res.stderr, "empty.csv: the file has a header but no device rows") || !strings.Contains(res.stderr, "hint: ") {
+		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stdout, "one.csv:2: PF3ABC12: ok") || !strings.Contains(res.stdout, "1 hash decoded: 1 verify, 0 do not") {
+		t.Errorf("stdout %q", res.stdout)
+	}
+	res = runCLI(t, "decode", "--json", empty)
+	if res.code != exitFatal || !strings.Contains(res.stdout, `"message_type":"file_error"`) || !strings.Contains(res.stdout, `"code":"no_rows"`) {
+		t.Errorf("--json: exit %d, stdout %q", res.code, res.stdout)
 	}
 }

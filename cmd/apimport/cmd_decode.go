@@ -91,6 +91,7 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 		if err := env.ctx.Err(); err != nil {
 			return err
 		}
+		before := rows
 		err := decodeFile(f, func(row csvreport.Row) {
 			d := decodeOne(row)
 			rows++
@@ -114,10 +115,21 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 		if err != nil {
 			return err
 		}
+		if rows == before { // a header but no rows: as in check, an empty export is an error
+			fe := &csvreport.FileError{File: f, Code: "no_rows", Message: "the file has a header but no device rows", Hint: noRowsHint}
+			fileErrs = append(fileErrs, fe)
+			if opts.json {
+				enc.Encode(fileErrorJSON(fe))
+			}
+		}
 	}
 	if !opts.json {
 		printFileErrors(env.stderr, fileErrs)
-		fmt.Fprintf(out, "%d hashes decoded: %d verify, %d do not\n", rows, rows-bad, bad)
+		noun := "hashes"
+		if rows == 1 {
+			noun = "hash"
+		}
+		fmt.Fprintf(out, "%d %s decoded: %d verify, %d do not\n", rows, noun, rows-bad, bad)
 	}
 	if err := out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)

@@ -77,6 +77,9 @@ func runChecks(env *cliEnv, args []string, opts mapping.Options) (*checked, erro
 // flagFilesWithoutRows reports a file that was read but held no data row (a header only):
 // for a scheduled job an empty export means something upstream went wrong, so it is a
 // file error, not a silent success.
+// noRowsHint is the advice for an export without device rows.
+const noRowsHint = "export again; for the ConfigMgr report, check that hardware inventory collects the class MDM_DevDetail_Ext01 (Windows 10 1703 or later)"
+
 func (k *checked) flagFilesWithoutRows() {
 	seen := make(map[string]bool, len(k.files))
 	for r := range k.results() {
@@ -89,8 +92,7 @@ func (k *checked) flagFilesWithoutRows() {
 		if seen[f] {
 			continue
 		}
-		hint := "export again; for the ConfigMgr report, check that hardware inventory collects the class MDM_DevDetail_Ext01 (Windows 10 1703 or later)"
-		k.rep.FileErrors = append(k.rep.FileErrors, &csvreport.FileError{File: f, Code: "no_rows", Message: "the file has a header but no device rows", Hint: hint})
+		k.rep.FileErrors = append(k.rep.FileErrors, &csvreport.FileError{File: f, Code: "no_rows", Message: "the file has a header but no device rows", Hint: noRowsHint})
 	}
 }
 
