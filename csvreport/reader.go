@@ -379,10 +379,26 @@ func ssrsLabelsAt(scanned []record, i int) int {
 		return 0
 	}
 	k, strong := labelRow(scanned[i].cells)
-	if k > 0 && (strong || i+1 < len(scanned) && startsWithLabels(scanned[i+1].cells)) {
+	if k > 0 && (strong || i+1 < len(scanned) && startsWithLabels(scanned[i+1].cells) || i > 0 && elementHeaderFor(scanned[i-1].cells, scanned[i].cells, k)) {
 		return k
 	}
 	return 0
+}
+
+// elementHeaderFor reports whether elem is the SSRS element-name header of the label row
+// rec with k labels: its cells k..2k-1 name the same fields as the labels (e.g.
+// Details_Table0_SerialNumber0 over the serial value). It decides a label row whose
+// values look like no data (a single device without hash), which alone reads like a header.
+func elementHeaderFor(elem, rec []string, k int) bool {
+	if len(elem) < 2*k {
+		return false
+	}
+	for j := 0; j < k; j++ {
+		if f := lookupField(elem[k+j]); f == fNone || f != lookupField(rec[j]) {
+			return false
+		}
+	}
+	return true
 }
 
 // noHeaderError explains why no header or hash was found in the scanned records.
@@ -924,6 +940,11 @@ func (r *Reader) noteRow(line int, t *taggedRow) {
 			"(Get-WindowsAutopilotInfo -Partner writes them when it cannot read the hash) are Partner Center tuples: "+
 			"the hash import cannot register them. Register them in Partner Center (serial, manufacturer, model), "+
 			"or capture the hash again on the device, elevated, in full Windows")
+	}
+	if r.m.layout == LayoutSSRS && strings.TrimSpace(t.Hash) == "" {
+		r.noteOnce(line, "ssrs_no_hash", "the ConfigMgr report has no hardware hash for the device on this line (and maybe others): "+
+			"enable the hardware inventory class MDM_DevDetail_Ext01 (Windows 10 1703 or later clients), wait for the next inventory cycle "+
+			"and run the report again, or capture the hash on the device with Get-WindowsAutopilotInfo")
 	}
 	if isScientific(t.Serial) {
 		r.noteOnce(line, "serial_scientific", fmt.Sprintf("the serial number %q is a number in scientific notation: "+
