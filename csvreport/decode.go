@@ -187,9 +187,9 @@ func (s sniffResult) decoder(fb *utf8Fallback, nd *nulDropper, at *asciiTail) tr
 	case encWin1252:
 		t = transform.Chain(nd, charmap.Windows1252.NewDecoder())
 	default: // UTF-8 with or without BOM
-		// unicode.BOMOverride strips a UTF-8 BOM and otherwise hands over to fb; NUL
-		// bytes (UTF-16 text appended to the file) are dropped before.
-		t = transform.Chain(nd, unicode.BOMOverride(fb))
+		// unicode.BOMOverride strips a UTF-8 BOM and otherwise hands over to fb, which
+		// also drops NUL bytes (UTF-16 text appended to the file) like nulDropper.
+		t = unicode.BOMOverride(fb)
 	}
 	return transform.Chain(t, &crNormalizer{})
 }
@@ -202,6 +202,8 @@ type utf8Fallback struct {
 	prevCR    bool // last byte seen was a CR
 	firstLine int  // 1-based line of the first fallback byte, 0 if none
 	count     int  // bytes decoded as Windows-1252
+	nuls      int  // NUL bytes dropped (UTF-16 text appended to the file, see nulDropper)
+	nulLine   int  // 1-based line of the first dropped NUL, 0 if none
 }
 
 // Reset implements transform.Transformer.
@@ -222,15 +224,37 @@ func (t *utf8Fallback) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, e
 			chunk = trimIncompleteRune(chunk)
 		}
 		if len(chunk) > 0 && utf8.Valid(chunk) {
+			nul := bytes.IndexByte(chunk, 0)
+			if nul >= 0 {
+				chunk = chunk[:nul]
+			}
 			t.countLines(chunk)
 			nDst += copy(dst[nDst:], chunk)
 			nSrc += len(chunk)
+			if nul >= 0 {
+				t.dropNUL()
+				nSrc++
+			}
 			continue
 		}
 		// Slow path: one rune at a time up to and including the first invalid byte, then
 		// back to the bulk path.
 		for nSrc < len(src) {
 			c := src[nSrc]
+			if c == 0 {
+				t.dropNUL()
+				nSrc++
+				continue
+			}
+			if c == 0xFF { // a UTF-16LE BOM in front of appended UTF-16 text: FF FE, a byte, NUL
+				if len(src)-nSrc < 4 && !atEOF {
+					return nDst, nSrc, transform.ErrShortSrc
+				}
+				if len(src)-nSrc >= 4 && src[nSrc+1] == 0xFE && src[nSrc+2] != 0 && src[nSrc+3] == 0 {
+					nSrc += 2
+					continue
+				}
+			}
 			if c < utf8.RuneSelf {
 				if nDst >= len(dst) {
 					return nDst, nSrc, transform.ErrShortDst
@@ -268,6 +292,14 @@ func (t *utf8Fallback) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, e
 		}
 	}
 	return nDst, nSrc, nil
+}
+
+// dropNUL records a NUL byte that is dropped (see nulDropper).
+func (t *utf8Fallback) dropNUL() {
+	t.nuls++
+	if t.nulLine == 0 {
+		t.nulLine = t.lines + 1
+	}
 }
 
 func (t *utf8Fallback) countLines(b []byte) {
@@ -331,7 +363,8 @@ func (crNormalizer) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err 
 	return nDst, nSrc, nil
 }
 
-// nulDropper removes NUL bytes from a file read as UTF-8 or ANSI. No CSV text holds NULs;
+// nulDropper removes NUL bytes from a file read as ANSI (utf8Fallback does the same for
+// UTF-8). No CSV text holds NULs;
 // they come from UTF-16 text appended to the file by Out-File -Append or >>
 // (PowerShell/PowerShell#9423), whose ASCII characters are each followed by a NUL.
 // Dropping the NULs restores that text, and its line ends. A UTF-16LE byte order mark in
@@ -453,17 +486,32 @@ func (t *asciiTail) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err 
 				break
 			}
 		}
-		if len(dst)-nDst < 2 {
+		// Copy whole code units in bulk, up to and including the next LF code unit.
+		n := (len(src) - nSrc) &^ 1
+		if room := (len(dst) - nDst) &^ 1; n > room {
+			n = room
+		}
+		if n == 0 {
 			return nDst, nSrc, transform.ErrShortDst
 		}
-		lo, hi := src[nSrc], src[nSrc+1]
-		dst[nDst], dst[nDst+1] = lo, hi
-		nDst += 2
-		nSrc += 2
-		t.prevLF = lo == '\n' && hi == 0
-		if t.prevLF {
-			t.lines++
+		end := n
+		t.prevLF = false
+		for off := 0; off < n; {
+			j := bytes.IndexByte(src[nSrc+off:nSrc+n], '\n')
+			if j < 0 {
+				break
+			}
+			off += j
+			if off%2 == 0 && off+1 < n && src[nSrc+off+1] == 0 {
+				end = off + 2
+				t.prevLF = true
+				t.lines++
+				break
+			}
+			off++
 		}
+		nDst += copy(dst[nDst:], src[nSrc:nSrc+end])
+		nSrc += end
 	}
 	for nSrc < len(src) {
 		if len(dst)-nDst < 2 {

@@ -236,6 +236,17 @@ func (r *Reader) noteOnce(line int, code, msg string) {
 	r.note(line, code, msg)
 }
 
+// nulLine is the line of the first NUL byte dropped from a UTF-8 or ANSI file, 0 if none.
+func (r *Reader) nulLine() int {
+	if r.nd != nil && r.nd.firstLine > 0 {
+		return r.nd.firstLine
+	}
+	if r.fb != nil {
+		return r.fb.nulLine
+	}
+	return 0
+}
+
 func (r *Reader) checkFallback() {
 	if r.at != nil && r.at.switchLine > 0 {
 		r.noteOnce(r.at.switchLine, "ascii_appended",
@@ -243,8 +254,8 @@ func (r *Reader) checkFallback() {
 				"Add-Content in another encoding; read as such. Before uploading the file to the Intune portal, "+
 				"save it again in one encoding (or use apimport convert)")
 	}
-	if r.nd != nil && r.nd.firstLine > 0 {
-		r.noteOnce(r.nd.firstLine, "utf16_appended",
+	if line := r.nulLine(); line > 0 {
+		r.noteOnce(line, "utf16_appended",
 			"NUL bytes from this line on, dropped: usually UTF-16 text appended to the file with "+
 				"Out-File -Append or >> in another encoding. Before uploading the file "+
 				"to the Intune portal, save it again in one encoding (or use apimport convert)")
@@ -991,15 +1002,15 @@ func shorten(s string, n int) string {
 // dropInvisible removes zero-width characters, BOMs and no-break spaces from a hash (a
 // value copied from a web page, chat or document); it returns s itself when there are none.
 func dropInvisible(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return strings.Map(func(r rune) rune {
-				if isInvisible(r) || r == '\u00A0' {
-					return -1
-				}
-				return r
-			}, s)
-		}
+	// The characters removed start with the UTF-8 lead bytes C2 (U+00A0), E2 (U+200B-D,
+	// U+2060) and EF (U+FEFF); a hash has none of these bytes.
+	if strings.IndexByte(s, 0xE2) < 0 && strings.IndexByte(s, 0xEF) < 0 && strings.IndexByte(s, 0xC2) < 0 {
+		return s
 	}
-	return s
+	return strings.Map(func(r rune) rune {
+		if isInvisible(r) || r == '\u00A0' {
+			return -1
+		}
+		return r
+	}, s)
 }
