@@ -301,15 +301,16 @@ func importRunError(env *cliEnv, err error, sum graph.RunSummary) error {
 
 // importPrinter writes device results as they come (JSON) or collects them for the table.
 type importPrinter struct {
-	env      *cliEnv
-	json     bool
-	out      *bufio.Writer
-	enc      *json.Encoder
-	all      []graph.DeviceResult
-	tty      bool
-	lastProg time.Time
-	progLen  int
-	order    map[string]int // "file\x00line" -> input position
+	env       *cliEnv
+	json      bool
+	out       *bufio.Writer
+	enc       *json.Encoder
+	all       []graph.DeviceResult
+	tty       bool // progress on stderr
+	stdoutTTY bool // table header and alignment
+	lastProg  time.Time
+	progLen   int
+	order     map[string]int // "file\x00line" -> input position
 }
 
 func newImportPrinter(env *cliEnv, o *importOptions, results []mapping.Result) *importPrinter {
@@ -320,6 +321,9 @@ func newImportPrinter(env *cliEnv, o *importOptions, results []mapping.Result) *
 	p.enc = json.NewEncoder(p.out)
 	if f, ok := env.stderr.(*os.File); ok && !o.json && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
+	}
+	if f, ok := env.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.stdoutTTY = true
 	}
 	return p
 }
@@ -399,12 +403,19 @@ func (p *importPrinter) finish(sum graph.RunSummary, dryRun bool) {
 	rows := append([]graph.DeviceResult(nil), p.all...)
 	pos := func(r graph.DeviceResult) int { return p.order[r.File+"\x00"+strconv.Itoa(r.Line)] }
 	sort.SliceStable(rows, func(i, j int) bool { return pos(rows[i]) < pos(rows[j]) })
-	tw := tabwriter.NewWriter(p.out, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROW\tSERIAL\tRESULT\tDETAIL")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\n", r.File, r.Line, displaySerial(r.Serial), r.Result, detail(r))
+	// Aligned with a header on a terminal; plain tab-separated rows otherwise (scripts).
+	if p.stdoutTTY {
+		tw := tabwriter.NewWriter(p.out, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "ROW\tSERIAL\tRESULT\tDETAIL")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\n", r.File, r.Line, displaySerial(r.Serial), r.Result, detail(r))
+		}
+		tw.Flush()
+	} else {
+		for _, r := range rows {
+			fmt.Fprintf(p.out, "%s:%d\t%s\t%s\t%s\n", r.File, r.Line, displaySerial(r.Serial), r.Result, detail(r))
+		}
 	}
-	tw.Flush()
 	keys := make([]string, 0, len(sum.Counts))
 	for k := range sum.Counts {
 		keys = append(keys, k)
@@ -415,7 +426,7 @@ func (p *importPrinter) finish(sum graph.RunSummary, dryRun bool) {
 		parts[i] = fmt.Sprintf("%d %s", sum.Counts[k], k)
 	}
 	fmt.Fprintf(p.out, "%d rows: %s; %d requests (%d throttled), all final after %s, %s in total\n",
-		sum.Rows, strings.Join(parts, ", "), sum.Requests, sum.Throttled, sum.Final.Round(time.Second), sum.Elapsed.Round(time.Second))
+		sum.Rows, strings.Join(parts, ", "), sum.Requests, sum.Throttled, sum.Final.Round(100*time.Millisecond), sum.Elapsed.Round(100*time.Millisecond))
 	if sum.Sync != "" {
 		fmt.Fprintf(p.env.stderr, "apimport: autopilot sync: %s\n", sum.Sync)
 	}
