@@ -187,9 +187,10 @@ func (s sniffResult) decoder(fb *utf8Fallback, nd *nulDropper, at *asciiTail) tr
 	case encWin1252:
 		t = transform.Chain(nd, charmap.Windows1252.NewDecoder())
 	default: // UTF-8 with or without BOM
-		// unicode.BOMOverride strips a UTF-8 BOM and otherwise hands over to fb, which
-		// also drops NUL bytes (UTF-16 text appended to the file) like nulDropper.
-		t = unicode.BOMOverride(fb)
+		// fb drops a UTF-8 BOM at the start, decodes bytes that are not UTF-8 as
+		// Windows-1252 (also after a BOM) and drops NUL bytes (UTF-16 text appended to
+		// the file) like nulDropper.
+		t = fb
 	}
 	return transform.Chain(t, &crNormalizer{})
 }
@@ -202,6 +203,7 @@ type utf8Fallback struct {
 	prevCR    bool // last byte seen was a CR
 	firstLine int  // 1-based line of the first fallback byte, 0 if none
 	count     int  // bytes decoded as Windows-1252
+	started   bool // past the start of the file (where a BOM is dropped)
 	nuls      int  // NUL bytes dropped (UTF-16 text appended to the file, see nulDropper)
 	nulLine   int  // 1-based line of the first dropped NUL, 0 if none
 }
@@ -211,6 +213,15 @@ func (t *utf8Fallback) Reset() { *t = utf8Fallback{} }
 
 // Transform implements transform.Transformer.
 func (t *utf8Fallback) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	if !t.started { // a UTF-8 BOM at the start is dropped
+		if len(src) < 3 && !atEOF && bytes.HasPrefix([]byte{0xEF, 0xBB, 0xBF}, src) {
+			return 0, 0, transform.ErrShortSrc
+		}
+		t.started = true
+		if bytes.HasPrefix(src, []byte{0xEF, 0xBB, 0xBF}) {
+			nSrc = 3
+		}
+	}
 	for nSrc < len(src) {
 		chunk := src[nSrc:]
 		if len(chunk) > len(dst)-nDst {
