@@ -556,3 +556,28 @@ func TestRunCancelled(t *testing.T) {
 		t.Errorf("journal leftovers %d, summary %d", len(st.Leftovers()), len(ids))
 	}
 }
+
+// TestRunPollingIsFrugal checks the request count until every device is final: the
+// imports, the two pre-check listings and a few listings while waiting, never a GET per
+// device.
+func TestRunPollingIsFrugal(t *testing.T) {
+	f := newFake(150 * time.Millisecond)
+	rows := validRows(500, "P")
+	opts := fastOpts()
+	opts.ChunkSize = 50
+	opts.PollMin, opts.PollMax = 50*time.Millisecond, 400*time.Millisecond
+	sum, err := Run(context.Background(), f, rows, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Counts[ResultRegistered] != 500 {
+		t.Fatalf("counts %v", sum.Counts)
+	}
+	listCost := 1 + 500/fakePage
+	if max := 10 + 2 + 4*listCost; sum.RequestsFinal > max || sum.Polls > 5 {
+		t.Errorf("%d requests in %d polls until final, want at most %d requests", sum.RequestsFinal, sum.Polls, max)
+	}
+	if sum.Requests != sum.RequestsFinal+500 {
+		t.Errorf("clean-up used %d requests, want 500 deletes", sum.Requests-sum.RequestsFinal)
+	}
+}
