@@ -579,3 +579,21 @@ func TestAcceptanceDecodeEmptyExport(t *testing.T) {
 		t.Errorf("--json: exit %d, stdout %q", res.code, res.stdout)
 	}
 }
+
+// TestAcceptanceConvertOutputPath: a bad -o is a usage error before any input is read.
+func TestAcceptanceConvertOutputPath(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(in, []byte(lines(hdr3, "PF3ABC12,,"+hA)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ out, want string }{
+		{filepath.Join(dir, "missing", "x.csv"), "does not exist"},
+		{dir, "is a folder"},
+	} {
+		res := runCLI(t, "convert", "-o", tt.out, in)
+		if res.code != exitUsage || !strings.Contains(res.stderr, tt.want) || !strings.Contains(res.stderr, "hint: ") || res.stdout != "" {
+			t.Errorf("-o %s: exit %d, stderr %q", tt.out, res.code, res.stderr)
+		}
+	}
+}

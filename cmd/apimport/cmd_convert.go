@@ -62,6 +62,18 @@ standard output (500 devices at most). Files are written whole or not at all.
 }
 
 func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
+	if opts.output != "" && opts.output != "-" {
+		// Say so before reading every input, not after.
+		dir := filepath.Dir(opts.output)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("output folder %s does not exist", dir),
+				hint: "create the folder first, or give another -o path"}
+		}
+		if st, err := os.Stat(opts.output); err == nil && st.IsDir() {
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("output %s is a folder", opts.output),
+				hint: "give a file name, e.g. -o " + filepath.Join(opts.output, "intune-import.csv")}
+		}
+	}
 	// Convert keeps the results (about 350 bytes a row, no hashes) because rows the
 	// portal file cannot carry change status below.
 	rep, files, err := checkInputs(env, args, opts.options())
