@@ -368,11 +368,20 @@ func (r *Reader) detect() error {
 			return nil
 		}
 		if hi := hashIndex(rec.cells); hi >= 0 {
-			if i > 0 {
-				r.note(scanned[0].line, "preamble_skipped", fmt.Sprintf("skipped %d line(s) before the first row", i))
+			// Records just before the first hash with the same number of fields are rows
+			// too (devices whose hash could not be read), not a preamble.
+			start := i
+			for start > 0 && len(scanned[start-1].cells) == len(rec.cells) {
+				if _, ok := looksLikeHeader(scanned[start-1].cells); ok {
+					break
+				}
+				start--
+			}
+			if start > 0 {
+				r.note(scanned[0].line, "preamble_skipped", fmt.Sprintf("skipped %d line(s) before the first row", start))
 			}
 			r.setHeaderless(rec, hi)
-			r.queue = scanned[i:]
+			r.queue = scanned[start:]
 			return nil
 		}
 	}
