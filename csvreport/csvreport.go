@@ -11,9 +11,12 @@
 // Windows-1252 ("ANSI") for the whole file, with a Note. A UTF-8 file with a stray
 // non-UTF-8 byte after the prefix is not re-read: each such byte is decoded as
 // Windows-1252 on its own and a Note names the first line (so a multi-MB file whose only
-// "ANSI" character sits at the end still reads, streaming). Text followed by NULs (UTF-16
-// appended with Out-File -Append) is read as text, and the rows holding NULs get a
-// row_encoding Problem. CRLF, LF and lone CR line ends are accepted.
+// "ANSI" character sits at the end still reads, streaming). Files that mix encodings
+// because text was appended in another one (Out-File -Append, >>, Add-Content;
+// PowerShell/PowerShell#9423) are read whole: in a UTF-8 or ANSI file NUL bytes are
+// dropped (UTF-16 text appended, with or without its BOM), and in a UTF-16LE file a line
+// that starts with single-byte text switches to reading bytes (ASCII or UTF-8 appended);
+// a Note names the first line concerned. CRLF, LF and lone CR line ends are accepted.
 //
 // # Layout
 //
@@ -23,7 +26,9 @@
 // it are skipped with a Note. The ConfigMgr report export (SSRS CSV, Excel mode) is
 // recognised by its data rows, whose first cells repeat the labels Device Serial
 // Number,Windows Product ID,Hardware Hash and whose next cells hold the values; its
-// preamble and element-name header may be anything. A file without header whose rows hold
+// preamble and element-name header may be anything, and report lines after the devices
+// that are not device rows (footers, totals: no labels, no hash) are skipped with a Note
+// each. A file without header whose rows hold
 // a hash-like cell (≥ 1000 base64 characters) is read by position. Header lines repeated
 // mid-file (merged exports) are skipped; a header with other columns switches the mapping.
 // Graph/Intune device lists, corporate identifier lists (manufacturer,model,serial), files
@@ -34,8 +39,12 @@
 //
 // Every record that holds data becomes exactly one Row, with the line where it starts.
 // Records with the wrong number of fields, stray quotes or undecodable text still become
-// rows, with Row.Problem set; blank lines are skipped. Values are trimmed of surrounding
-// spaces and otherwise kept verbatim (serials keep leading zeros and inner spaces).
+// rows, with Row.Problem set; blank lines are skipped. A quoted hash wrapped over several
+// lines is not a problem (a Note says so). Values are trimmed of surrounding spaces and
+// otherwise kept verbatim (serials keep leading zeros and inner spaces); zero-width
+// characters and no-break spaces pasted into a hash are removed. Notes also explain rows
+// that are Partner Center tuples (make and model, no hash), serials in Excel's scientific
+// notation and ConfigMgr rows without hash.
 // Memory use does not grow with the file size; a single record longer than 1 MiB (an
 // unbalanced quote) ends the file with a *FileError of code "record_too_long".
 package csvreport

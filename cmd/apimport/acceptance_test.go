@@ -154,6 +154,9 @@ func accCases(t *testing.T) []accCase {
 		{name: "ssrs 2005 utf-16le", files: []accFile{{"ssrs-2005.csv", utf16LE(ssrs, true)}},
 			rows:   []accRow{v("ssrs-2005.csv", 5, "product_id_ignored"), v("ssrs-2005.csv", 6)},
 			stderr: []string{"ssrs-2005.csv:5: " + ssrsNote}, convertHeader: hdr3},
+		{name: "ssrs preamble text box with a line break", files: []accFile{{"ssrs-ml.csv", []byte("Textbox_ReportName,Textbox_Description\r\nWindows Autopilot Device Information,\"Serial numbers and hashes\r\nfor Windows 10 1703 and later\"\r\n\r\n" +
+			ssrsElem + ssrsLab + "PF3ABC12,," + hA + "\r\n" + ssrsLab + "PF3ABC13,," + hB + "\r\n")}},
+			rows: []accRow{v("ssrs-ml.csv", 6), v("ssrs-ml.csv", 7)}, stderr: []string{"ssrs-ml.csv:6: " + ssrsNote}},
 		{name: "ssrs no final CRLF, LF only", files: []accFile{{"ssrs-lf.csv", []byte(strings.TrimSuffix(strings.ReplaceAll(ssrs, "\r\n", "\n"), "\n"))}},
 			rows: []accRow{v("ssrs-lf.csv", 5, "product_id_ignored"), v("ssrs-lf.csv", 6)}},
 		{name: "ssrs element names containing the canonical names", files: []accFile{{"ssrs-elem.csv", []byte(ssrsPre +
