@@ -37,14 +37,17 @@ const (
 
 // Options control Run. Zero values take the defaults above.
 type Options struct {
-	DryRun          bool // plan only: read-only calls, nothing written
-	Offline         bool // with DryRun: no tenant reads at all
-	ChunkSize       int
-	Concurrency     int
-	Wait            time.Duration // deadline for final states, from the start of the run
-	UpdateExisting  bool          // update group tag/user of registered devices that differ
-	NoSync          bool
-	Journal         *Journal // nil: no journal (tests, dry runs)
+	DryRun         bool // plan only: read-only calls, nothing written
+	Offline        bool // with DryRun: no tenant reads at all
+	ChunkSize      int
+	Concurrency    int
+	Wait           time.Duration // deadline for final states, from the start of the run
+	UpdateExisting bool          // update group tag/user of registered devices that differ
+	NoSync         bool
+	Journal        *Journal // nil: no journal (tests, dry runs)
+	// PlanJournal is what a dry run knows of earlier runs (ReadJournal); it tells this
+	// tool's pending imports from others'. Ignored unless DryRun.
+	PlanJournal     *JournalState
 	LookupThreshold int
 	MaxAttempts     int
 	PollMin         time.Duration // shortest poll interval (default 2s)
@@ -340,6 +343,9 @@ func (e *engine) stopErr(ctx context.Context, err error) error {
 
 // owned reports the journal's view.
 func (e *engine) journalState() JournalState {
+	if e.jn == nil && e.opts.DryRun && e.opts.PlanJournal != nil {
+		return *e.opts.PlanJournal
+	}
 	if e.jn == nil {
 		return JournalState{Records: map[string]*OwnedRecord{}, Ambiguous: map[string]string{}}
 	}

@@ -245,6 +245,24 @@ func (j *Journal) replay(r io.Reader) (int64, error) {
 	}
 }
 
+// ReadJournal replays the journal at path without locking or changing it (for dry runs).
+// A missing file is an empty state.
+func ReadJournal(path string) (JournalState, error) {
+	j := &Journal{path: path, state: JournalState{Records: map[string]*OwnedRecord{}, Ambiguous: map[string]string{}}}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return j.state, nil
+	}
+	if err != nil {
+		return j.state, fmt.Errorf("reading the journal: %w", err)
+	}
+	defer f.Close()
+	if _, err := j.replay(f); err != nil {
+		return j.state, err
+	}
+	return j.state, nil
+}
+
 // Path returns the journal's file name.
 func (j *Journal) Path() string { return j.path }
 

@@ -112,7 +112,8 @@ func (e *engine) plan(ctx context.Context) error {
 			r := e.deviceResult(d, ResultPending)
 			r.ImportID = importID
 			r.Message = "an import record for this serial is still processing"
-			if owned := js.Latest(d.key); owned == nil || owned.ID != importID {
+			_, ambiguous := js.Ambiguous[d.key]
+			if owned := js.Latest(d.key); !ambiguous && (owned == nil || owned.ID != importID) {
 				r.Hint = HintForeign
 			}
 			e.finish(d, r)

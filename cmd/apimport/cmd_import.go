@@ -197,13 +197,20 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 		if o.dryRun {
 			fmt.Fprintln(env.stderr, "apimport: dry run: read-only requests, nothing is written")
 		}
-		if !o.dryRun {
-			path := o.journal
-			if path == "" {
-				if path, err = graph.DefaultJournalPath(info.TenantID); err != nil {
-					return &exitError{code: exitFatal, msg: err.Error(), hint: "name a journal file with --journal"}
-				}
+		path := o.journal
+		if path == "" {
+			if path, err = graph.DefaultJournalPath(info.TenantID); err != nil {
+				return &exitError{code: exitFatal, msg: err.Error(), hint: "name a journal file with --journal"}
 			}
+		}
+		if o.dryRun {
+			// Read-only: tells this tool's unfinished imports from other tools'.
+			st, err := graph.ReadJournal(path)
+			if err != nil {
+				return &exitError{code: exitFatal, msg: err.Error()}
+			}
+			eopts.PlanJournal = &st
+		} else {
 			jn, err := graph.OpenJournal(path)
 			if err != nil {
 				hint := "move the journal aside only if no other run uses it"

@@ -226,6 +226,21 @@ func TestImportInterrupted(t *testing.T) {
 	if posted := countEntries(e.journal, `"t":"posted"`); posted >= 15 {
 		t.Errorf("kept submitting after SIGINT: %d chunks posted", posted)
 	}
+	// A dry run now shows the submitted devices as pending, as this tool's own.
+	plan := runCLI(t, e.args("--dry-run", "--json", file)...)
+	devs, _ := parseJSONL(t, plan.stdout)
+	pending := 0
+	for _, d := range devs {
+		if d.Result == "pending" {
+			pending++
+			if d.Hint != "" {
+				t.Errorf("own pending import shown as foreign: %+v", d)
+			}
+		}
+	}
+	if pending == 0 {
+		t.Errorf("dry run after the interruption shows nothing pending:\n%s", plan.stdout)
+	}
 	res := runChild(t, args)
 	if res.code != exitOK {
 		t.Fatalf("second run exit %d:\n%s", res.code, res.stderr)
