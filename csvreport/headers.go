@@ -109,14 +109,15 @@ func isInvisible(r rune) bool {
 	return false
 }
 
-// normHeader lower-cases s and drops spaces, underscores, hyphens, dots, a BOM and
-// zero-width characters, so "Device_Serial Number" and "deviceSerialNumber" compare equal.
+// normHeader lower-cases s and drops spaces, underscores, hyphens, dots, quotes (a quoted
+// name after a space keeps its quotes), a BOM and zero-width characters, so
+// "Device_Serial Number" and "deviceSerialNumber" compare equal.
 func normHeader(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
 		switch {
-		case r == ' ' || r == '_' || r == '-' || r == '.' || r == '\t' || r == '\u00A0' || isInvisible(r):
+		case r == ' ' || r == '_' || r == '-' || r == '.' || r == '"' || r == '\t' || r == '\u00A0' || isInvisible(r):
 			continue
 		case r >= 'A' && r <= 'Z':
 			b.WriteRune(r + ('a' - 'A'))

@@ -761,7 +761,7 @@ func (r *Reader) addPending(n int, rec record) {
 	p.line = rec.line
 	p.cells = p.cells[:0]
 	for _, c := range rec.cells {
-		p.cells = append(p.cells, strings.TrimSpace(c))
+		p.cells = append(p.cells, unquoteSpaced(strings.TrimSpace(c), c))
 	}
 	p.problem = r.checkRow(p.cells, rec.line)
 }
@@ -1022,4 +1022,18 @@ func dropInvisible(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// unquoteSpaced unquotes a value written as `, "value"`: encoding/csv only treats a quote
+// at the very start of a field as quoting, so a space before it (hand-made files, some
+// scripts) leaves the quotes in the value. trimmed is raw without surrounding spaces.
+func unquoteSpaced(trimmed, raw string) string {
+	if len(trimmed) < 2 || trimmed[0] != '"' || trimmed[len(trimmed)-1] != '"' || raw == "" || raw[0] == '"' {
+		return trimmed
+	}
+	inner := trimmed[1 : len(trimmed)-1]
+	if strings.Contains(strings.ReplaceAll(inner, `""`, ""), `"`) {
+		return trimmed // not one quoted value
+	}
+	return strings.ReplaceAll(inner, `""`, `"`)
 }
