@@ -412,9 +412,16 @@ func TestAcceptance(t *testing.T) {
 				}
 			}
 
-			// JSON mode: every row by file and line, with status and codes.
+			// JSON mode: every row by file and line, with status and codes; the notes
+			// still reach stderr.
+			textStderr := res.stderr
 			res = runCLI(t, append([]string{"check", "--json"}, args[1:]...)...)
 			assertNoHash(t, res)
+			for _, l := range strings.Split(textStderr, "\n") {
+				if strings.HasPrefix(l, "apimport: note: ") && !strings.Contains(res.stderr, l) {
+					t.Errorf("--json: note missing on stderr: %s", l)
+				}
+			}
 			if res.code != tc.code {
 				t.Errorf("--json: exit %d, want %d", res.code, tc.code)
 			}
