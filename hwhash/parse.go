@@ -60,6 +60,7 @@ func Parse(s string) *Hash {
 	}
 	data, pad, prob := scanBase64(s)
 	if prob != nil {
+		prob.Message += actionRecopy
 		return &Hash{Problems: []Problem{*prob}}
 	}
 	padded := missingPadding(data, pad)
@@ -173,6 +174,10 @@ func describeChar(s string, i int) string {
 	return fmt.Sprintf("character %q", r)
 }
 
+// actionRecopy ends the message of a hash that is not base64 or not laid out like a
+// hardware hash: what the user can do about it.
+const actionRecopy = ": copy the whole Hardware Hash value again from the original export, or capture the hash again on the device"
+
 // ParseBytes verifies already-decoded hash bytes. It never panics and never returns nil.
 //
 // Info is filled whenever the record walk ends exactly at T, even when the checksum
@@ -183,6 +188,9 @@ func ParseBytes(raw []byte) *Hash {
 	h := &Hash{Raw: raw}
 	h.Info.Length = len(raw)
 	ok := h.checkLayout()
+	if !ok && len(h.Problems) > 0 {
+		h.Problems[len(h.Problems)-1].Message += actionRecopy
+	}
 	if len(raw) != StandardLength && len(raw) > 0 {
 		h.warn(CodeLength, fmt.Sprintf("hash is %d bytes, every known export has %d (4000 base64 characters)", len(raw), StandardLength))
 	}
