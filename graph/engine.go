@@ -403,8 +403,11 @@ func (e *engine) decide(ctx context.Context, pc *precheck) error {
 		if owned != nil {
 			d.attempts = countOwned(js, d.key)
 		}
+		// A completed import whose device is no longer registered (deleted since by an
+		// admin) is history: import the device again.
+		gone := owned != nil && owned.Final && owned.Deleted && owned.Record.Status == ImportComplete && len(pc.devices[d.key]) == 0
 		switch {
-		case owned != nil && owned.Final:
+		case owned != nil && owned.Final && !gone:
 			t := &tracked{id: owned.ID, serial: owned.Serial, dev: d, ours: true, final: true, submitted: e.start}
 			e.track[owned.ID] = t
 			d.cur = t

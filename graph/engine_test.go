@@ -581,3 +581,42 @@ func TestRunPollingIsFrugal(t *testing.T) {
 		t.Errorf("clean-up used %d requests, want 500 deletes", sum.Requests-sum.RequestsFinal)
 	}
 }
+
+// TestRunJournalFinals: a device whose import completed in an earlier, unfinished run is
+// reported from the journal; if it has been deregistered since, it is imported again.
+func TestRunJournalFinals(t *testing.T) {
+	jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jn.Close()
+	f := newFake(0)
+	f.devices["J0000"] = AutopilotDevice{ID: "d0", Serial: "J0000", GroupTag: "TAG"}
+	entries := []JournalEntry{
+		{Type: JournalPosted, Chunk: "old", IDs: map[string]string{"J0000": "r0", "J0001": "r1", "J0002": "r2"}},
+		{Type: JournalFinal, ID: "r0", Serial: "J0000", Status: ImportComplete, RegistrationID: "d0"},
+		{Type: JournalFinal, ID: "r1", Serial: "J0001", Status: ImportComplete, RegistrationID: "gone"},
+		{Type: JournalFinal, ID: "r2", Serial: "J0002", Status: ImportError, ErrorCode: 808},
+		{Type: JournalDeleted, ID: "r0"}, {Type: JournalDeleted, ID: "r1"}, {Type: JournalDeleted, ID: "r2"},
+		{Type: JournalIntent, Chunk: "open", Serials: []string{"OTHER"}}, // keeps the journal open
+	}
+	if err := jn.Append(entries...); err != nil {
+		t.Fatal(err)
+	}
+	var c collector
+	opts := fastOpts()
+	opts.Journal = jn
+	if _, err := Run(context.Background(), f, validRows(3, "J"), opts, c.emit); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"J0000": ResultRegistered, "J0001": ResultRegistered, "J0002": ResultRejected}
+	for s, w := range want {
+		if d := resultOf(&c, s); d.Result != w {
+			t.Errorf("%s: %+v, want %s", s, d, w)
+		}
+	}
+	pc := f.postCounts()
+	if pc["J0000"] != 0 || pc["J0002"] != 0 || pc["J0001"] != 1 {
+		t.Errorf("posts %v: only the deregistered device should be imported again", pc)
+	}
+}
