@@ -981,8 +981,8 @@ func isScientific(s string) bool {
 	if !ok || mant == "" || exp == "" {
 		return false
 	}
-	int_, frac, _ := strings.Cut(mant, ".")
-	return isDigits(int_) && (frac == "" && !strings.Contains(mant, ".") || isDigits(frac)) && isDigits(exp)
+	whole, frac, _ := strings.Cut(mant, ".")
+	return isDigits(whole) && (frac == "" && !strings.Contains(mant, ".") || isDigits(frac)) && isDigits(exp)
 }
 
 func isDigits(s string) bool {
