@@ -479,6 +479,11 @@ func TestAcceptance(t *testing.T) {
 			if dres.code == exitUsage || strings.Contains(dres.stderr, "panic") {
 				t.Errorf("decode: exit %d: %s", dres.code, dres.stderr)
 			}
+			for _, l := range strings.Split(textStderr, "\n") {
+				if strings.HasPrefix(l, "apimport: note: ") && !strings.Contains(dres.stderr, l) {
+					t.Errorf("decode: note missing on stderr: %s", l)
+				}
+			}
 
 			if tc.convertHeader != "" {
 				checkConvert(t, paths, tc.convertHeader, valid)

@@ -92,7 +92,7 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 			return err
 		}
 		before := rows
-		err := decodeFile(f, func(row csvreport.Row) {
+		err := decodeFile(f, env.stderr, func(row csvreport.Row) {
 			d := decodeOne(row)
 			rows++
 			if !d.Valid {
@@ -143,12 +143,15 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 	return nil
 }
 
-func decodeFile(path string, fn func(csvreport.Row)) error {
+// decodeFile calls fn for every row of path and writes the file's notes (mixed
+// encodings, skipped report lines, …) to notes.
+func decodeFile(path string, notes io.Writer, fn func(csvreport.Row)) error {
 	r, err := csvreport.Open(path)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	defer func() { printNotes(notes, r.Notes()) }()
 	for {
 		row, err := r.Next()
 		if err == io.EOF {
