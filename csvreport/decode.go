@@ -473,11 +473,17 @@ func (t *asciiTail) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err 
 				if !atEOF {
 					return nDst, nSrc, transform.ErrShortSrc
 				}
-				if nDst >= len(dst) {
+				// A file cut one byte short: an ASCII character (usually the final LF)
+				// lost its NUL high byte; restore it. Anything else decodes as U+FFFD.
+				if len(dst)-nDst < 2 {
 					return nDst, nSrc, transform.ErrShortDst
 				}
 				dst[nDst] = src[nSrc]
 				nDst++
+				if src[nSrc] < 0x80 {
+					dst[nDst] = 0
+					nDst++
+				}
 				nSrc++
 			}
 			return nDst, nSrc, nil

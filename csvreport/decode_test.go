@@ -57,6 +57,7 @@ func TestTransformersOneByte(t *testing.T) {
 		{"utf-8 BOM then a windows-1252 byte", []byte("\xef\xbb\xbfa\r\nS\xfcd\r\n"), sniffResult{encoding: encUTF8BOM}, "a\r\nSüd\r\n"},
 		{"utf-8 BOM then utf-16 appended", append([]byte("\xef\xbb\xbfa\r\n"), encodeAs(t, "b\r\n", "utf-16le")...),
 			sniffResult{encoding: encUTF8BOM}, "a\r\nb\r\n"},
+		{"utf-16le cut one byte short", encodeAs(t, "a\r\n", "utf-16le")[:7], sniffResult{encoding: encUTF16LE}, "a\r\n"},
 		{"lone 0xFF kept as windows-1252", []byte("a\xff\xfeb"), sniffResult{encoding: encUTF8}, "aÿþb"},
 		{"utf-16le then ascii appended", append(encodeAs(t, "a,b\r\n", "utf-16le"), "SER1,,AAAA\r\nS\xfcd,,x\r\n"...),
 			sniffResult{encoding: encUTF16LE}, "a,b\r\nSER1,,AAAA\r\nSüd,,x\r\n"},

@@ -247,6 +247,8 @@ func accCases(t *testing.T) []accCase {
 		{name: "PowerShell 7 >> onto a PowerShell 5.1 file: ASCII after UTF-16", files: []accFile{{"ps7-append.csv", append(utf16LE(gwai3, true), lines("PF3ABC14,,"+hC)...)}},
 			rows:   []accRow{v("ps7-append.csv", 2), v("ps7-append.csv", 3), v("ps7-append.csv", 4)},
 			stderr: []string{"ps7-append.csv:4: from this line on the UTF-16 file continues in ASCII/UTF-8"}, convertHeader: hdr3},
+		{name: "UTF-16 file cut one byte short", files: []accFile{{"cut16.csv", func() []byte { b := utf16LE(gwai3, true); return b[:len(b)-1] }()}},
+			rows: []accRow{v("cut16.csv", 2), v("cut16.csv", 3)}},
 		{name: "PowerShell 7 Out-File: UTF-8 without BOM", files: []accFile{{"ps7.csv", []byte(gwai3)}},
 			rows: []accRow{v("ps7.csv", 2), v("ps7.csv", 3)}},
 		{name: "Export-Csv -Encoding utf8: BOM, every field quoted", files: []accFile{{"export.csv", utf8BOM(lines(quoted("Device Serial Number", "Windows Product ID", "Hardware Hash"), quoted("PF3ABC12", "", hA), quoted("PF3ABC13", "", hB)))}},
