@@ -22,6 +22,8 @@ const (
 	maxRecordBytes = 1 << 20
 	// scanRecords is how many non-blank records are searched for the header.
 	scanRecords = 10
+	// maxOtherLineNotes is how many skipped ConfigMgr report lines get a note each.
+	maxOtherLineNotes = 5
 	// batchSize is how many records are handed to gocsv at a time.
 	batchSize = 64
 )
@@ -49,6 +51,8 @@ type Reader struct {
 	nextLine int   // best guess of the line after the last record read
 	deferred error // a read error met during detection, returned after the queued records
 	noted    map[string]bool
+
+	otherLines int // ConfigMgr report lines skipped as not device rows
 
 	pending []pendingRow
 	tagged  []taggedRow
@@ -741,8 +745,14 @@ func (r *Reader) fill() {
 			// Not a device row: another region of the report (text boxes, totals, a page
 			// footer). Device rows always repeat the labels; one without them but with a
 			// hash is still reported as a malformed row.
-			r.note(rec.line, "ssrs_other_line", fmt.Sprintf("report line %q is not a device row (no column labels, no hash): skipped",
-				shorten(strings.Join(rec.cells[:trimmedLen(rec.cells)], ","), 80)))
+			r.otherLines++
+			switch {
+			case r.otherLines <= maxOtherLineNotes:
+				r.note(rec.line, "ssrs_other_line", fmt.Sprintf("report line %q is not a device row (no column labels, no hash): skipped",
+					shorten(strings.Join(rec.cells[:trimmedLen(rec.cells)], ","), 80)))
+			case r.otherLines == maxOtherLineNotes+1:
+				r.note(rec.line, "ssrs_other_line", "this and further report lines that are not device rows are skipped without a note each")
+			}
 			continue
 		}
 		r.addPending(n, rec)

@@ -117,3 +117,25 @@ func TestUnquoteSpaced(t *testing.T) {
 		}
 	}
 }
+
+func TestSSRSOtherLinesCapped(t *testing.T) {
+	text := "Textbox_ReportName\r\nWindows Autopilot Device Information\r\n\r\n" +
+		"Textbox1,Textbox2,Textbox3,Details_Table0_SerialNumber0,Details_Table0_ProductID,Details_Table0_HardwareHash\r\n" +
+		"Device Serial Number,Windows Product ID,Hardware Hash,S1,," + fakeHash(1) + "\r\n\r\n"
+	for i := range 8 {
+		text += "Collection,Site " + string(rune('A'+i)) + "\r\n"
+	}
+	res := readBytes(t, []byte(text), "f.csv")
+	if res.err != nil || len(res.rows) != 1 {
+		t.Fatalf("err %v, %d rows", res.err, len(res.rows))
+	}
+	other := 0
+	for _, n := range res.notes {
+		if n.Code == "ssrs_other_line" {
+			other++
+		}
+	}
+	if other != maxOtherLineNotes+1 {
+		t.Errorf("%d ssrs_other_line notes, want %d", other, maxOtherLineNotes+1)
+	}
+}
