@@ -2,6 +2,7 @@ package csvreport
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -51,6 +52,7 @@ type Reader struct {
 	nextLine int   // best guess of the line after the last record read
 	deferred error // a read error met during detection, returned after the queued records
 	noted    map[string]bool
+	wrongSep rune // set by detection when the header is separated by another delimiter
 
 	otherLines int // ConfigMgr report lines skipped as not device rows
 
@@ -141,10 +143,6 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 		return nil, rd.fileErr(0, "empty", "the file is empty",
 			"export the hashes again with Get-WindowsAutopilotInfo or the ConfigMgr report", nil)
 	}
-	rd.fb = &utf8Fallback{}
-	rd.nd = &nulDropper{}
-	rd.at = &asciiTail{}
-	dec := s.decoder(rd.fb, rd.nd, rd.at)
 	if s.encoding == encUTF16LE || s.encoding == encUTF16BE {
 		// A BOM or NUL pattern says UTF-16; make sure the text is text.
 		p := prefix
@@ -164,16 +162,74 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 	if s.encoding == encWin1252 {
 		rd.note(0, "encoding_ansi", "the file is not valid UTF-8: read as Windows-1252 (ANSI)")
 	}
-	rd.lim = &limitReader{r: transform.NewReader(br, dec), max: maxRecordBytes}
-	cr := csv.NewReader(bufio.NewReaderSize(rd.lim, 64<<10))
-	cr.FieldsPerRecord = -1 // the column count is checked per row, against the header
-	cr.LazyQuotes = true    // a stray quote in a quote-stripped file must not stop the file
-	cr.ReuseRecord = true   // safe: every record is copied (and trimmed) before the next Read
-	rd.cr = cr
-	if err := rd.detect(); err != nil {
+	// The raw bytes read during detection are kept, so that a file found to use another
+	// delimiter can be read again from the start (a non-seekable source included).
+	rec := &recorder{r: br, on: true, max: maxRecordBytes}
+	rd.start(s, rec, ',')
+	err = rd.detect()
+	if rd.wrongSep != 0 && !rec.over {
+		// Excel in a locale whose list separator is ";" (or "Unicode Text", tabs): the
+		// header and rows are all there, only the separator differs.
+		sep := rd.wrongSep
+		rec.on = false
+		rd.wrongSep, rd.queue, rd.deferred, rd.nextLine = 0, nil, nil, 0
+		rd.start(s, io.MultiReader(bytes.NewReader(rec.buf), rec), sep)
+		rec.buf = nil
+		if err = rd.detect(); err == nil {
+			line := 1
+			if rd.m.headerLine > 0 {
+				line = rd.m.headerLine
+			}
+			why := map[rune]string{';': ` (Excel saves so where the Windows list separator is ";", in many European locales)`,
+				'\t': ` (Excel "Unicode Text" or another tab-separated export)`}[sep]
+			rd.note(line, "delimiter", fmt.Sprintf("the columns are separated by %s, not commas%s: read as such; "+
+				"the Intune portal needs commas, apimport convert writes them", sepNames[sep], why))
+		}
+	}
+	rec.on, rec.buf = false, nil
+	if err != nil {
 		return nil, err
 	}
 	return rd, nil
+}
+
+// sepNames names the delimiters a file can use instead of commas.
+var sepNames = map[rune]string{';': "semicolons", '\t': "tabs", '|': "vertical bars"}
+
+// start builds the decoding and CSV pipeline over src with the given delimiter.
+func (r *Reader) start(s sniffResult, src io.Reader, comma rune) {
+	r.fb = &utf8Fallback{}
+	r.nd = &nulDropper{}
+	r.at = &asciiTail{}
+	r.lim = &limitReader{r: transform.NewReader(src, s.decoder(r.fb, r.nd, r.at)), max: maxRecordBytes}
+	cr := csv.NewReader(bufio.NewReaderSize(r.lim, 64<<10))
+	cr.Comma = comma
+	cr.FieldsPerRecord = -1 // the column count is checked per row, against the header
+	cr.LazyQuotes = true    // a stray quote in a quote-stripped file must not stop the file
+	cr.ReuseRecord = true   // safe: every record is copied (and trimmed) before the next Read
+	r.cr = cr
+}
+
+// recorder keeps a copy of the bytes read through it while on, up to max bytes (over is
+// set, and the copy dropped, when there are more).
+type recorder struct {
+	r    io.Reader
+	buf  []byte
+	on   bool
+	over bool
+	max  int
+}
+
+func (c *recorder) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.on {
+		if len(c.buf)+n > c.max {
+			c.on, c.over, c.buf = false, true, nil
+		} else {
+			c.buf = append(c.buf, p[:n]...)
+		}
+	}
+	return n, err
 }
 
 // Next returns the next data row, or io.EOF after the last one. Blank lines, preamble
@@ -453,6 +509,7 @@ func (r *Reader) noHeaderError(scanned []record) error {
 				parts[i] = strings.Trim(p, `" `)
 			}
 			if _, ok := looksLikeHeader(parts); ok {
+				r.wrongSep = rune(sep[0])
 				name := map[string]string{";": "semicolons", "\t": "tabs", "|": "vertical bars"}[sep]
 				hint := `export the hashes again (Get-WindowsAutopilotInfo or the ConfigMgr report) instead of re-saving them in Excel, ` +
 					`or replace every ` + map[string]string{";": ";", "\t": "tab", "|": "|"}[sep] + ` by a comma in a text editor`

@@ -82,11 +82,36 @@ func TestPastedHashCleaned(t *testing.T) {
 	}
 }
 
-func TestQuotedSemicolonFile(t *testing.T) {
-	res := readBytes(t, []byte(crlf(`"Device Serial Number";"Windows Product ID";"Hardware Hash"`, `"S1";"";"`+fakeHash(1)+`"`)), "s.csv")
-	fe := res.fileErr(t)
-	if fe.Code != "wrong_delimiter" || fe.Line != 1 || !strings.Contains(fe.Hint, "replace every ;") {
-		t.Errorf("%+v", fe)
+// TestOtherDelimiters: files Excel saved with semicolons (quoted or not) or as Unicode
+// Text (UTF-16, tabs) are read again with their delimiter, from any io.Reader.
+func TestOtherDelimiters(t *testing.T) {
+	h := fakeHash(1)
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"semicolons", []byte(crlf("sep=;", "Device Serial Number;Windows Product ID;Hardware Hash;Group Tag", "S1;;"+h+";Sales EU"))},
+		{"quoted semicolons", []byte(crlf(`"Device Serial Number";"Windows Product ID";"Hardware Hash";"Group Tag"`, `"S1";"";"`+h+`";"Sales EU"`))},
+		{"unicode text", encodeAs(t, crlf("Device Serial Number	Windows Product ID	Hardware Hash	Group Tag", "S1		"+h+"	Sales EU"), "utf-16le")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := readBytes(t, tt.data, "d.csv")
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			if len(res.rows) != 1 || res.rows[0].Serial != "S1" || res.rows[0].Hash != h || res.rows[0].GroupTag != "Sales EU" || res.rows[0].Problem != nil {
+				t.Fatalf("rows %+v", res.rows)
+			}
+			if !slices.Contains(res.noteCodes(), "delimiter") {
+				t.Errorf("notes %v", res.noteCodes())
+			}
+		})
+	}
+	// A semicolon header with no readable rows after it is still refused with the hint.
+	res := readBytes(t, []byte(crlf("Device Serial Number;Windows Product ID;Hardware Hash")+strings.Repeat("x", 2<<20)), "big.csv")
+	if fe := res.fileErr(t); fe.Code != "record_too_long" {
+		t.Errorf("error %+v", fe)
 	}
 }
 
