@@ -31,6 +31,8 @@
 // each. A file without header whose rows hold
 // a hash-like cell (≥ 1000 base64 characters) is read by position. Header lines repeated
 // mid-file (merged exports) are skipped; a header with other columns switches the mapping.
+// A file whose header is separated by semicolons or tabs (Excel in European locales,
+// "Unicode Text") is read again from the start with that delimiter, with a Note.
 // Graph/Intune device lists, corporate identifier lists (manufacturer,model,serial), files
 // without a hash column, empty and binary files are refused with a *FileError whose Code
 // and Hint say what the file is and what to do.
