@@ -628,3 +628,87 @@ func TestAcceptanceConvertOutputPath(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptancePublicSamplesJoined: the real Get-WindowsAutopilotInfo files (UTF-16LE,
+// real hashes) joined the ways admins join them: copy /b (BOM and header repeated) and a
+// PowerShell 7 append of another file's row in UTF-8. Every row must come out as it does
+// when each file is checked alone.
+func TestAcceptancePublicSamplesJoined(t *testing.T) {
+	dir := publicSamples(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "*HWID*.csv"))
+	if len(files) < 2 {
+		t.Fatalf("found %d hash files", len(files))
+	}
+	var joined []byte
+	want := map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined = append(joined, b...)
+		res := runCLI(t, "check", "--json", f)
+		for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+			var m accJSONRow
+			if json.Unmarshal([]byte(l), &m) == nil && m.Type == "row" {
+				want[m.Status]++
+			}
+		}
+	}
+	out := t.TempDir()
+	copyb := filepath.Join(out, "copyb.csv")
+	if err := os.WriteFile(copyb, joined, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, "check", "--json", copyb)
+	assertNoHash(t, res)
+	got := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+		var m accJSONRow
+		if json.Unmarshal([]byte(l), &m) == nil && m.Type == "row" {
+			got[m.Status]++
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("joined file: statuses %v, want %v (as each file alone)", got, want)
+	}
+	if !strings.Contains(res.stderr, "header line repeated inside the file") {
+		t.Errorf("no repeated-header note: %s", res.stderr)
+	}
+
+	// PowerShell 7 appends the data row of the second file, in UTF-8, to the first.
+	first, _ := os.ReadFile(files[0])
+	second, _ := os.ReadFile(files[1])
+	u := make([]uint16, 0, len(second)/2)
+	for i := 2; i+1 < len(second); i += 2 { // skip the BOM
+		u = append(u, uint16(second[i])|uint16(second[i+1])<<8)
+	}
+	row := strings.SplitN(string(utf16.Decode(u)), "\r\n", 2)[1] // the data row(s), CRLF-terminated
+	mixed := filepath.Join(out, "mixed.csv")
+	if err := os.WriteFile(mixed, append(first, row...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res = runCLI(t, "check", "--json", mixed, files[0], files[1])
+	assertNoHash(t, res)
+	var rows []accJSONRow
+	for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+		var m accJSONRow
+		if json.Unmarshal([]byte(l), &m) == nil && m.Type == "row" {
+			rows = append(rows, m)
+		}
+	}
+	// mixed.csv rows 2 and 3, then the two originals: each original repeats one row of
+	// mixed.csv, so it must be a duplicate or share the same invalid verdict.
+	if len(rows) != 4 || rows[0].Line != 2 || rows[1].Line != 3 {
+		t.Fatalf("rows %+v", rows)
+	}
+	for i, orig := range rows[2:] {
+		m := rows[i]
+		if m.Status == "valid" && orig.Status != "duplicate" || m.Status == "invalid" && (orig.Status != "invalid" || !slices.Equal(m.Codes, orig.Codes)) {
+			t.Errorf("mixed.csv:%d is %s %v but its original is %s %v", m.Line, m.Status, m.Codes, orig.Status, orig.Codes)
+		}
+	}
+	if !strings.Contains(res.stderr, "mixed.csv:3: from this line on the UTF-16 file continues in ASCII/UTF-8") {
+		t.Errorf("no ascii_appended note: %s", res.stderr)
+	}
+}
