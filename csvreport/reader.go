@@ -812,11 +812,77 @@ func (r *Reader) fill() {
 			}
 			continue
 		}
+		r.joinWrapped(&rec)
 		r.addPending(n, rec)
 		n++
 	}
 	r.convert(n)
 	r.checkFallback()
+}
+
+const (
+	// hashChars is the length of every hash seen in real exports (3000 bytes in base64).
+	hashChars = 4000
+	// maxJoinedHash bounds a hash joined from wrapped lines.
+	maxJoinedHash = 2 * hashChars
+)
+
+// joinWrapped appends to the hash of rec the lines after it that hold nothing but base64
+// text, while the hash is shorter than a real one: a hash that was copied from a console
+// window or wrapped by an editor into an unquoted file. Without this the first part would
+// pass for a short hash and the rest for rows without a serial. Only a row whose hash is
+// its last cell and not its first is considered; a complete 4000-character hash never is.
+func (r *Reader) joinWrapped(rec *record) {
+	hi := -1
+	for i, f := range r.m.fields {
+		if f == fHash {
+			hi = i
+		}
+	}
+	if hi <= 0 || trimmedLen(rec.cells) != hi+1 {
+		return
+	}
+	h := strings.TrimSpace(rec.cells[hi])
+	if len(h) < 64 || len(h) >= hashChars || !isBase64(h) {
+		return
+	}
+	rec.cells = append([]string(nil), rec.cells...) // the CSV reader reuses the slice
+	joined := 0
+	for len(h) < hashChars {
+		next, err := r.readRecord()
+		if err != nil {
+			if r.deferred == nil {
+				r.deferred = err
+			}
+			break
+		}
+		c := ""
+		if trimmedLen(next.cells) == 1 {
+			c = strings.TrimSpace(next.cells[0])
+		}
+		// A short piece (a serial alone on its line looks like base64 too) is joined only
+		// when it completes the hash to its usual length.
+		if c == "" || !isBase64(c) || len(h)+len(c) > maxJoinedHash || len(c) < 16 && len(h)+len(c) != hashChars {
+			held := next
+			held.cells = append([]string(nil), next.cells...)
+			r.held = &held
+			break
+		}
+		h += c
+		joined++
+	}
+	if joined > 0 {
+		rec.cells[hi] = h
+		r.note(rec.line, "hash_wrapped", fmt.Sprintf("the Hardware Hash continues on the next %s without quotes "+
+			"(copied from a console window or wrapped by an editor?): joined into one value", pluralLines(joined)))
+	}
+}
+
+func pluralLines(n int) string {
+	if n == 1 {
+		return "line"
+	}
+	return strconv.Itoa(n) + " lines"
 }
 
 // addPending copies and trims the cells of rec into slot n and checks the record's shape.

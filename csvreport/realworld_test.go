@@ -164,3 +164,27 @@ func TestSSRSOtherLinesCapped(t *testing.T) {
 		t.Errorf("%d ssrs_other_line notes, want %d", other, maxOtherLineNotes+1)
 	}
 }
+
+// TestUnquotedWrappedHash: a hash split over lines without quotes (copied from a console
+// window) is joined back; a short serial-only line after a short hash is not swallowed.
+func TestUnquotedWrappedHash(t *testing.T) {
+	h := fakeHash(5)
+	var wrapped []string
+	for i := 0; i < len(h); i += 190 { // the last piece has 10 characters
+		wrapped = append(wrapped, h[i:min(i+190, len(h))])
+	}
+	text := canonHeader + "\r\nS1,," + strings.Join(wrapped, "\r\n") + "\r\nS2,," + fakeHash(6) + "\r\nS3,," + h[:2000] + "\r\nS4\r\n"
+	res := readBytes(t, []byte(text), "w.csv")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if len(res.rows) != 4 || res.rows[0].Hash != h || res.rows[1].Line != 2+len(wrapped) || res.rows[2].Hash != h[:2000] || res.rows[3].Serial != "S4" {
+		for _, r := range res.rows {
+			t.Logf("line %d serial %q hash %d", r.Line, short(r.Serial), len(r.Hash))
+		}
+		t.Fatalf("%d rows", len(res.rows))
+	}
+	if !slices.Equal(res.noteCodes(), []string{"hash_wrapped"}) || res.notes[0].Line != 2 {
+		t.Errorf("notes %+v", res.notes)
+	}
+}

@@ -61,6 +61,15 @@ func ansi(t *testing.T, s string) []byte {
 	return b
 }
 
+// wrap breaks s into CRLF-separated lines of width characters (a console window).
+func wrap(s string, width int) string {
+	var parts []string
+	for i := 0; i < len(s); i += width {
+		parts = append(parts, s[i:min(i+width, len(s))])
+	}
+	return strings.Join(parts, "\r\n")
+}
+
 // lines joins CRLF-terminated lines (the Windows default, with a final CRLF).
 func lines(l ...string) string { return strings.Join(l, "\r\n") + "\r\n" }
 
@@ -318,6 +327,9 @@ func accCases(t *testing.T) []accCase {
 			rows: []accRow{v("unpadded.csv", 2, "hash_padding", "hash_length")}, convertHeader: hdr3},
 		{name: "4096-character hash", files: []accFile{{"h4096.csv", []byte(lines(hdr3, "PF3ABC12,,"+hA+strings.Repeat("A", 96)))}},
 			rows: []accRow{v("h4096.csv", 2, "hash_length")}},
+		{name: "hash copied from a console window, wrapped at 120 columns, unquoted", files: []accFile{{"console.csv", []byte(lines(hdr3, "PF3ABC12,,"+wrap(hA, 120), "PF3ABC13,,"+hB))}},
+			rows:   []accRow{v("console.csv", 2), v("console.csv", 36)},
+			stderr: []string{"console.csv:2: the Hardware Hash continues on the next 33 lines without quotes"}, convertHeader: hdr3},
 		{name: "hash with spaces", files: []accFile{{"hspace.csv", []byte(lines(hdr3, "PF3ABC12,,"+hA[:1000]+" "+hA[1000:3000]+" "+hA[3000:]))}},
 			rows: []accRow{v("hspace.csv", 2)}, convertHeader: hdr3},
 		{name: "hash pasted from a web page (zero-width space, no-break space)", files: []accFile{{"pasted.csv", []byte(lines(hdr3, "PF3ABC12,,"+hA[:100]+"\u200b"+hA[100:2000]+"\u00a0"+hA[2000:]))}},
