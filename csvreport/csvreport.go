@@ -41,8 +41,8 @@
 //
 // Every record that holds data becomes exactly one Row, with the line where it starts.
 // Records with the wrong number of fields, stray quotes or undecodable text still become
-// rows, with Row.Problem set; blank lines are skipped. A quoted hash wrapped over several
-// lines is not a problem (a Note says so). Values are trimmed of surrounding spaces and
+// rows, with Row.Problem set; blank lines are skipped. A hash wrapped over several lines,
+// quoted or not (copied from a console window), is read whole, with a Note. Values are trimmed of surrounding spaces and
 // otherwise kept verbatim (serials keep leading zeros and inner spaces); zero-width
 // characters and no-break spaces pasted into a hash are removed. Notes also explain rows
 // that are Partner Center tuples (make and model, no hash), serials in Excel's scientific
