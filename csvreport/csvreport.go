@@ -42,11 +42,11 @@
 // Every record that holds data becomes exactly one Row, with the line where it starts.
 // Records with the wrong number of fields, stray quotes or undecodable text still become
 // rows, with Row.Problem set; blank lines are skipped. A hash wrapped over several lines,
-// quoted or not (copied from a console window), is read whole, with a Note. Values are trimmed of surrounding spaces and
-// otherwise kept verbatim (serials keep leading zeros and inner spaces); zero-width
-// characters and no-break spaces pasted into a hash are removed. Notes also explain rows
-// that are Partner Center tuples (make and model, no hash), serials in Excel's scientific
-// notation and ConfigMgr rows without hash.
+// quoted or not (copied from a console window), is read whole, with a Note. Values are
+// trimmed of surrounding spaces and otherwise kept verbatim (serials keep leading zeros
+// and inner spaces); zero-width characters and no-break spaces pasted into a hash are
+// removed. Notes also explain rows that are Partner Center tuples (make and model, no
+// hash), serials in Excel's scientific notation and ConfigMgr rows without hash.
 // Memory use does not grow with the file size; a single record longer than 1 MiB (an
 // unbalanced quote) ends the file with a *FileError of code "record_too_long".
 package csvreport
