@@ -109,13 +109,14 @@ func checkUPN(s string) string {
 		return ""
 	}
 	const shape = "is not a user principal name (name@domain.tld)"
+	const hint = ": it must look like name@contoso.com"
 	switch {
 	case !utf8.ValidString(s):
 		return "is not valid text"
 	case strings.ContainsAny(s, `,"`):
 		return `contains ',' or '"' which the import csv cannot carry`
 	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		return "contains a space or control character; " + shape
+		return "contains a space or control character" + hint
 	case strings.Count(s, "@") != 1:
 		return shape
 	}
@@ -125,15 +126,15 @@ func checkUPN(s string) string {
 	}
 	labels := strings.Split(domain, ".")
 	if len(labels) < 2 {
-		return "has no dot in the domain; " + shape
+		return "has no dot in its domain" + hint
 	}
 	for _, l := range labels {
 		if l == "" || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
-			return "has a malformed domain; " + shape
+			return "has a malformed domain" + hint
 		}
 		for _, r := range l {
 			if r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-				return "has a malformed domain; " + shape
+				return "has a malformed domain" + hint
 			}
 		}
 	}

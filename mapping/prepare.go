@@ -65,8 +65,8 @@ func (p *Prepared) Result() Result {
 
 // productIDIgnored is the finding of a dropped Windows Product ID. Every row of a
 // ConfigMgr report has it, so rows whose only finding it is share this slice.
-var productIDIgnored = []Finding{{Code: CodeProductIDIgnored, Warning: true, Message: "the windows product id is not a " +
-	"13-digit product key id (pkid), e.g. the os product id of a configuration manager report; it is optional and was dropped"}}
+var productIDIgnored = []Finding{{Code: CodeProductIDIgnored, Warning: true, Message: "the Windows Product ID is not a " +
+	"13-digit product key ID (PKID) but, e.g., the OS product ID of a Configuration Manager report; it is optional and was dropped"}}
 
 // findings collects a row's findings.
 type findings struct {
