@@ -403,6 +403,24 @@ func (e *engine) decide(ctx context.Context, pc *precheck) error {
 		if owned != nil {
 			d.attempts = countOwned(js, d.key)
 		}
+		// An unconfirmed POST is always newer than the serial's owned records (a serial
+		// is posted again only after its last record is final or gone), so what it may
+		// have created decides first: adopting it is what keeps a re-run from posting
+		// the serial while that import may be live.
+		if chunk, amb := js.Ambiguous[d.key]; amb {
+			if rec, ok := pickRecord(pc.imports[d.key], js); ok {
+				adopts = append(adopts, JournalEntry{Type: JournalAdopt, Chunk: chunk, ID: rec.ID, Serial: rec.Serial})
+				t := &tracked{id: rec.ID, serial: rec.Serial, dev: d, ours: true, submitted: e.start}
+				e.track[rec.ID] = t
+				d.cur = t
+				d.attempts++
+				if rec.Final() {
+					finals = append(finals, rec)
+				}
+				continue
+			}
+			adopts = append(adopts, JournalEntry{Type: JournalAdopt, Chunk: chunk, Serial: d.res.Serial})
+		}
 		// A completed import whose device is no longer registered (deleted since by an
 		// admin) is history: import the device again.
 		gone := owned != nil && owned.Final && owned.Deleted && owned.Record.Status == ImportComplete && len(pc.devices[d.key]) == 0
@@ -430,21 +448,6 @@ func (e *engine) decide(ctx context.Context, pc *precheck) error {
 			}
 			// The record vanished (deleted by someone else): fall through to the tenant state.
 			_ = e.journal(JournalEntry{Type: JournalDeleted, ID: owned.ID, Serial: owned.Serial, Message: "not found at start"})
-		}
-		if chunk, amb := js.Ambiguous[d.key]; amb {
-			recs := pc.imports[d.key]
-			if rec, ok := pickRecord(recs, js); ok {
-				adopts = append(adopts, JournalEntry{Type: JournalAdopt, Chunk: chunk, ID: rec.ID, Serial: rec.Serial})
-				t := &tracked{id: rec.ID, serial: rec.Serial, dev: d, ours: true, submitted: e.start}
-				e.track[rec.ID] = t
-				d.cur = t
-				d.attempts++
-				if rec.Final() {
-					finals = append(finals, rec)
-				}
-				continue
-			}
-			adopts = append(adopts, JournalEntry{Type: JournalAdopt, Chunk: chunk, Serial: d.res.Serial})
 		}
 		if reg := pc.devices[d.key]; len(reg) > 0 {
 			d.reg = &reg[0]

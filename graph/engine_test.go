@@ -620,3 +620,61 @@ func TestRunJournalFinals(t *testing.T) {
 		t.Errorf("posts %v: only the deregistered device should be imported again", pc)
 	}
 }
+
+func TestRunResumesAmbiguousRepostAfterStorageError(t *testing.T) {
+	// Run 1: K0000 got 640, its record was deleted and the device re-posted (intent
+	// old-2), then the run was killed before the POST's answer was journaled. The
+	// re-post did create a record. Run 2 must adopt that record, not post a third time.
+	dir := t.TempDir()
+	jpath := filepath.Join(dir, "j.jsonl")
+	f := newFake(0)
+	f.outcome["K0000"] = []int{640}
+	rows := validRows(1, "K")
+	ctx := context.Background()
+	first, err := f.Import(ctx, []ImportItem{{Serial: "K0000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := f.GetImported(ctx, first[0].ID)
+	if err != nil || rec.ErrorCode != 640 {
+		t.Fatalf("setup: %+v %v", rec, err)
+	}
+	if err := f.DeleteImported(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Import(ctx, []ImportItem{{Serial: "K0000"}}); err != nil {
+		t.Fatal(err)
+	}
+	jn, err := OpenJournal(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = jn.Append(
+		JournalEntry{Type: JournalIntent, Chunk: "old-1", Serials: []string{"K0000"}},
+		JournalEntry{Type: JournalPosted, Chunk: "old-1", Serials: []string{"K0000"}, IDs: map[string]string{"K0000": rec.ID}},
+		JournalEntry{Type: JournalFinal, ID: rec.ID, Serial: "K0000", Status: ImportError, ErrorCode: 640, ErrorName: "StorageError"},
+		JournalEntry{Type: JournalDeleted, ID: rec.ID, Serial: "K0000"},
+		JournalEntry{Type: JournalIntent, Chunk: "old-2", Serials: []string{"K0000"}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c collector
+	opts := fastOpts()
+	opts.Journal = jn
+	if _, err := Run(ctx, f, rows, opts, c.emit); err != nil {
+		t.Fatal(err)
+	}
+	st := jn.State()
+	jn.Close()
+	assertOneResultPerRow(t, rows, &c)
+	if d := resultOf(&c, "K0000"); d.Result != ResultRegistered {
+		t.Errorf("%+v", d)
+	}
+	if n := f.postCounts()["K0000"]; n != 2 {
+		t.Errorf("K0000 posted %d times in all, want 2 (no post in the resumed run)", n)
+	}
+	if f.remaining() != 0 || st.Open() {
+		t.Errorf("records left: %d, journal open: %+v", f.remaining(), st)
+	}
+}
