@@ -74,6 +74,29 @@ func TestSingleRow(t *testing.T) {
 			wantCodes: []string{CodeMissingHash, CodeMissingSerial}},
 		{name: "missing hash", row: row("a.csv", 2, "CZC1234567", ""), wantStatus: StatusInvalid,
 			wantCodes: []string{CodeMissingHash}, wantSerial: "CZC1234567"},
+		{name: "partner tuple without hash", row: csvreport.Row{File: "a.csv", Line: 2, Serial: "CZC1234567", Manufacturer: "LENOVO", Model: "20XW0026GE"},
+			wantStatus: StatusInvalid, wantCodes: []string{CodeMissingHash}, wantSerial: "CZC1234567",
+			check: func(t *testing.T, r Result) {
+				if msg := r.Findings[0].Message; !strings.Contains(msg, "only be uploaded through Partner Center") || strings.Contains(msg, "WinPE") {
+					t.Errorf("message = %q", msg)
+				}
+				if r.Manufacturer != "LENOVO" || r.Model != "20XW0026GE" {
+					t.Errorf("manufacturer/model = %q/%q", r.Manufacturer, r.Model)
+				}
+			}},
+		{name: "empty hash says recapture", row: row("a.csv", 2, "CZC1234567", ""), wantStatus: StatusInvalid,
+			wantCodes: []string{CodeMissingHash}, wantSerial: "CZC1234567",
+			check: func(t *testing.T, r Result) {
+				if msg := r.Findings[0].Message; !strings.Contains(msg, "Get-WindowsAutopilotInfo") || strings.Contains(msg, "Partner Center") {
+					t.Errorf("message = %q", msg)
+				}
+			}},
+		{name: "rows joined by an unclosed quote: no missing_hash", row: csvreport.Row{File: "a.csv", Line: 2, Serial: "CZC1234567\nCZC2,,",
+			Problem: &csvreport.RowProblem{Code: "row_multiline", Message: "Device Serial Number holds a line break"}},
+			wantStatus: StatusInvalid, wantCodes: []string{"row_multiline"}},
+		{name: "record cut short still says the hash is missing", row: csvreport.Row{File: "a.csv", Line: 2, Serial: "CZC1234567",
+			Problem: &csvreport.RowProblem{Code: "row_columns", Message: "expected 3 fields, got 1: no Hardware Hash"}},
+			wantStatus: StatusInvalid, wantCodes: []string{CodeMissingHash, "row_columns"}, wantSerial: "CZC1234567"},
 		{name: "hash not base64", row: row("a.csv", 2, "CZC1234567", "T0E0!!not-base64"), wantStatus: StatusInvalid,
 			wantCodes: []string{hwhash.CodeNotBase64}, wantSerial: "CZC1234567"},
 		{name: "hash checksum", row: row("a.csv", 2, "CZC1234567", corrupt(good, 40)), wantStatus: StatusInvalid,
@@ -88,6 +111,20 @@ func TestSingleRow(t *testing.T) {
 			wantCodes: []string{hwhash.CodeMissingManufacturer}, wantSerial: "CZC7654321"},
 		{name: "serial mismatch", row: row("a.csv", 2, "CZC0000001", b64(good)), wantStatus: StatusInvalid,
 			wantCodes: []string{CodeSerialMismatch}, wantSerial: "CZC0000001"},
+		{name: "serial lost its leading zeros (Excel)", row: row("a.csv", 2, "1234567", b64(machine("0001234567", 9))), wantStatus: StatusInvalid,
+			wantCodes: []string{CodeSerialMismatch}, wantSerial: "1234567",
+			check: func(t *testing.T, r Result) {
+				if msg := r.Findings[0].Message; !strings.Contains(msg, `"1234567" is "0001234567" inside the hash without its leading zeros`) || !strings.Contains(msg, "Excel") {
+					t.Errorf("message = %q", msg)
+				}
+			}},
+		{name: "serial mismatch that is not zeros", row: row("a.csv", 2, "234567", b64(machine("0001234567", 9))), wantStatus: StatusInvalid,
+			wantCodes: []string{CodeSerialMismatch}, wantSerial: "234567",
+			check: func(t *testing.T, r Result) {
+				if msg := r.Findings[0].Message; strings.Contains(msg, "Excel") || !strings.Contains(msg, "capture the hash again") {
+					t.Errorf("message = %q", msg)
+				}
+			}},
 		{name: "serial differs in case only", row: row("a.csv", 2, "czc1234567", b64(good)), wantStatus: StatusValid,
 			wantWarns: []string{CodeSerialCase}, wantSerial: "CZC1234567"},
 		{name: "empty serial filled from hash", row: row("a.csv", 2, "", b64(good)), wantStatus: StatusValid,
@@ -131,7 +168,12 @@ func TestSingleRow(t *testing.T) {
 				}
 			}},
 		{name: "group tag with comma", row: csvreport.Row{File: "a.csv", Line: 2, Serial: "CZC1234567", Hash: b64(good), GroupTag: "Sales,EU"},
-			wantStatus: StatusInvalid, wantCodes: []string{CodeBadGroupTag}, wantSerial: "CZC1234567"},
+			wantStatus: StatusInvalid, wantCodes: []string{CodeBadGroupTag}, wantSerial: "CZC1234567",
+			check: func(t *testing.T, r Result) {
+				if msg := r.Findings[0].Message; !strings.Contains(msg, `"Sales,EU" contains ','`) || !strings.Contains(msg, "--group-tag") {
+					t.Errorf("message = %q", msg)
+				}
+			}},
 		{name: "group tag with quote", row: csvreport.Row{File: "a.csv", Line: 2, Serial: "CZC1234567", Hash: b64(good), GroupTag: `Sales"EU`},
 			wantStatus: StatusInvalid, wantCodes: []string{CodeBadGroupTag}, wantSerial: "CZC1234567"},
 		{name: "group tag with control char", row: csvreport.Row{File: "a.csv", Line: 2, Serial: "CZC1234567", Hash: b64(good), GroupTag: "Sales\tEU"},

@@ -29,8 +29,8 @@ type batch struct {
 	done chan struct{}
 }
 
-// CheckFiles reads every file with csvreport ("-" is standard input), verifies the hashes
-// on workers goroutines (0 means GOMAXPROCS), feeds the rows to a Checker in input order
+// CheckFiles reads every file with csvreport ("-" is Options.Stdin, else os.Stdin),
+// verifies the hashes on workers goroutines (0 means GOMAXPROCS), feeds the rows to a Checker in input order
 // and returns the results. A file that cannot be read is recorded in Report.FileErrors
 // and the other files are still read; rows read before a file failed are kept. Bad
 // option values return an *OptionError; cancelling ctx stops the work and returns
@@ -96,7 +96,7 @@ func (c *Checker) AddFiles(ctx context.Context, files []string, workers int) (*R
 	go func() {
 		defer close(order)
 		defer close(jobs)
-		readDone <- readFiles(ctx, files, rep, free, func(b *batch) bool {
+		readDone <- readFiles(ctx, files, c.opts.Stdin, rep, free, func(b *batch) bool {
 			select {
 			case order <- b:
 			case <-ctx.Done():
@@ -145,7 +145,7 @@ collect:
 
 // readFiles reads the files in order and hands batches of rows to emit, which returns
 // false when the work is cancelled.
-func readFiles(ctx context.Context, files []string, rep *Report, free chan *batch, emit func(*batch) bool) error {
+func readFiles(ctx context.Context, files []string, stdin io.Reader, rep *Report, free chan *batch, emit func(*batch) bool) error {
 	var cur *batch
 	newBatch := func() *batch {
 		var b *batch
@@ -162,7 +162,7 @@ func readFiles(ctx context.Context, files []string, rep *Report, free chan *batc
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		r, err := openInput(name)
+		r, err := openInput(name, stdin)
 		if err != nil {
 			rep.FileErrors = append(rep.FileErrors, asFileError(name, err))
 			continue
@@ -200,10 +200,13 @@ func readFiles(ctx context.Context, files []string, rep *Report, free chan *batc
 	return ctx.Err()
 }
 
-// openInput opens a file, or standard input for "-".
-func openInput(name string) (*csvreport.Reader, error) {
+// openInput opens a file, or stdin (os.Stdin when nil) for "-".
+func openInput(name string, stdin io.Reader) (*csvreport.Reader, error) {
 	if name == "-" {
-		return csvreport.NewReader(os.Stdin, name)
+		if stdin == nil {
+			stdin = os.Stdin
+		}
+		return csvreport.NewReader(stdin, name)
 	}
 	return csvreport.Open(name)
 }

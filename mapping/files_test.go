@@ -226,3 +226,18 @@ func TestCheckFilesStdin(t *testing.T) {
 		t.Fatalf("results %+v, file errors %v", rep.Results, rep.FileErrors)
 	}
 }
+
+func TestCheckFilesOptionsStdin(t *testing.T) {
+	m := machine("CZC1000002", 2)
+	in := strings.NewReader(header + "CZC1000002,," + b64(m) + ",Sales\r\n")
+	rep, err := CheckFiles(context.Background(), []string{"-"}, Options{Stdin: in}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].File != "-" || rep.Results[0].Serial != "CZC1000002" || rep.Results[0].Status != StatusValid {
+		t.Fatalf("results %+v, file errors %v", rep.Results, rep.FileErrors)
+	}
+	if in.Len() != 0 {
+		t.Errorf("%d bytes of Options.Stdin left unread", in.Len())
+	}
+}

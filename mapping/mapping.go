@@ -32,6 +32,8 @@
 // documented, so none is enforced.
 package mapping
 
+import "io"
+
 // Status is the final state of one input row.
 type Status string
 
@@ -109,4 +111,8 @@ type Options struct {
 	GroupTag     string // --group-tag: overrides the CSV column when set
 	AssignedUser string // --assigned-user: overrides the CSV column when set
 	KeepHardware bool   // keep decoded hash bytes in Device (import needs them; check does not)
+
+	// Stdin is read for the file name "-" by CheckFiles and AddFiles; nil means os.Stdin.
+	// A program that is handed its standard input (tests, the CLI's run) sets it.
+	Stdin io.Reader
 }

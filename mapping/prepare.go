@@ -112,8 +112,9 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 	// Hash.
 	var h *hwhash.Hash
 	if isBlank(row.Hash) {
-		fs.err(CodeMissingHash, "the hardware hash is empty: capture it again on the device "+
-			"(Get-WindowsAutopilotInfo, elevated, in full Windows rather than WinPE)")
+		if msg := missingHashMessage(row); msg != "" {
+			fs.err(CodeMissingHash, msg)
+		}
 	} else {
 		h = hwhash.Parse(row.Hash)
 		for _, pr := range h.Problems {
@@ -164,6 +165,10 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 			r.Serial = hashSerial
 			fs.warn(CodeSerialCase, fmt.Sprintf("the serial number %q differs from %q inside the hash in letter case only; using %q",
 				csvSerial, hashSerial, hashSerial))
+		case lostLeadingZeros(csvSerial, hashSerial):
+			fs.err(CodeSerialMismatch, fmt.Sprintf("the serial number %q is %q inside the hash without its leading zeros: "+
+				"Excel drops them when it opens and saves a CSV; export the hashes again and do not open or save the file in Excel, "+
+				"or type the serial as %q", csvSerial, hashSerial, hashSerial))
 		default:
 			fs.err(CodeSerialMismatch, fmt.Sprintf("the serial number %q differs from %q inside the hash: "+
 				"the hash belongs to another machine or the serial was edited; capture the hash again", csvSerial, hashSerial))
@@ -184,24 +189,15 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 	}
 
 	// Group tag and assigned user: the option wins over the column.
-	tag := strings.TrimSpace(row.GroupTag)
-	if c.opts.GroupTag != "" {
-		if tag != "" && tag != c.opts.GroupTag {
-			p.tagReplaced = tag
-		}
-		tag = c.opts.GroupTag
-	} else if msg := checkGroupTag(tag); msg != "" {
-		fs.err(CodeBadGroupTag, fmt.Sprintf("group tag %q %s", tag, msg))
+	tag, tagReplaced, tagMsg := pickValue(row.GroupTag, c.opts.GroupTag, checkGroupTag)
+	if tagMsg != "" {
+		fs.err(CodeBadGroupTag, fmt.Sprintf("group tag %q %s; fix the Group Tag column, or set one tag for every row with --group-tag", tag, tagMsg))
 	}
-	user := strings.TrimSpace(row.AssignedUser)
-	if c.opts.AssignedUser != "" {
-		if user != "" && user != c.opts.AssignedUser {
-			p.userReplaced = user
-		}
-		user = c.opts.AssignedUser
-	} else if msg := checkUPN(user); msg != "" {
-		fs.err(CodeBadUser, fmt.Sprintf("assigned user %q %s", user, msg))
+	user, userReplaced, userMsg := pickValue(row.AssignedUser, c.opts.AssignedUser, checkUPN)
+	if userMsg != "" {
+		fs.err(CodeBadUser, fmt.Sprintf("assigned user %q %s; fix the Assigned User column, or set one user for every row with --assigned-user", user, userMsg))
 	}
+	p.tagReplaced, p.userReplaced = tagReplaced, userReplaced
 
 	// Row fields are substrings of the whole record (encoding/csv allocates one string per
 	// record), so anything kept must be copied, or each Result would pin its 4 KB hash.
@@ -236,6 +232,43 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 		p.dev.HashB64 = h.Base64()
 	}
 	return p
+}
+
+// pickValue decides a group tag or assigned user: the trimmed column value, or the
+// option when set (the option wins; replaced is the different, non-empty column value it
+// replaced). Only a column value is checked: options were checked by New. msg is why the
+// value cannot be imported, or "".
+func pickValue(column, option string, check func(string) string) (value, replaced, msg string) {
+	value = strings.TrimSpace(column)
+	if option == "" {
+		return value, "", check(value)
+	}
+	if value != "" && value != option {
+		replaced = value
+	}
+	return option, replaced, ""
+}
+
+// missingHashMessage says why a row has no hash and what to do, or returns "" when the
+// row's own problem already explains it: a record that swallowed the next lines through
+// an unclosed quote has its hash elsewhere, and recapturing would not help.
+func missingHashMessage(row csvreport.Row) string {
+	if row.Problem != nil && row.Problem.Code == "row_multiline" {
+		return ""
+	}
+	if strings.TrimSpace(row.Manufacturer) != "" && strings.TrimSpace(row.Model) != "" {
+		return "the row has a manufacturer and model but no hardware hash: such a Partner Center tuple " +
+			"(serial, manufacturer, model) can only be uploaded through Partner Center (by your reseller or OEM), " +
+			"not imported here; or capture the hash on the device (Get-WindowsAutopilotInfo, elevated, in full Windows)"
+	}
+	return "the hardware hash is empty: capture it again on the device " +
+		"(Get-WindowsAutopilotInfo, elevated, in full Windows rather than WinPE)"
+}
+
+// lostLeadingZeros reports whether csv is hash without its leading zeros, the way Excel
+// stores a numeric serial ("0001234567" becomes "1234567").
+func lostLeadingZeros(csv, hash string) bool {
+	return len(hash) > len(csv) && strings.HasPrefix(hash, "0") && strings.TrimLeft(hash, "0") == csv && csv != ""
 }
 
 // identitySeeds key the identity digest; random per process, so crafted hashes cannot
