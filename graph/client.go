@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	abs "github.com/microsoft/kiota-abstractions-go"
 	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 	khttp "github.com/microsoft/kiota-http-go"
@@ -138,7 +139,11 @@ func NewClient(cred azcore.TokenCredential, cfg ClientConfig) (*Client, error) {
 	}
 	c := &Client{cred: cred, ep: ep, lim: newLimiter(cfg.Limits), policy: cfg.Retry.withDefaults(),
 		stats: &counters{}, log: cfg.Logger}
-	rt := &retryTransport{base: base, lim: c.lim, policy: c.policy, stats: c.stats, log: cfg.Logger}
+	rt := &retryTransport{base: base, lim: c.lim, policy: c.policy, stats: c.stats, log: cfg.Logger,
+		token: func(ctx context.Context) (string, error) {
+			tk, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{ep.Scope}, EnableCAE: true})
+			return tk.Token, err
+		}}
 
 	opts := core.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: sdkLibraryVersion}
 	ua := khttp.NewUserAgentHandlerOptions()

@@ -164,6 +164,11 @@ type retryTransport struct {
 	policy RetryPolicy
 	stats  *counters
 	log    *slog.Logger
+	// token, when set, returns a fresh bearer token. A 401 answer to a request that
+	// carried one (a token that expired while the request waited for budget or a
+	// Retry-After) is resent once with a fresh token: the service refused it before
+	// processing anything, so even a write is safe to resend.
+	token func(ctx context.Context) (string, error)
 }
 
 // RoundTrip sends req under the budget, retrying per the policy (see Client).
@@ -188,6 +193,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		w = n
 	}
 	idempotent := o.idempotent || isIdempotentMethod(req.Method)
+	reauthed := false
 
 	for attempt := 0; ; attempt++ {
 		if err := t.lim.acquire(ctx, n, w); err != nil {
@@ -214,6 +220,18 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		ra, hasRA := retryAfter(resp.Header)
 		switch {
+		case resp.StatusCode == http.StatusUnauthorized:
+			if reauthed || t.token == nil || !strings.HasPrefix(req.Header.Get("Authorization"), "Bearer ") {
+				return resp, nil
+			}
+			tok, err := t.token(ctx)
+			if err != nil || tok == "" {
+				return resp, nil // the 401 says more than the credential's error
+			}
+			drain(resp)
+			reauthed = true
+			req = req.Clone(ctx)
+			req.Header.Set("Authorization", "Bearer "+tok)
 		case resp.StatusCode == http.StatusTooManyRequests:
 			t.stats.throttled.Add(1)
 			// Not processed by the service: always safe to resend, writes included.

@@ -10,9 +10,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
 func TestRetryAfterParsing(t *testing.T) {
@@ -225,5 +229,45 @@ func TestDebugLogger(t *testing.T) {
 		if got := DebugLogger(tt.env, &sb) != nil; got != tt.want {
 			t.Errorf("DebugLogger(%q) enabled = %v", tt.env, got)
 		}
+	}
+}
+
+// seqCred returns tok-1, tok-2, … one per call.
+type seqCred struct{ n atomic.Int32 }
+
+func (s *seqCred) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: fmt.Sprintf("tok-%d", s.n.Add(1)), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+func TestExpiredTokenIsRenewedOnceAndTheWriteResent(t *testing.T) {
+	for _, always401 := range []bool{false, true} {
+		t.Run(fmt.Sprint("always 401 ", always401), func(t *testing.T) {
+			srv := newStub(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+				if always401 || r.Header.Get("Authorization") == "Bearer tok-1" {
+					writeJSON(w, 401, map[string]any{"error": map[string]any{"code": "InvalidAuthenticationToken",
+						"message": "Lifetime validation failed, the token is expired."}})
+					return
+				}
+				writeJSON(w, 200, map[string]any{"value": []any{importedJSON("id-1", "SN1", "unknown")}})
+			})
+			c, err := NewClient(&seqCred{}, ClientConfig{GraphURL: srv.URL, Retry: fastRetry})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			reqs := srv.requests()
+			if always401 {
+				if !IsAuth(err) || len(reqs) != 2 {
+					t.Fatalf("err %v after %d requests; want an auth error after one renewal", err, len(reqs))
+				}
+				return
+			}
+			if err != nil || len(recs) != 1 || recs[0].ID != "id-1" {
+				t.Fatalf("import: %v %+v", err, recs)
+			}
+			if len(reqs) != 2 || reqs[1].Auth != "Bearer tok-2" {
+				t.Fatalf("requests %d, last auth %q; want the POST resent once with a fresh token", len(reqs), reqs[len(reqs)-1].Auth)
+			}
+		})
 	}
 }
