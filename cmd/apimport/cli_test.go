@@ -24,8 +24,14 @@ type result struct {
 
 func runCLI(t *testing.T, args ...string) result {
 	t.Helper()
+	return runCLIStdin(t, "", args...)
+}
+
+// runCLIStdin runs the program with stdin as its standard input.
+func runCLIStdin(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	return result{code, out.String(), errb.String()}
 }
 
@@ -458,5 +464,38 @@ func TestHelpListsExitCodes(t *testing.T) {
 	res := runCLI(t, "--help")
 	if res.code != exitOK || !strings.Contains(res.stdout, "130") || !strings.Contains(res.stdout, "check") {
 		t.Errorf("help: exit %d\n%s", res.code, res.stdout)
+	}
+}
+
+// TestStdinDash checks that "-" reads the standard input handed to run, not the
+// process's os.Stdin, in every offline command (convert reads it twice).
+func TestStdinDash(t *testing.T) {
+	in, err := os.ReadFile(bigExport(t, 3, "Lab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runCLIStdin(t, string(in), "check", "-")
+	if res.code != exitOK || !strings.Contains(res.stdout, "3 rows in 1 file: 3 valid") {
+		t.Errorf("check -: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+	res = runCLIStdin(t, string(in), "decode", "-")
+	if res.code != exitOK || !strings.Contains(res.stdout, "-:2: BIG000000: ok") || !strings.Contains(res.stdout, "3 hashes decoded: 3 verify") {
+		t.Errorf("decode -: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+	for _, args := range [][]string{{"convert", "-"}, {"convert", "-o", "-", "-"}} {
+		res = runCLIStdin(t, string(in), args...)
+		if res.code != exitOK {
+			t.Fatalf("%v: exit %d, stderr %q", args, res.code, res.stderr)
+		}
+		lines := strings.Split(res.stdout, "\r\n")
+		if len(lines) != 5 || lines[0] != "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag" || !strings.HasPrefix(lines[3], "BIG000002,,") {
+			t.Errorf("%v: stdout %d lines: %q", args, len(lines), lines[0])
+		}
+	}
+	// Another file beside "-" is read too.
+	other := bigExport(t, 1, "Lab")
+	res = runCLIStdin(t, "", "check", "-", other)
+	if res.code != exitFatal || !strings.Contains(res.stderr, "-: ") {
+		t.Errorf("empty stdin: exit %d, stderr %q", res.code, res.stderr)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -74,15 +75,29 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 				hint: "give a file name, e.g. -o " + filepath.Join(opts.output, "intune-import.csv")}
 		}
 	}
+	// The inputs are read twice (the hashes are not kept in memory), so standard input
+	// is read once into memory first.
+	var stdinData []byte
+	fromStdin := slices.Contains(args, "-")
+	if fromStdin {
+		data, err := io.ReadAll(env.stdin)
+		if err != nil {
+			return fmt.Errorf("reading standard input: %w", err)
+		}
+		stdinData = data
+		e := *env
+		e.stdin = bytes.NewReader(stdinData)
+		env = &e
+	}
 	// Convert keeps the results (about 350 bytes a row, no hashes) because rows the
 	// portal file cannot carry change status below.
 	rep, files, err := checkInputs(env, args, opts.options())
 	if err != nil {
 		return err
 	}
-	if opts.output != "" {
+	if opts.output != "" && opts.output != "-" {
 		for _, f := range files {
-			if sameFile(f, opts.output) {
+			if f != "-" && sameFile(f, opts.output) {
 				return usageErrorf("output %s is also an input file", opts.output)
 			}
 		}
@@ -128,11 +143,14 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 	written := 0
 	enc := charmap.Windows1252.NewEncoder()
 	// Second pass: the hashes were not kept in memory during the check.
+	if fromStdin {
+		env.stdin = bytes.NewReader(stdinData) // env is runConvert's own copy
+	}
 	for _, f := range files {
 		if err := env.ctx.Err(); err != nil {
 			return err
 		}
-		if err := convertFile(f, valid, hasTag, hasUser, func(line string) error {
+		if err := convertFile(env, f, valid, hasTag, hasUser, func(line string) error {
 			b, err := enc.String(line)
 			if err != nil { // checked before; only a changed file gets here
 				return fmt.Errorf("%s: a value cannot be written as ANSI: %w", f, err)
@@ -196,8 +214,8 @@ func checkPortalSafe(rep *mapping.Report) {
 }
 
 // convertFile streams one input file again and emits the portal line of each valid row.
-func convertFile(path string, valid map[rowKey]*mapping.Device, hasTag, hasUser bool, emit func(string) error) error {
-	r, err := csvreport.Open(path)
+func convertFile(env *cliEnv, path string, valid map[rowKey]*mapping.Device, hasTag, hasUser bool, emit func(string) error) error {
+	r, err := env.openInput(path)
 	if err != nil {
 		var fe *csvreport.FileError
 		if errors.As(err, &fe) {
@@ -207,17 +225,10 @@ func convertFile(path string, valid map[rowKey]*mapping.Device, hasTag, hasUser 
 	}
 	defer r.Close()
 	var sb strings.Builder
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return eachRow(r, func(row csvreport.Row) error {
 		d, ok := valid[rowKey{row.File, row.Line}]
 		if !ok {
-			continue
+			return nil
 		}
 		h := hwhash.Parse(row.Hash)
 		if !h.Valid() || hwhash.Fingerprint(h.Raw) != d.Fingerprint {
@@ -238,14 +249,13 @@ func convertFile(path string, valid map[rowKey]*mapping.Device, hasTag, hasUser 
 			sb.WriteString(d.AssignedUser)
 		}
 		sb.WriteString("\r\n")
-		if err := emit(sb.String()); err != nil {
-			return err
-		}
-	}
+		return emit(sb.String())
+	})
 }
 
 // chunkWriter writes portal files of at most portalMaxRows rows. Files are written to
-// temporary names and renamed on commit, so a failed or interrupted run leaves none.
+// temporary names and renamed on commit, so a failed or interrupted run leaves none;
+// standard output is written on commit.
 type chunkWriter struct {
 	stdout  io.Writer
 	path    string
@@ -254,6 +264,7 @@ type chunkWriter struct {
 	rows    int
 	cur     *os.File
 	buf     *bufio.Writer
+	mem     bytes.Buffer // standard output, written on commit
 	temps   []string
 	finals  []string
 	toStdio bool
@@ -277,12 +288,13 @@ func (w *chunkWriter) chunkName(n int) string {
 
 func (w *chunkWriter) writeRow(line []byte) error {
 	if w.toStdio {
-		if w.buf == nil {
-			w.buf = bufio.NewWriter(w.stdout)
-			w.buf.WriteString(w.header + "\r\n")
+		// Kept in memory (at most portalMaxRows rows, about 2 MB) until commit, so that
+		// a failed run writes nothing to standard output either.
+		if w.mem.Len() == 0 {
+			w.mem.WriteString(w.header + "\r\n")
 		}
-		_, err := w.buf.Write(line)
-		return err
+		w.mem.Write(line)
+		return nil
 	}
 	if w.cur == nil || w.rows == portalMaxRows {
 		if err := w.closeCurrent(); err != nil {
@@ -321,8 +333,8 @@ func (w *chunkWriter) closeCurrent() error {
 // commit flushes and renames the temporary files into place and returns their paths.
 func (w *chunkWriter) commit() ([]string, error) {
 	if w.toStdio {
-		if w.buf != nil {
-			return nil, w.buf.Flush()
+		if _, err := w.mem.WriteTo(w.stdout); err != nil {
+			return nil, fmt.Errorf("writing output: %w", err)
 		}
 		return nil, nil
 	}

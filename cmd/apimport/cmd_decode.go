@@ -92,7 +92,7 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 			return err
 		}
 		before := rows
-		err := decodeFile(f, env.stderr, func(row csvreport.Row) {
+		err := decodeFile(env, f, func(row csvreport.Row) {
 			d := decodeOne(row)
 			rows++
 			if !d.Valid {
@@ -116,7 +116,7 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 			return err
 		}
 		if rows == before { // a header but no rows: as in check, an empty export is an error
-			fe := &csvreport.FileError{File: f, Code: "no_rows", Message: "the file has a header but no device rows", Hint: noRowsHint}
+			fe := noRowsError(f)
 			fileErrs = append(fileErrs, fe)
 			if opts.json {
 				enc.Encode(fileErrorJSON(fe))
@@ -143,25 +143,16 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 	return nil
 }
 
-// decodeFile calls fn for every row of path and writes the file's notes (mixed
-// encodings, skipped report lines, …) to notes.
-func decodeFile(path string, notes io.Writer, fn func(csvreport.Row)) error {
-	r, err := csvreport.Open(path)
+// decodeFile calls fn for every row of path ("-": standard input) and writes the file's
+// notes (mixed encodings, skipped report lines, …) to stderr.
+func decodeFile(env *cliEnv, path string, fn func(csvreport.Row)) error {
+	r, err := env.openInput(path)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	defer func() { printNotes(notes, r.Notes()) }()
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		fn(row)
-	}
+	defer func() { printNotes(env.stderr, r.Notes()) }()
+	return eachRow(r, func(row csvreport.Row) error { fn(row); return nil })
 }
 
 func decodeOne(row csvreport.Row) decodeRow {

@@ -60,6 +60,7 @@ func runChecks(env *cliEnv, args []string, opts mapping.Options) (*checked, erro
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error(), hint: "check the file name; quote patterns like '*.csv' on Windows"}
 	}
+	opts.Stdin = env.stdin
 	c, err := mapping.New(opts)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error()}
@@ -74,12 +75,12 @@ func runChecks(env *cliEnv, args []string, opts mapping.Options) (*checked, erro
 	return k, nil
 }
 
-// flagFilesWithoutRows reports a file that was read but held no data row (a header only):
-// for a scheduled job an empty export means something upstream went wrong, so it is a
-// file error, not a silent success.
 // noRowsHint is the advice for an export without device rows.
 const noRowsHint = "export again; for the ConfigMgr report, check that hardware inventory collects the class MDM_DevDetail_Ext01 (Windows 10 1703 or later)"
 
+// flagFilesWithoutRows reports a file that was read but held no data row (a header only):
+// for a scheduled job an empty export means something upstream went wrong, so it is a
+// file error, not a silent success.
 func (k *checked) flagFilesWithoutRows() {
 	seen := make(map[string]bool, len(k.files))
 	for r := range k.results() {
@@ -92,7 +93,36 @@ func (k *checked) flagFilesWithoutRows() {
 		if seen[f] {
 			continue
 		}
-		k.rep.FileErrors = append(k.rep.FileErrors, &csvreport.FileError{File: f, Code: "no_rows", Message: "the file has a header but no device rows", Hint: noRowsHint})
+		k.rep.FileErrors = append(k.rep.FileErrors, noRowsError(f))
+	}
+}
+
+// noRowsError is the file error of an export that holds a header but no device rows.
+func noRowsError(file string) *csvreport.FileError {
+	return &csvreport.FileError{File: file, Code: "no_rows", Message: "the file has a header but no device rows", Hint: noRowsHint}
+}
+
+// openInput opens a file for reading, or env.stdin for "-".
+func (env *cliEnv) openInput(name string) (*csvreport.Reader, error) {
+	if name == "-" {
+		return csvreport.NewReader(env.stdin, name)
+	}
+	return csvreport.Open(name)
+}
+
+// eachRow calls fn for every row of r until the end of the file or an error.
+func eachRow(r *csvreport.Reader, fn func(csvreport.Row) error) error {
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
 	}
 }
 
