@@ -254,3 +254,45 @@ func TestImportPreflightAndGuardrails(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONFatalErrorEndsWithExitErrorLine(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFleet(t, dir, "JE", 1)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		json bool // the last stderr line is an exit_error object
+	}{
+		{"missing file", []string{"import", "--json", "--dry-run", "--offline", filepath.Join(dir, "nope.csv")}, exitFatal, true},
+		{"bad flag value", []string{"import", "--json", "--dry-run", "--offline", "--chunk-size", "0", good}, exitUsage, true},
+		{"no auth", []string{"import", "--json", good}, exitUsage, true},
+		{"without --json", []string{"import", "--dry-run", "--offline", filepath.Join(dir, "nope.csv")}, exitFatal, false},
+		{"success", []string{"import", "--json", "--dry-run", "--offline", good}, exitOK, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, tt.args...)
+			if r.code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, tt.code, r.stderr)
+			}
+			lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+			last := lines[len(lines)-1]
+			var m struct {
+				MessageType string `json:"message_type"`
+				Code        int    `json:"code"`
+				Message     string `json:"message"`
+			}
+			err := json.Unmarshal([]byte(last), &m)
+			if !tt.json {
+				if err == nil && m.MessageType == "exit_error" {
+					t.Errorf("unexpected exit_error line: %s", last)
+				}
+				return
+			}
+			if err != nil || m.MessageType != "exit_error" || m.Code != tt.code || m.Message == "" {
+				t.Errorf("last stderr line %q; want an exit_error with code %d", last, tt.code)
+			}
+		})
+	}
+}

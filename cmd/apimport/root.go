@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,13 +73,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	env := &cliEnv{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRootCmd(env)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
+	// With --json a fatal error also ends with one JSON line on stderr, for scripts.
+	jsonOut := false
+	if cmd != nil {
+		if f := cmd.Flags().Lookup("json"); f != nil && f.Value.String() == "true" {
+			jsonOut = true
+		}
+	}
+	exit := func(code int, msg string) int {
+		if jsonOut && msg != "" {
+			b, _ := json.Marshal(jsonExitError{MessageType: "exit_error", Code: code, Message: msg})
+			fmt.Fprintf(stderr, "%s\n", b)
+		}
+		return code
+	}
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "apimport: interrupted")
-		return exitInterrupted
+		return exit(exitInterrupted, "interrupted")
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -88,13 +103,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if ee.hint != "" {
 			fmt.Fprintf(stderr, "apimport: hint: %s\n", ee.hint)
 		}
-		return ee.code
+		return exit(ee.code, ee.msg)
 	}
 	// cobra's own argument errors (unknown command, wrong arg count) are usage errors.
 	if isCobraUsageError(err) {
 		fmt.Fprintf(stderr, "apimport: error: %s\napimport: hint: see 'apimport --help'\n", err)
-		return exitUsage
+		return exit(exitUsage, err.Error())
 	}
 	fmt.Fprintf(stderr, "apimport: error: %s\n", err)
-	return codeOf(err)
+	return exit(codeOf(err), err.Error())
+}
+
+// jsonExitError is the last line on stderr when a command run with --json fails.
+type jsonExitError struct {
+	MessageType string `json:"message_type"`
+	Code        int    `json:"code"`
+	Message     string `json:"message"`
 }
