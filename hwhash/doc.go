@@ -25,6 +25,12 @@
 // Whether the Autopilot service verifies the checksum itself is not known; a hash that
 // fails it was edited or damaged after capture.
 //
+// A hash cut short inside its zero padding (a spreadsheet or tool that stops at 2048
+// characters) still verifies: it is valid with a [CodeLength] warning that says it was
+// cut short. Whether the service accepts the short form is unconfirmed, so
+// [Hash.Canonical] restores the captured 3000 bytes (and drops zeros appended after
+// them); convert and import write that form.
+//
 // # Records
 //
 // "Verified" means checked on the six public Get-WindowsAutopilotInfo exports in

@@ -215,6 +215,51 @@ func TestNilHash(t *testing.T) {
 	}
 }
 
+func TestCanonical(t *testing.T) {
+	full := good()
+	badSum := good()
+	badSum[40] ^= 1
+	junk := good()
+	junk[2999] = 7
+	tests := []struct {
+		name      string
+		raw       []byte
+		canonical bool // Canonical is the full good hash; else it is Raw unchanged
+	}{
+		{"standard length", full, true},
+		{"cut inside the zero padding", full[:1536], true},
+		{"cut right after the checksum", full[:usedLen(full)+trailerLen], true},
+		{"zeros appended", append(good(), make([]byte, 72)...), true},
+		{"cut before the end of the checksum", full[:usedLen(full)+20], false},
+		{"cut short, checksum fails", badSum[:1536], false},
+		{"non-zero bytes after the checksum", junk, false},
+		{"non-zero bytes appended", append(good(), 0, 1), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := ParseBytes(append([]byte(nil), tt.raw...))
+			got := h.Canonical()
+			want := tt.raw
+			if tt.canonical {
+				want = full
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("Canonical: %d bytes, want %d (equal to the full hash: %v)", len(got), len(want), bytes.Equal(got, full))
+			}
+			if h.CanonicalBase64() != b64(want) {
+				t.Error("CanonicalBase64 is not the base64 of Canonical")
+			}
+			if tt.canonical && len(tt.raw) != StandardLength && !bytes.Equal(h.Raw, tt.raw) {
+				t.Error("Canonical changed Raw")
+			}
+		})
+	}
+	var nilHash *Hash
+	if nilHash.Canonical() != nil || nilHash.CanonicalBase64() != "" {
+		t.Error("nil *Hash: Canonical must be empty")
+	}
+}
+
 // corrupt describes one way to break a good hash.
 type corrupt struct {
 	name      string
@@ -258,8 +303,10 @@ func TestParseProblems(t *testing.T) {
 			input: edit(func(r []byte) []byte { return r[:usedLen(r)+20] })},
 		{name: "truncated to 30 bytes", wantCodes: []string{CodeLayout}, wantMsg: "too short",
 			input: edit(func(r []byte) []byte { return r[:30] })},
-		{name: "truncated inside zero padding", wantValid: true, wantCodes: []string{CodeLength},
+		{name: "truncated inside zero padding", wantValid: true, wantCodes: []string{CodeLength}, wantMsg: "the value was cut short",
 			input: edit(func(r []byte) []byte { return r[:1500] })},
+		{name: "cut at 2048 characters", wantValid: true, wantCodes: []string{CodeLength}, wantMsg: "the zeros are restored when it is written",
+			input: func() string { return b64(good())[:2048] }},
 		{name: "record overruns T", wantCodes: []string{CodeLayout},
 			wantMsg: "record 2 at offset 32 runs past the end (len 1000,",
 			input:   edit(func(r []byte) []byte { binary.LittleEndian.PutUint16(r[34:], 1000); return resign(r) })},

@@ -192,7 +192,7 @@ func ParseBytes(raw []byte) *Hash {
 		h.Problems[len(h.Problems)-1].Message += actionRecopy
 	}
 	if len(raw) != StandardLength && len(raw) > 0 {
-		h.warn(CodeLength, fmt.Sprintf("hash is %d bytes, every known export has %d (4000 base64 characters)", len(raw), StandardLength))
+		h.warn(CodeLength, lengthMessage(len(raw), ok && h.Valid() && zeroPaddedOnly(raw)))
 	}
 	if !ok {
 		return h
@@ -208,6 +208,60 @@ func ParseBytes(raw []byte) *Hash {
 		h.fail(CodeMissingManufacturer, "hash has no SMBIOS manufacturer (record 16); Autopilot rejects it (802 InvalidZtdHardwareHash), capture the hash again after the OEM sets a manufacturer")
 	}
 	return h
+}
+
+// lengthMessage is the CodeLength warning for a hash of n bytes; padOnly means it differs
+// from StandardLength only in the zero padding after its checksum (see Canonical).
+func lengthMessage(n int, padOnly bool) string {
+	msg := fmt.Sprintf("hash is %d bytes, every known export has %d (4000 base64 characters)", n, StandardLength)
+	switch {
+	case padOnly && n < StandardLength:
+		return msg + ": the value was cut short (by a spreadsheet, a column limit or a copy), but only zero padding after " +
+			"the checksum is lost, so it verifies and the zeros are restored when it is written; copy the whole value " +
+			"again from the original export if you can"
+	case padOnly:
+		return msg + ": the extra bytes are zeros after the checksum and are dropped when the hash is written"
+	case n < StandardLength:
+		return msg + ": the value was probably cut short; copy the whole value again from the original export"
+	}
+	return msg
+}
+
+// zeroPaddedOnly reports whether raw has its checksum trailer within StandardLength and
+// only zero bytes after it, so that padding or trimming it to StandardLength restores the
+// captured hash. It does not verify the checksum.
+func zeroPaddedOnly(raw []byte) bool {
+	t, ok := trailerAt(raw)
+	return ok && t+trailerLen <= StandardLength && firstNonZero(raw, t+trailerLen) < 0
+}
+
+// Canonical returns the hash as capture tools write it. A valid hash whose length
+// differs from StandardLength only in the zero padding after its checksum (cut short at,
+// say, 2048 base64 characters, or zeros appended) is returned padded or trimmed to
+// StandardLength, in a new slice; any other hash is returned as Raw.
+func (h *Hash) Canonical() []byte {
+	if h == nil || len(h.Raw) == StandardLength || !h.Valid() || !zeroPaddedOnly(h.Raw) {
+		return h.rawOrNil()
+	}
+	out := make([]byte, StandardLength)
+	copy(out, h.Raw)
+	return out
+}
+
+// CanonicalBase64 is the padded standard base64 of Canonical: what convert writes and
+// import sends.
+func (h *Hash) CanonicalBase64() string {
+	if h == nil {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(h.Canonical())
+}
+
+func (h *Hash) rawOrNil() []byte {
+	if h == nil {
+		return nil
+	}
+	return h.Raw
 }
 
 var zeros [512]byte

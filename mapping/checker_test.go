@@ -67,6 +67,13 @@ func TestSingleRow(t *testing.T) {
 					t.Error("HashB64 is not the canonical padded base64")
 				}
 			}},
+		{name: "keep hardware of a hash cut short in its zero padding", opts: Options{KeepHardware: true}, row: row("a.csv", 2, "CZC1234567", b64(good)[:2048]),
+			wantStatus: StatusValid, wantWarns: []string{hwhash.CodeLength}, wantSerial: "CZC1234567",
+			check: func(t *testing.T, r Result) {
+				if string(r.Device.Hardware) != string(good.Encode()) || r.Device.HashB64 != hashFromPlain {
+					t.Errorf("hardware is %d bytes, not the full hash restored", len(r.Device.Hardware))
+				}
+			}},
 		{name: "serial padded with spaces and NULs", row: row("a.csv", 2, " CZC1234567\x00 ", b64(good)), wantStatus: StatusValid, wantSerial: "CZC1234567"},
 		{name: "hash with line breaks", row: row("a.csv", 2, "CZC1234567", b64(good)[:2000]+"\r\n"+b64(good)[2000:]), wantStatus: StatusValid, wantSerial: "CZC1234567"},
 		{name: "vm serial with inner spaces", row: row("a.csv", 2, vm.Serial, b64(vm)), wantStatus: StatusValid, wantSerial: vm.Serial},

@@ -74,8 +74,8 @@ type Device struct {
 	ProductKey   string // only a 13-digit PKID, else ""
 	GroupTag     string
 	AssignedUser string
-	Hardware     []byte // decoded hash bytes (hardwareIdentifier); nil unless Options.KeepHardware
-	HashB64      string // the canonical base64 (padded); "" unless Options.KeepHardware
+	Hardware     []byte // decoded hash bytes, hwhash.Hash.Canonical (hardwareIdentifier); nil unless Options.KeepHardware
+	HashB64      string // the base64 (padded) of Hardware; "" unless Options.KeepHardware
 	Fingerprint  string // hwhash.Fingerprint, safe to print
 	Manufacturer string // from the hash
 	Model        string // from the hash

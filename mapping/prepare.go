@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -228,8 +229,8 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 		Model:        r.Model,
 	}
 	if c.opts.KeepHardware {
-		p.dev.Hardware = h.Raw
-		p.dev.HashB64 = h.Base64()
+		p.dev.Hardware = h.Canonical()
+		p.dev.HashB64 = base64.StdEncoding.EncodeToString(p.dev.Hardware)
 	}
 	return p
 }

@@ -499,3 +499,25 @@ func TestStdinDash(t *testing.T) {
 		t.Errorf("empty stdin: exit %d, stderr %q", res.code, res.stderr)
 	}
 }
+
+// TestConvertRestoresHashCutInPadding checks that a hash cut at 2048 characters, which
+// lost only zero padding, is a warning in check and written at full length by convert.
+func TestConvertRestoresHashCutInPadding(t *testing.T) {
+	d := hwhash.Device{Serial: "CUT0001", Manufacturer: "Contoso", Model: "Book"}
+	full := d.EncodeBase64()
+	in := filepath.Join(t.TempDir(), "cut.csv")
+	if err := os.WriteFile(in, []byte("Device Serial Number,Windows Product ID,Hardware Hash\r\nCUT0001,,"+full[:2048]+"\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, "check", in)
+	if res.code != exitOK || !strings.Contains(res.stdout, "hash_length: warning: hash is 1536 bytes") || !strings.Contains(res.stdout, "cut short") {
+		t.Errorf("check: exit %d, stdout %q", res.code, res.stdout)
+	}
+	res = runCLI(t, "convert", in)
+	if res.code != exitOK {
+		t.Fatalf("convert: exit %d, stderr %q", res.code, res.stderr)
+	}
+	if want := "Device Serial Number,Windows Product ID,Hardware Hash\r\nCUT0001,," + full + "\r\n"; res.stdout != want {
+		t.Errorf("convert wrote %d bytes, want the full %d-character hash", len(res.stdout), len(full))
+	}
+}

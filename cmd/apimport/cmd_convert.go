@@ -239,7 +239,7 @@ func convertFile(env *cliEnv, path string, valid map[rowKey]*mapping.Device, has
 		sb.WriteByte(',')
 		sb.WriteString(d.ProductKey)
 		sb.WriteByte(',')
-		sb.WriteString(h.Base64())
+		sb.WriteString(h.CanonicalBase64()) // a hash cut short in its zero padding is written whole
 		if hasTag || hasUser {
 			sb.WriteByte(',')
 			sb.WriteString(d.GroupTag)
