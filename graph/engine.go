@@ -174,6 +174,9 @@ type engine struct {
 	probedFinal  map[string]bool // chunks a probe saw final: their records wait for the next full poll
 	listCost     int
 	listedCount  int
+	// before holds the ids of the import records in the tenant at the pre-check: none
+	// of them can be the outcome of a POST of this run.
+	before map[string]bool
 }
 
 // ErrInterrupted wraps the context error when a run is cancelled.
@@ -362,6 +365,10 @@ func (e *engine) journal(entries ...JournalEntry) error {
 // decide turns the pre-check and the journal into the work of this run.
 func (e *engine) decide(ctx context.Context, pc *precheck) error {
 	js := e.journalState()
+	e.before = make(map[string]bool, len(pc.byID))
+	for id := range pc.byID {
+		e.before[id] = true
+	}
 	now := time.Now()
 	var finals []ImportRecord
 	// Leftovers of earlier runs for serials that are not in this input: finish them.
@@ -1263,6 +1270,9 @@ func (e *engine) reconcile(ctx context.Context, devs []*devState, chunk string) 
 		}
 		if _, tracked := e.track[rec.ID]; tracked {
 			return true
+		}
+		if e.before[rec.ID] {
+			return true // another tool's or an earlier run's record, older than the POST
 		}
 		if prev, ok := found[k]; !ok || prev.Final() && !rec.Final() {
 			found[k] = rec

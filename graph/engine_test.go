@@ -678,3 +678,42 @@ func TestRunResumesAmbiguousRepostAfterStorageError(t *testing.T) {
 		t.Errorf("records left: %d, journal open: %+v", f.remaining(), st)
 	}
 }
+
+func TestRunReconcileIgnoresRecordsThatExistedBefore(t *testing.T) {
+	// Another tool's finished import record for A0000 (808, months old) is in the
+	// tenant. This run's POST fails with a 5xx before creating anything. The
+	// reconciliation must not take that record for the outcome of its POST: it is
+	// not ours to delete and its 808 is not this device's result.
+	f := newFake(5 * time.Millisecond)
+	f.outcome["A0000"] = []int{808}
+	old, err := f.Import(context.Background(), []ImportItem{{Serial: "A0000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if rec, _ := f.GetImported(context.Background(), old[0].ID); rec.ErrorCode != 808 {
+		t.Fatalf("setup: %+v", rec)
+	}
+	failed := false
+	f.importHook = func(items []ImportItem, created bool) error {
+		if !created && !failed {
+			failed = true
+			return &APIError{StatusCode: 500, Message: "boom"}
+		}
+		return nil
+	}
+	rows := validRows(2, "A")
+	var c collector
+	if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+		t.Fatal(err)
+	}
+	assertOneResultPerRow(t, rows, &c)
+	for _, d := range c.out {
+		if d.Result != ResultRegistered {
+			t.Errorf("%+v", d)
+		}
+	}
+	if _, err := f.GetImported(context.Background(), old[0].ID); err != nil {
+		t.Errorf("the other tool's record was deleted: %v", err)
+	}
+}
