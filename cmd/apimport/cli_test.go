@@ -521,3 +521,25 @@ func TestConvertRestoresHashCutInPadding(t *testing.T) {
 		t.Errorf("convert wrote %d bytes, want the full %d-character hash", len(res.stdout), len(full))
 	}
 }
+
+// TestNoHashInOutputOfJoinedRows checks that a hash swallowed into another column by an
+// unclosed quote (here Manufacturer name, printed in JSON) is not printed whole.
+func TestNoHashInOutputOfJoinedRows(t *testing.T) {
+	h := hwhash.Device{Serial: "PF2", Manufacturer: "Contoso", Model: "Book"}.EncodeBase64()
+	in := filepath.Join(t.TempDir(), "joined.csv")
+	csv := "Device Serial Number,Windows Product ID,Hardware Hash,Manufacturer name,Device model\r\n" +
+		"PF1,,,\"LENOVO,X\r\nPF2,," + h + ",A,B\r\n"
+	if err := os.WriteFile(in, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"check", in}, {"check", "--json", in}, {"decode", in}, {"decode", "--json", in}, {"convert", in}} {
+		res := runCLI(t, args...)
+		if res.code != exitRows {
+			t.Errorf("%v: exit %d, want %d; stderr %q", args, res.code, exitRows, res.stderr)
+		}
+		assertNoHash(t, res)
+		if !strings.Contains(res.stdout+res.stderr, "row_multiline") && args[0] == "check" {
+			t.Errorf("%v: row_multiline not reported: %q", args, res.stdout)
+		}
+	}
+}

@@ -141,7 +141,7 @@ type jsonFileError struct {
 }
 
 func fileErrorJSON(fe *csvreport.FileError) jsonFileError {
-	return jsonFileError{MessageType: "file_error", File: fe.File, Line: fe.Line, Code: fe.Code, Message: fe.Message, Hint: fe.Hint}
+	return jsonFileError{MessageType: "file_error", File: fe.File, Line: fe.Line, Code: fe.Code, Message: redactHashes(fe.Message), Hint: fe.Hint}
 }
 
 func rowJSON(r *mapping.Result) jsonRow {
@@ -152,8 +152,8 @@ func rowJSON(r *mapping.Result) jsonRow {
 		Serial:       jsonSerial(r.Serial),
 		Status:       string(r.Status),
 		Codes:        r.Codes,
-		Manufacturer: r.Manufacturer,
-		Model:        r.Model,
+		Manufacturer: redactHashes(r.Manufacturer), // from the CSV when there is no hash: an unclosed quote can put one there
+		Model:        redactHashes(r.Model),
 		DuplicateOf:  r.DuplicateOf,
 	}
 	if row.Codes == nil {
