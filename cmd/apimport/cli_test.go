@@ -543,3 +543,35 @@ func TestNoHashInOutputOfJoinedRows(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertRefusesValuesThePortalCannotCarry checks serials that are valid for Graph
+// but cannot be written into the unquoted portal CSV (a quote in a serial is already a
+// row_quote error of the reader).
+func TestConvertRefusesValuesThePortalCannotCarry(t *testing.T) {
+	tests := []struct {
+		name, serial, cell string
+	}{
+		{"comma", "AB,12", `"AB,12"`},
+		{"control character", "AB\x0112", "AB\x0112"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := hwhash.Device{Serial: tt.serial, Manufacturer: "Contoso", Model: "Book"}.EncodeBase64()
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.csv")
+			if err := os.WriteFile(in, []byte("Device Serial Number,Windows Product ID,Hardware Hash\r\n"+tt.cell+",,"+h+"\r\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if res := runCLI(t, "check", in); res.code != exitOK {
+				t.Fatalf("check: exit %d, stdout %q", res.code, res.stdout)
+			}
+			res := runCLI(t, "convert", "-o", filepath.Join(dir, "out.csv"), in)
+			if res.code != exitRows || !strings.Contains(res.stderr, codeNotPortalSafe+": the serial") || !strings.Contains(res.stderr, "apimport import") {
+				t.Errorf("convert: exit %d, stderr %q", res.code, res.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out.csv")); err == nil {
+				t.Error("out.csv written without valid devices")
+			}
+		})
+	}
+}

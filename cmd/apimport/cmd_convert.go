@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
@@ -191,12 +192,14 @@ func checkPortalSafe(rep *mapping.Report) {
 		d := r.Device
 		var code, msg string
 		for _, v := range []struct{ name, val string }{{"serial", d.Serial}, {"product ID", d.ProductKey}, {"group tag", d.GroupTag}, {"assigned user", d.AssignedUser}} {
-			if strings.ContainsAny(v.val, ",\"\r\n") {
-				code, msg = codeNotPortalSafe, fmt.Sprintf("the %s %q has a comma, quote or line break, which the portal's unquoted CSV cannot carry", v.name, v.val)
+			if strings.ContainsAny(v.val, ",\"") || strings.IndexFunc(v.val, unicode.IsControl) >= 0 {
+				code, msg = codeNotPortalSafe, fmt.Sprintf("the %s %q has a comma, quote or control character, which the portal's unquoted CSV cannot carry; "+
+					"correct the value, or register the device with 'apimport import'", v.name, v.val)
 				break
 			}
 			if _, err := enc.String(v.val); err != nil {
-				code, msg = codeNotANSI, fmt.Sprintf("the %s %q has characters that ANSI (Windows-1252) cannot represent; the portal accepts only ANSI files", v.name, v.val)
+				code, msg = codeNotANSI, fmt.Sprintf("the %s %q has characters that ANSI (Windows-1252) cannot represent, and the portal accepts only ANSI files; "+
+					"change the value, or register the device with 'apimport import', which has no such limit", v.name, v.val)
 				break
 			}
 		}
