@@ -39,6 +39,8 @@ func FuzzParse(f *testing.F) {
 func FuzzParseBytes(f *testing.F) {
 	f.Add(fullDevice().Encode())
 	f.Add(buildRaw(str(RecManufacturer, "M"), str(RecSerial, "S")))
+	f.Add(fullDevice().Encode()[:1536])
+	f.Add(append(fullDevice().Encode(), 0, 0, 0))
 	f.Add([]byte("OA"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		checkHashInvariants(t, ParseBytes(raw))
@@ -56,6 +58,16 @@ func checkHashInvariants(t *testing.T, h *Hash) {
 		}
 		if p.Message == "" {
 			t.Fatalf("code %s without a message", p.Code)
+		}
+	}
+	if c := h.Canonical(); !bytes.Equal(c, h.Raw) {
+		// Only a valid hash is ever padded or trimmed, only with zeros after its checksum,
+		// and the result is the same hash at the standard length.
+		if !h.Valid() || len(c) != StandardLength || !bytes.Equal(c[:min(len(c), len(h.Raw))], h.Raw[:min(len(c), len(h.Raw))]) {
+			t.Fatalf("Canonical changed a %d-byte hash (valid %v) into %d bytes", len(h.Raw), h.Valid(), len(c))
+		}
+		if got := ParseBytes(c); !got.Valid() || Fingerprint(c) != Fingerprint(h.Raw) || got.Info.Serial != h.Info.Serial {
+			t.Fatal("the canonical form does not verify like the original")
 		}
 	}
 	if !h.Valid() {
