@@ -20,7 +20,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	azcache "github.com/Azure/azure-sdk-for-go/sdk/azidentity/cache"
 )
 
 // Authentication modes accepted by --auth.
@@ -235,7 +234,7 @@ func newDeviceCodeCredential(cfg AuthConfig, co azcore.ClientOptions, disableDis
 		name = "apimport"
 	}
 	if !cfg.NoPersistentCache {
-		c, err := azcache.New(&azcache.Options{Name: name})
+		c, err := newPersistentCache(name)
 		if err != nil {
 			fmt.Fprintf(prompt, "apimport: warning: persistent token cache unavailable (%v); tokens are kept in memory and you will sign in again next run\n", err)
 		} else {
