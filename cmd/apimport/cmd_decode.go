@@ -158,7 +158,11 @@ func decodeFile(env *cliEnv, path string, fn func(csvreport.Row)) error {
 func decodeOne(row csvreport.Row) decodeRow {
 	d := decodeRow{MessageType: "hash", File: row.File, Line: row.Line, Serial: jsonSerial(row.Serial), Problems: []decodeProblem{}}
 	if strings.TrimSpace(row.Hash) == "" {
-		d.Problems = append(d.Problems, decodeProblem{Code: "missing_hash", Message: "the row has no hardware hash"})
+		p := decodeProblem{Code: "missing_hash", Message: "the row has no hardware hash: capture it on the device with Get-WindowsAutopilotInfo (elevated, in full Windows)"}
+		if row.Problem != nil { // e.g. an unclosed quote joined the rows: the hash is elsewhere
+			p = decodeProblem{Code: row.Problem.Code, Message: redactHashes(row.Problem.Message)}
+		}
+		d.Problems = append(d.Problems, p)
 		return d
 	}
 	h := hwhash.Parse(row.Hash)
