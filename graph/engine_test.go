@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
 	"github.com/apimport/apimport/mapping"
 )
 
@@ -715,5 +717,44 @@ func TestRunReconcileIgnoresRecordsThatExistedBefore(t *testing.T) {
 	}
 	if _, err := f.GetImported(context.Background(), old[0].ID); err != nil {
 		t.Errorf("the other tool's record was deleted: %v", err)
+	}
+}
+
+func TestRunStopsWhenTheCredentialFails(t *testing.T) {
+	// The secret is revoked mid-run: every call fails before it is sent with the
+	// credential's error. The run must stop as an authentication failure at once, not
+	// poll and re-post until the deadline.
+	f := newFake(5 * time.Millisecond)
+	credErr := fmt.Errorf("getting a token: %w", &azidentity.AuthenticationFailedError{})
+	calls := 0
+	f.importHook = func(items []ImportItem, created bool) error {
+		if !created {
+			calls++
+			if calls > 1 {
+				return credErr
+			}
+		}
+		return nil
+	}
+	f.listHook = func() error {
+		if calls > 1 {
+			return credErr
+		}
+		return nil
+	}
+	rows := validRows(30, "C")
+	opts := fastOpts()
+	opts.ChunkSize = 5
+	opts.Concurrency = 1
+	start := time.Now()
+	_, err := Run(context.Background(), f, rows, opts, (&collector{}).emit)
+	if !IsAuth(err) {
+		t.Fatalf("err = %v, want an authentication failure", err)
+	}
+	if calls > 3 {
+		t.Errorf("%d import calls after the credential failed", calls-1)
+	}
+	if d := time.Since(start); d > opts.Wait/2 {
+		t.Errorf("took %v", d)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
 // Sentinel errors callers branch on.
@@ -39,8 +41,15 @@ func (e *APIError) Error() string {
 	return s
 }
 
-// IsAuth reports whether err is an authentication or permission failure (401/403).
+// IsAuth reports whether err is an authentication or permission failure: a 401/403
+// answer, or the credential failing to get a token (a secret revoked or expired
+// mid-run), which no retry fixes.
 func IsAuth(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && (ae.StatusCode == 401 || ae.StatusCode == 403)
+	if errors.As(err, &ae) && (ae.StatusCode == 401 || ae.StatusCode == 403) {
+		return true
+	}
+	var afe *azidentity.AuthenticationFailedError
+	var are *azidentity.AuthenticationRequiredError
+	return errors.As(err, &afe) || errors.As(err, &are)
 }
