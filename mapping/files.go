@@ -217,5 +217,6 @@ func asFileError(name string, err error) *csvreport.FileError {
 	if errors.As(err, &fe) {
 		return fe
 	}
-	return &csvreport.FileError{File: name, Code: "unreadable", Message: fmt.Sprintf("reading failed: %v", err)}
+	return &csvreport.FileError{File: name, Code: "unreadable", Message: fmt.Sprintf("reading failed: %v", err),
+		Hint: "check that the file is readable and complete, then run again", Err: err}
 }
