@@ -787,22 +787,59 @@ func fillFromErrorBody(ae *APIError, b []byte) {
 }
 
 // unnestMessage returns the "Message" of the JSON document Intune puts inside
-// error.message (graph-api.md §1.6), or msg unchanged.
+// error.message (graph-api.md §1.6), or msg unchanged, with long base64 runs elided
+// (see elideBlobs).
 func unnestMessage(msg string) string {
 	t := strings.TrimSpace(msg)
 	if !strings.HasPrefix(t, "{") {
-		return msg
+		return elideBlobs(msg)
 	}
 	var inner map[string]any
 	if json.Unmarshal([]byte(t), &inner) != nil {
-		return msg
+		return elideBlobs(msg)
 	}
 	for _, k := range []string{"Message", "message"} {
 		if s, ok := inner[k].(string); ok && s != "" {
-			return s
+			return elideBlobs(s)
 		}
 	}
-	return msg
+	return elideBlobs(msg)
+}
+
+// minBlob is the shortest run of base64 characters elideBlobs removes: far below a
+// hardware hash (4000 characters), far above an id, a URL path or a word.
+const minBlob = 200
+
+// elideBlobs replaces every run of at least minBlob base64 characters in a service
+// message (an OData error that echoes the request's hardwareIdentifier) with a
+// placeholder, so that no full hash reaches an output or a log through an error.
+func elideBlobs(s string) string {
+	isB64 := func(c byte) bool {
+		return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		if !isB64(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isB64(s[j]) {
+			j++
+		}
+		if j-i >= minBlob {
+			b.WriteString(s[last:i])
+			fmt.Fprintf(&b, "[%d characters elided]", j-i)
+			last = j
+		}
+		i = j
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 func toImportRecord(m models.ImportedWindowsAutopilotDeviceIdentityable) ImportRecord {

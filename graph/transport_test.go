@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -269,5 +270,38 @@ func TestExpiredTokenIsRenewedOnceAndTheWriteResent(t *testing.T) {
 				t.Fatalf("requests %d, last auth %q; want the POST resent once with a fresh token", len(reqs), reqs[len(reqs)-1].Auth)
 			}
 		})
+	}
+}
+
+func TestErrorEchoingTheHashIsElided(t *testing.T) {
+	hash := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x5a, 0x01, 0xfe}, 1000)) // 4000 characters
+	for _, nested := range []bool{false, true} {
+		t.Run(fmt.Sprint("nested ", nested), func(t *testing.T) {
+			msg := "Cannot convert the literal '" + hash + "' to the expected type 'Edm.Binary'."
+			if nested {
+				b, _ := json.Marshal(map[string]any{"_version": 3, "Message": msg})
+				msg = string(b)
+			}
+			srv := newStub(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+				writeJSON(w, 400, map[string]any{"error": map[string]any{"code": "BadRequest", "message": msg}})
+			})
+			c, _ := newTestClient(t, srv.URL, nil)
+			_, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode != 400 {
+				t.Fatalf("err = %v", err)
+			}
+			if strings.Contains(err.Error(), hash[:100]) {
+				t.Errorf("the hash reached the error message: %.200s…", err.Error())
+			}
+			if !strings.Contains(err.Error(), "Cannot convert the literal") || !strings.Contains(err.Error(), "4000 characters elided") {
+				t.Errorf("message lost its words: %.300s", err.Error())
+			}
+		})
+	}
+	// Ordinary messages are untouched, Intune's long URL paths included.
+	long := "An error has occurred - Url: https://fef.msub0x.manage.microsoft.com/DeviceEnrollmentFE/StatelessDeviceEnrollmentFEService/deviceManagement/windowsAutopilotDeviceIdentities?api-version=5021-07-01"
+	if got := elideBlobs(long); got != long {
+		t.Errorf("elideBlobs changed %q to %q", long, got)
 	}
 }
