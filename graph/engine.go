@@ -386,20 +386,19 @@ func (e *engine) decide(ctx context.Context, pc *precheck) error {
 		if _, in := e.byKey[key]; in {
 			continue
 		}
-		// An ambiguous POST for a serial not in this input: adopt what it created.
-		for _, rec := range pc.imports[key] {
-			if _, known := js.Records[rec.ID]; known {
-				continue
-			}
-			adopts = append(adopts, JournalEntry{Type: JournalAdopt, Chunk: chunk, ID: rec.ID, Serial: rec.Serial})
-			t := &tracked{id: rec.ID, serial: rec.Serial, ours: true, submitted: e.start}
-			e.track[rec.ID] = t
-			if rec.Final() {
-				finals = append(finals, rec)
-			}
-		}
-		if len(pc.imports[key]) == 0 {
+		// An ambiguous POST for a serial not in this input: adopt the one record it
+		// may have created, like for a serial in the input; other records of that
+		// serial are another tool's.
+		rec, ok := pickRecord(pc.imports[key], js)
+		if !ok {
+			// Nothing created: the adopt entry without id settles the intent.
 			adopts = append(adopts, JournalEntry{Type: JournalAdopt, Chunk: chunk, Serial: key})
+			continue
+		}
+		adopts = append(adopts, JournalEntry{Type: JournalAdopt, Chunk: chunk, ID: rec.ID, Serial: rec.Serial})
+		e.track[rec.ID] = &tracked{id: rec.ID, serial: rec.Serial, ours: true, submitted: e.start}
+		if rec.Final() {
+			finals = append(finals, rec)
 		}
 	}
 	for _, d := range e.devs {

@@ -758,3 +758,54 @@ func TestRunStopsWhenTheCredentialFails(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+func TestRunAmbiguousLeftoverOutsideTheInput(t *testing.T) {
+	// An earlier run was killed mid-POST for Z0000 (intent only); its POST created
+	// imp-00002. Another tool's older record imp-00001 for the same serial is in the
+	// tenant too. This run's input does not list Z0000: it must settle the intent by
+	// adopting and cleaning up one record, and leave the other tool's record alone.
+	for _, created := range []bool{true, false} {
+		t.Run(fmt.Sprint("created ", created), func(t *testing.T) {
+			f := newFake(0)
+			ctx := context.Background()
+			foreign, err := f.Import(ctx, []ImportItem{{Serial: "Z0000"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if created {
+				if _, err := f.Import(ctx, []ImportItem{{Serial: "Z0000"}}); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := f.DeleteImported(ctx, foreign[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer jn.Close()
+			if err := jn.Append(JournalEntry{Type: JournalIntent, Chunk: "old-1", Serials: []string{"Z0000"}}); err != nil {
+				t.Fatal(err)
+			}
+			opts := fastOpts()
+			opts.Journal = jn
+			rows := validRows(2, "Y")
+			var c collector
+			if _, err := Run(ctx, f, rows, opts, c.emit); err != nil {
+				t.Fatal(err)
+			}
+			assertOneResultPerRow(t, rows, &c)
+			if created {
+				if _, err := f.GetImported(ctx, foreign[0].ID); err != nil {
+					t.Errorf("the other tool's record was deleted: %v", err)
+				}
+				if f.remaining() != 1 {
+					t.Errorf("%d records left, want only the other tool's", f.remaining())
+				}
+			}
+			if st := jn.State(); st.Open() {
+				t.Errorf("the intent was not settled: %+v", st)
+			}
+		})
+	}
+}
