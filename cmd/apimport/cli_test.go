@@ -206,6 +206,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad user flag", []string{"check", "--assigned-user", "not a upn", sample("grouptag.csv")}, "assigned"},
 		{"bad group tag flag", []string{"check", "--group-tag", "a,b", sample("grouptag.csv")}, "group tag"},
 		{"missing file", []string{"check", "does-not-exist-*.csv"}, "does-not-exist"},
+		{"decode: pattern without match has a hint", []string{"decode", "does-not-exist-*.csv"}, "hint: check the file name"},
 		{"output is input", []string{"convert", "-o", sample("grouptag.csv"), sample("grouptag.csv")}, "also an input"},
 	}
 	for _, tt := range tests {

@@ -78,9 +78,9 @@ type decodeRow struct {
 }
 
 func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
-	files, err := csvreport.ExpandArgs(args)
+	files, err := expandArgs(args)
 	if err != nil {
-		return &exitError{code: exitUsage, msg: err.Error()}
+		return err
 	}
 	out := bufio.NewWriter(env.stdout)
 	defer out.Flush()

@@ -56,9 +56,9 @@ func runChecks(env *cliEnv, args []string, opts mapping.Options) (*checked, erro
 	if len(args) == 0 {
 		return nil, usageErrorf("no input files given")
 	}
-	files, err := csvreport.ExpandArgs(args)
+	files, err := expandArgs(args)
 	if err != nil {
-		return nil, &exitError{code: exitUsage, msg: err.Error(), hint: "check the file name; quote patterns like '*.csv' on Windows"}
+		return nil, err
 	}
 	opts.Stdin = env.stdin
 	c, err := mapping.New(opts)
@@ -77,6 +77,16 @@ func runChecks(env *cliEnv, args []string, opts mapping.Options) (*checked, erro
 
 // noRowsHint is the advice for an export without device rows.
 const noRowsHint = "export again; for the ConfigMgr report, check that hardware inventory collects the class MDM_DevDetail_Ext01 (Windows 10 1703 or later)"
+
+// expandArgs expands the file arguments (globs too, for Windows shells); a pattern that
+// matches nothing is a usage error.
+func expandArgs(args []string) ([]string, error) {
+	files, err := csvreport.ExpandArgs(args)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: err.Error(), hint: "check the file name; quote patterns like '*.csv' on Windows"}
+	}
+	return files, nil
+}
 
 // flagFilesWithoutRows reports a file that was read but held no data row (a header only):
 // for a scheduled job an empty export means something upstream went wrong, so it is a
