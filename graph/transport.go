@@ -236,6 +236,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.stats.throttled.Add(1)
 			// Not processed by the service: always safe to resend, writes included.
 			if !retriesLeft || (hasRA && ra > t.policy.MaxRetryAfter) {
+				if hasRA && !o.noRetry && ra <= t.policy.MaxRetryAfter {
+					// Retries are spent, but the Retry-After is still honoured: the
+					// next request of any caller (the engine re-queuing this one
+					// included) waits it out. A longer one is the caller's to judge
+					// (the engine gives up on the chunk rather than block past --wait).
+					t.lim.pause(ra)
+				}
 				return resp, nil
 			}
 			d := ra

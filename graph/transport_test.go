@@ -305,3 +305,42 @@ func TestErrorEchoingTheHashIsElided(t *testing.T) {
 		t.Errorf("elideBlobs changed %q to %q", long, got)
 	}
 }
+
+func TestRetryAfterHonouredWhenRetriesAreSpent(t *testing.T) {
+	// With retries spent, the last 429's Retry-After still pauses the budget, so
+	// whoever sends next (the engine re-queuing the chunk) waits it out instead of
+	// hitting the throttled service at once. A Retry-After beyond MaxRetryAfter does
+	// not block later calls (the engine gives up on that chunk instead).
+	tests := []struct {
+		name          string
+		maxRetryAfter time.Duration
+		held          bool
+	}{
+		{"within MaxRetryAfter", 2 * time.Hour, true},
+		{"beyond MaxRetryAfter", time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newStub(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+				w.Header().Set("Retry-After", "3600")
+				writeJSON(w, 429, map[string]any{"error": map[string]any{"code": "TooManyRequests", "message": "Please retry again later."}})
+			})
+			c, _ := newTestClient(t, srv.URL, func(cc *ClientConfig) {
+				cc.Retry.MaxRetries = -1
+				cc.Retry.MaxRetryAfter = tt.maxRetryAfter
+			})
+			_, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode != 429 || ae.RetryAfter != time.Hour {
+				t.Fatalf("err = %v", err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			_, err = c.Import(ctx, []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			held := errors.Is(err, context.DeadlineExceeded) && len(srv.requests()) == 1
+			if held != tt.held {
+				t.Errorf("second call held back = %v, want %v (err %v, %d requests)", held, tt.held, err, len(srv.requests()))
+			}
+		})
+	}
+}
