@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
 	"golang.org/x/text/encoding/charmap"
 )
@@ -574,5 +576,20 @@ func TestConvertRefusesValuesThePortalCannotCarry(t *testing.T) {
 				t.Error("out.csv written without valid devices")
 			}
 		})
+	}
+}
+
+func TestEachRowStopsOnInterrupt(t *testing.T) {
+	r, err := csvreport.Open(sample("canonical-utf16.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := 0
+	err = eachRow(ctx, r, func(csvreport.Row) error { calls++; return nil })
+	if !errors.Is(err, context.Canceled) || calls != 0 {
+		t.Errorf("eachRow after cancel: err %v, %d rows handled; want context.Canceled and none", err, calls)
 	}
 }

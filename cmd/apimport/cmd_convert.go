@@ -228,7 +228,7 @@ func convertFile(env *cliEnv, path string, valid map[rowKey]*mapping.Device, has
 	}
 	defer r.Close()
 	var sb strings.Builder
-	return eachRow(r, func(row csvreport.Row) error {
+	return eachRow(env.ctx, r, func(row csvreport.Row) error {
 		d, ok := valid[rowKey{row.File, row.Line}]
 		if !ok {
 			return nil

@@ -152,7 +152,7 @@ func decodeFile(env *cliEnv, path string, fn func(csvreport.Row)) error {
 	}
 	defer r.Close()
 	defer func() { printNotes(env.stderr, r.Notes()) }()
-	return eachRow(r, func(row csvreport.Row) error { fn(row); return nil })
+	return eachRow(env.ctx, r, func(row csvreport.Row) error { fn(row); return nil })
 }
 
 func decodeOne(row csvreport.Row) decodeRow {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"iter"
@@ -121,8 +122,11 @@ func (env *cliEnv) openInput(name string) (*csvreport.Reader, error) {
 }
 
 // eachRow calls fn for every row of r until the end of the file or an error.
-func eachRow(r *csvreport.Reader, fn func(csvreport.Row) error) error {
-	for {
+func eachRow(ctx context.Context, r *csvreport.Reader, fn func(csvreport.Row) error) error {
+	for n := 0; ; n++ {
+		if n%256 == 0 && ctx.Err() != nil { // Ctrl-C inside a large file
+			return ctx.Err()
+		}
 		row, err := r.Next()
 		if err == io.EOF {
 			return nil
