@@ -296,3 +296,28 @@ func TestJSONFatalErrorEndsWithExitErrorLine(t *testing.T) {
 		})
 	}
 }
+
+func TestImportKeepsOnlyHashBytes(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFleet(t, dir, "MEM", 3)
+	var env cliEnv
+	env.ctx = context.Background()
+	env.stderr = &strings.Builder{}
+	opts := (&importOptions{}).options()
+	opts.KeepHardware = true
+	rep, _, err := checkInputs(&env, []string{file}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Device == nil || r.Device.HashB64 == "" {
+			t.Fatalf("%s:%d: no hash text kept to drop", r.File, r.Line)
+		}
+	}
+	dropHashText(rep.Results)
+	for _, r := range rep.Results {
+		if r.Device == nil || len(r.Device.Hardware) == 0 || r.Device.HashB64 != "" {
+			t.Fatalf("%s:%d: device %+v", r.File, r.Line, r.Device != nil)
+		}
+	}
+}
