@@ -353,6 +353,15 @@ func TestConvertSplitsAt500InInputOrder(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "devices.csv")); err == nil {
 		t.Error("unsplit devices.csv written too")
 	}
+	// A smaller second run into the same name leaves devices-003.csv behind: say so.
+	small := bigExport(t, 600, "Lab")
+	res = runCLI(t, "convert", "-o", filepath.Join(dir, "devices.csv"), small)
+	if res.code != exitOK || !strings.Contains(res.stderr, "devices-003.csv is left from an earlier run") {
+		t.Errorf("stale chunk not reported: exit %d, stderr %s", res.code, res.stderr)
+	}
+	if strings.Contains(res.stderr, "devices-001.csv is left") {
+		t.Errorf("a rewritten chunk reported stale: %s", res.stderr)
+	}
 	res = runCLI(t, "convert", in)
 	if res.code != exitUsage || res.stdout != "" {
 		t.Errorf("over 500 devices to stdout: exit %d, stdout %d bytes; want usage error", res.code, len(res.stdout))

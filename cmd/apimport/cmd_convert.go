@@ -171,6 +171,9 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 	}
 	if len(paths) > 0 {
 		fmt.Fprintf(env.stderr, "apimport: wrote %d devices to %s\n", written, strings.Join(paths, ", "))
+		for _, stale := range w.staleChunks() {
+			fmt.Fprintf(env.stderr, "apimport: warning: %s is left from an earlier run and was not rewritten: delete it before uploading\n", stale)
+		}
 	}
 	return exitFor(rep)
 }
@@ -287,6 +290,36 @@ func (w *chunkWriter) chunkName(n int) string {
 	}
 	base := strings.TrimSuffix(w.path, filepath.Ext(w.path))
 	return base + "-" + fmt.Sprintf("%03d", n) + ext
+}
+
+// staleChunks lists numbered files of the output name (name-001.csv, …) that this run
+// did not write: uploading one of them would import devices of an earlier run.
+func (w *chunkWriter) staleChunks() []string {
+	ext := filepath.Ext(w.path)
+	if ext == "" {
+		ext = ".csv"
+	}
+	base := strings.TrimSuffix(w.path, filepath.Ext(w.path))
+	matches, _ := filepath.Glob(globEscape(base) + "-[0-9][0-9][0-9]" + globEscape(ext))
+	var stale []string
+	for _, m := range matches {
+		if !slices.Contains(w.finals, m) {
+			stale = append(stale, m)
+		}
+	}
+	return stale
+}
+
+// globEscape quotes the glob metacharacters of a literal path.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func (w *chunkWriter) writeRow(line []byte) error {
