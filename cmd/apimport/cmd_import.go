@@ -364,6 +364,11 @@ type jsonDevice struct {
 }
 
 func (p *importPrinter) device(d graph.DeviceResult) {
+	// A malformed row can carry a whole hash in its serial (and so in its message):
+	// every output (JSON, table, CSV report) gets the shortened text, as in check.
+	d.Serial = jsonSerial(d.Serial)
+	d.Message, d.Hint, d.GroupTag = redactHashes(d.Message), redactHashes(d.Hint), redactHashes(d.GroupTag)
+	d.ErrorName, d.DuplicateOf = redactHashes(d.ErrorName), redactHashes(d.DuplicateOf)
 	p.all = append(p.all, d)
 	if p.json {
 		_ = p.enc.Encode(jsonDevice{MessageType: "device", File: d.File, Line: d.Line, Serial: d.Serial, Result: d.Result,

@@ -321,3 +321,39 @@ func TestImportKeepsOnlyHashBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestImportOutputsNeverHoldAHash(t *testing.T) {
+	// A hash pasted into the serial column (or rows joined by an unclosed quote) makes
+	// an invalid row whose serial is a whole hash: the JSON lines, the table and the
+	// CSV report must shorten it as check does.
+	dir := t.TempDir()
+	h := hwhash.Device{Serial: "LEAK1", Manufacturer: "Contoso", Model: "Laptop 7"}.EncodeBase64()
+	file := filepath.Join(dir, "leak.csv")
+	content := "Device Serial Number,Windows Product ID,Hardware Hash\r\n" + h + ",," + h + "\r\n"
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, asJSON := range []bool{true, false} {
+		t.Run(fmt.Sprint("json ", asJSON), func(t *testing.T) {
+			report := filepath.Join(dir, fmt.Sprint("report-", asJSON, ".csv"))
+			args := []string{"import", "--dry-run", "--offline", "--report", report, file}
+			if asJSON {
+				args = append(args, "--json")
+			}
+			res := runCLI(t, args...)
+			if res.code != exitRows {
+				t.Fatalf("exit %d:\n%s", res.code, res.stderr)
+			}
+			if strings.Contains(res.stdout, h[:200]) || strings.Contains(res.stderr, h[:200]) {
+				t.Errorf("the hash reached the output:\n%.600s", res.stdout)
+			}
+			b, err := os.ReadFile(report)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), h[:200]) {
+				t.Errorf("the hash reached the report:\n%.600s", b)
+			}
+		})
+	}
+}
