@@ -354,11 +354,12 @@ type jsonDevice struct {
 	Serial         string `json:"serial"`
 	Result         string `json:"result"`
 	GroupTag       string `json:"group_tag,omitempty"`
-	ErrorCode      int    `json:"error_code,omitempty"`
-	ErrorName      string `json:"error_name,omitempty"`
+	// The contract's fields are always present (0 or "" when none), for scripts.
+	ErrorCode      int    `json:"error_code"`
+	ErrorName      string `json:"error_name"`
 	Message        string `json:"message,omitempty"`
-	Hint           string `json:"hint,omitempty"`
-	ImportID       string `json:"import_id,omitempty"`
+	Hint           string `json:"hint"`
+	ImportID       string `json:"import_id"`
 	RegistrationID string `json:"registration_id,omitempty"`
 	DuplicateOf    string `json:"duplicate_of,omitempty"`
 }

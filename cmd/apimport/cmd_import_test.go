@@ -357,3 +357,22 @@ func TestImportOutputsNeverHoldAHash(t *testing.T) {
 		})
 	}
 }
+
+func TestImportJSONDeviceFieldsAlwaysPresent(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFleet(t, dir, "FLD", 1)
+	res := runCLI(t, "import", "--dry-run", "--offline", "--json", file)
+	if res.code != exitOK {
+		t.Fatalf("exit %d:\n%s", res.code, res.stderr)
+	}
+	line, _, _ := strings.Cut(res.stdout, "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"message_type", "file", "line", "serial", "result", "error_code", "error_name", "hint", "import_id"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("device line lacks %q: %s", k, line)
+		}
+	}
+}
