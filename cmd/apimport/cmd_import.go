@@ -348,12 +348,12 @@ func newImportPrinter(env *cliEnv, o *importOptions, results []mapping.Result) *
 }
 
 type jsonDevice struct {
-	MessageType    string `json:"message_type"`
-	File           string `json:"file"`
-	Line           int    `json:"line"`
-	Serial         string `json:"serial"`
-	Result         string `json:"result"`
-	GroupTag       string `json:"group_tag,omitempty"`
+	MessageType string `json:"message_type"`
+	File        string `json:"file"`
+	Line        int    `json:"line"`
+	Serial      string `json:"serial"`
+	Result      string `json:"result"`
+	GroupTag    string `json:"group_tag,omitempty"`
 	// The contract's fields are always present (0 or "" when none), for scripts.
 	ErrorCode      int    `json:"error_code"`
 	ErrorName      string `json:"error_name"`
