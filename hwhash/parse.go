@@ -345,7 +345,7 @@ func (h *Hash) checkLayout() bool {
 	}
 	sum := sha256.Sum256(raw[:t])
 	if !bytes.Equal(sum[:], raw[t+4:t+trailerLen]) {
-		h.fail(CodeChecksum, "sha-256 checksum does not match the hash contents: the hash was altered or damaged after capture, capture it again")
+		h.fail(CodeChecksum, "the SHA-256 checksum does not match the hash contents: the hash was altered or damaged after capture, capture it again")
 	}
 	return walked
 }
