@@ -1338,8 +1338,14 @@ func (e *engine) sync(ctx context.Context) {
 		return
 	}
 	info, err := e.svc.GetSyncInfo(ctx)
-	if err == nil && !info.LastSync.IsZero() && time.Since(info.LastSync) < SyncMinInterval {
-		e.sum.Sync = "skipped: last sync " + time.Since(info.LastSync).Round(time.Second).String() + " ago"
+	// The service's 10 minutes count from the last sync call (lastManualSyncTriggerDateTime),
+	// which can be later than the last finished sync.
+	last := info.LastSync
+	if info.LastManualSync.After(last) {
+		last = info.LastManualSync
+	}
+	if err == nil && !last.IsZero() && time.Since(last) < SyncMinInterval {
+		e.sum.Sync = "skipped: last sync " + time.Since(last).Round(time.Second).String() + " ago"
 		return
 	}
 	switch err := e.svc.Sync(ctx); {

@@ -242,12 +242,13 @@ func TestEngineEmulatorUpdateExisting(t *testing.T) {
 }
 
 func TestEngineEmulatorSyncTooSoon(t *testing.T) {
-	srv := startEmulator(t, nil)
+	// The service's cooldown is longer than the 10 minutes the engine knows (the
+	// emulator's is an hour here): the last trigger 20 minutes ago passes the engine's
+	// check, the sync call gets 429, which is informational.
+	srv := startEmulator(t, func(cfg *emulator.Config) { cfg.SyncCooldown = emulator.Duration(time.Hour) })
 	c := emuClient(t, srv, secretCred(t, srv), nil)
-	// The last sync finished an hour ago, but a manual trigger 2 minutes ago starts the
-	// cooldown: the sync call gets 429, which is informational.
 	if err := srv.Seed(emulator.State{Settings: &emulator.AutopilotSettings{LastSyncDateTime: time.Now().Add(-time.Hour),
-		LastManualSyncTriggerDateTime: time.Now().Add(-2 * time.Minute), SyncStatus: "completed"}}); err != nil {
+		LastManualSyncTriggerDateTime: time.Now().Add(-20 * time.Minute), SyncStatus: "completed"}}); err != nil {
 		t.Fatal(err)
 	}
 	res, sum := runEmu(t, c, emuRows(2, "SY"), emuOpts())

@@ -489,23 +489,31 @@ func TestRunForeignPendingIsPolledNotDeleted(t *testing.T) {
 
 func TestRunSync(t *testing.T) {
 	tests := []struct {
-		name     string
-		last     time.Duration
-		syncErr  error
-		noSync   bool
-		want     string
-		wantCall int
+		name       string
+		last       time.Duration
+		lastManual time.Duration // 0: never triggered by hand
+		syncErr    error
+		noSync     bool
+		want       string
+		wantCall   int
 	}{
-		{"called", time.Hour, nil, false, "called", 1},
-		{"recent sync skipped", time.Minute, nil, false, "skipped", 0},
-		{"429 informational", time.Hour, ErrSyncTooSoon, false, "too soon", 1},
-		{"409 informational", time.Hour, ErrSyncInProgress, false, "in progress", 1},
-		{"no sync", time.Hour, nil, true, "", 0},
+		{"called", time.Hour, 0, nil, false, "called", 1},
+		{"recent sync skipped", time.Minute, 0, nil, false, "skipped", 0},
+		// The 10-minute limit counts from the last sync call (a manual trigger), even
+		// while the sync it started has not finished.
+		{"recent manual trigger skipped", time.Hour, 2 * time.Minute, nil, false, "skipped", 0},
+		{"old manual trigger", time.Hour, time.Hour, nil, false, "called", 1},
+		{"429 informational", time.Hour, 0, ErrSyncTooSoon, false, "too soon", 1},
+		{"409 informational", time.Hour, 0, ErrSyncInProgress, false, "in progress", 1},
+		{"no sync", time.Hour, 0, nil, true, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(0)
 			f.sync.LastSync = time.Now().Add(-tt.last)
+			if tt.lastManual > 0 {
+				f.sync.LastManualSync = time.Now().Add(-tt.lastManual)
+			}
 			f.syncErr = tt.syncErr
 			opts := fastOpts()
 			opts.NoSync = tt.noSync
