@@ -208,6 +208,9 @@ func Run(ctx context.Context, svc Service, rows []mapping.Result, opts Options, 
 		before = svc.Stats()
 	}
 	err := e.run(ctx, rows)
+	if err != nil {
+		e.interruptRest(ctx)
+	}
 	if svc != nil {
 		after := svc.Stats()
 		e.sum.Requests = after.Requests - before.Requests
@@ -334,14 +337,38 @@ func (e *engine) run(ctx context.Context, rows []mapping.Result) error {
 
 func (e *engine) stopErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		for _, d := range e.devs {
-			if !d.done {
-				e.sum.Counts[ResultInterrupted]++
-			}
-		}
 		return fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
 	}
 	return err
+}
+
+// interruptRest emits ResultInterrupted for every device still without a result when
+// the run stops early (cancellation, authentication failure, journal write failure…),
+// so every input row still ends in exactly one reported state. The import id, when
+// the device has a record, names what the next run collects. The journal is left as
+// it is: the next run resumes from it. The run's Final time and request counts until
+// final are not moved by these results.
+func (e *engine) interruptRest(ctx context.Context) {
+	msg, hint := "the run was interrupted before this device had its result", HintInterrupted
+	if ctx.Err() == nil {
+		msg, hint = "the run stopped on an error (reported at the end) before this device had its result", HintStopped
+	}
+	switch {
+	case e.opts.DryRun:
+		hint = HintInterruptedPlan
+	case e.jn == nil:
+		hint = "run the command again"
+	}
+	lastFinal, finalStats := e.lastFinal, e.finalStats
+	for _, d := range e.devs {
+		if d.done {
+			continue
+		}
+		r := e.deviceResult(d, ResultInterrupted)
+		r.Message, r.Hint = msg, hint
+		e.finish(d, r)
+	}
+	e.lastFinal, e.finalStats = lastFinal, finalStats
 }
 
 // owned reports the journal's view.

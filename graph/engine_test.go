@@ -567,6 +567,104 @@ func TestRunCancelled(t *testing.T) {
 	}
 }
 
+// TestRunStoppedEmitsEveryRow: when the run stops early (cancelled, an authentication
+// failure, a journal write failure), every row still gets exactly one result: the ones
+// without a final state are interrupted, with their import id when a record exists (one
+// the journal keeps for the next run), and the summary counts match the emitted results.
+func TestRunStoppedEmitsEveryRow(t *testing.T) {
+	tests := []struct {
+		name    string
+		stop    func(cancel context.CancelFunc, jn *Journal) error // called after the 2nd created chunk
+		wantErr func(error) bool
+		hint    string
+	}{
+		{"cancelled", func(cancel context.CancelFunc, _ *Journal) error { cancel(); return nil },
+			func(err error) bool { return errors.Is(err, ErrInterrupted) }, HintInterrupted},
+		{"auth failure", nil, IsAuth, HintStopped},
+		{"journal write failure", func(_ context.CancelFunc, jn *Journal) error { jn.Close(); return nil },
+			func(err error) bool {
+				return err != nil && strings.Contains(err.Error(), "journal") && !IsAuth(err) && !errors.Is(err, ErrInterrupted)
+			}, HintStopped},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer jn.Close()
+			f := newFake(time.Hour)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			opts := fastOpts()
+			opts.Journal = jn
+			opts.ChunkSize = 10
+			opts.Concurrency = 1
+			posts := 0
+			f.importHook = func(items []ImportItem, created bool) error {
+				if !created && tt.stop == nil && posts == 2 {
+					return &APIError{StatusCode: 403, Code: "Forbidden"}
+				}
+				if created {
+					posts++
+					if posts == 2 && tt.stop != nil {
+						return tt.stop(cancel, jn)
+					}
+				}
+				return nil
+			}
+			// Rows: 3 invalid ones among 60 valid devices.
+			rows := validRows(60, "T")
+			for i := 0; i < 3; i++ {
+				rows = append(rows, mapping.Result{File: "in.csv", Line: 1000 + i, Serial: fmt.Sprintf("BAD%d", i), Status: mapping.StatusInvalid})
+			}
+			var c collector
+			sum, err := Run(ctx, f, rows, opts, c.emit)
+			if !tt.wantErr(err) {
+				t.Fatalf("err = %v", err)
+			}
+			assertOneResultPerRow(t, rows, &c)
+			counts := map[string]int{}
+			withID := 0
+			left := map[string]bool{}
+			for _, id := range sum.Leftover {
+				left[id] = true
+			}
+			for _, d := range c.out {
+				counts[d.Result]++
+				if d.Result != ResultInterrupted {
+					continue
+				}
+				if d.Hint != tt.hint || d.Message == "" {
+					t.Errorf("interrupted row %+v", d)
+				}
+				if d.ImportID != "" {
+					withID++
+					if !left[d.ImportID] {
+						t.Errorf("%s: import id %s is not among the records left for the next run %v", d.Serial, d.ImportID, sum.Leftover)
+					}
+				}
+			}
+			total := 0
+			for k, n := range sum.Counts {
+				total += n
+				if counts[k] != n {
+					t.Errorf("summary counts %d %s, %d emitted", n, k, counts[k])
+				}
+			}
+			if total != len(rows) {
+				t.Errorf("summary counts %d results for %d rows", total, len(rows))
+			}
+			if counts[ResultInterrupted] < 50 || counts[ResultInvalid] != 3 {
+				t.Errorf("results %v, want 3 invalid and most devices interrupted", counts)
+			}
+			if withID == 0 {
+				t.Error("no interrupted row names its import record")
+			}
+		})
+	}
+}
+
 // TestRunPollingIsFrugal checks the request count until every device is final: the
 // imports, the two pre-check listings and a few listings while waiting, never a GET per
 // device.

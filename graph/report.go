@@ -18,7 +18,9 @@ const (
 	ResultInvalid           = "invalid"            // offline finding: not sent
 	ResultDuplicate         = "duplicate"          // offline finding: not sent
 	ResultConflict          = "conflict"           // offline finding: not sent
-	ResultInterrupted       = "interrupted"        // the run was cancelled before this device reached a result
+	// ResultInterrupted: the run stopped (Ctrl-C, authentication failure, journal write
+	// failure…) before this device reached a result; the next run resumes it.
+	ResultInterrupted = "interrupted"
 
 	// Dry-run plan results.
 	ResultNew     = "new"     // would be imported
@@ -44,6 +46,12 @@ const (
 	HintTimeout     = "still processing at the deadline; run the same command again later to collect the result"
 	HintForeign     = "an import record created by another tool or run is still processing for this serial"
 	HintTagDiffers  = "registered with a different group tag or user; use --update-existing to update it"
+	// HintInterrupted goes with ResultInterrupted after a cancelled import.
+	HintInterrupted = "the run was interrupted; run the same command again: it resumes from the journal and does not post this device twice"
+	// HintStopped goes with ResultInterrupted after an import stopped by an error.
+	HintStopped = "the run stopped on the error reported at the end; fix it and run the same command again: it resumes from the journal and does not post this device twice"
+	// HintInterruptedPlan goes with ResultInterrupted after a stopped dry run.
+	HintInterruptedPlan = "the dry run stopped before this device was planned; run it again"
 )
 
 // DeviceResult is the outcome of one input row.

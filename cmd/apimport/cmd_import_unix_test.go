@@ -4,10 +4,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -199,7 +202,8 @@ func countEntries(path, entry string) int {
 func TestImportInterrupted(t *testing.T) {
 	e := startEmu(t, func(cfg *emulator.Config) { cfg.ProcessingDelay = emulator.Duration(2 * time.Second) })
 	file := writeFleet(t, e.dir, "INT", 300)
-	args := e.args("--chunk-size", "20", "--concurrency", "1", file)
+	report := filepath.Join(e.dir, "report.csv")
+	args := e.args("--chunk-size", "20", "--concurrency", "1", "--json", "--report", report, file)
 	cmd := childCmd(args)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -226,6 +230,7 @@ func TestImportInterrupted(t *testing.T) {
 	if posted := countEntries(e.journal, `"t":"posted"`); posted >= 15 {
 		t.Errorf("kept submitting after SIGINT: %d chunks posted", posted)
 	}
+	checkInterruptedOutput(t, out.String(), errb.String(), report, 300)
 	// A dry run now shows the submitted devices as pending, as this tool's own.
 	plan := runCLI(t, e.args("--dry-run", "--json", file)...)
 	devs, _ := parseJSONL(t, plan.stdout)
@@ -255,5 +260,67 @@ func TestImportInterrupted(t *testing.T) {
 	}
 	if got := len(e.srv.Registered()); got != 300 {
 		t.Errorf("%d registered", got)
+	}
+}
+
+// checkInterruptedOutput checks the output of an interrupted --json --report run: every
+// input row has exactly one device line and one report row, the rows without a final
+// state are interrupted with the resume hint, their import ids are among the records
+// listed as left for the next run, and the summary counts match the lines.
+func checkInterruptedOutput(t *testing.T, stdout, stderr, report string, rows int) {
+	t.Helper()
+	devs, _ := parseJSONL(t, stdout)
+	if len(devs) != rows {
+		t.Errorf("%d device lines for %d rows", len(devs), rows)
+	}
+	counts := map[string]int{}
+	seen := map[int]bool{}
+	for _, d := range devs {
+		if seen[d.Line] {
+			t.Errorf("line %d reported twice", d.Line)
+		}
+		seen[d.Line] = true
+		counts[d.Result]++
+		if d.Result != "interrupted" {
+			continue
+		}
+		if !strings.Contains(d.Hint, "resumes from the journal") {
+			t.Errorf("interrupted row without the resume hint: %+v", d)
+		}
+		if d.ImportID != "" && !strings.Contains(stderr, "apimport:   "+d.ImportID+"\n") {
+			t.Errorf("%s: import id %s not listed as left for the next run", d.Serial, d.ImportID)
+		}
+	}
+	if counts["interrupted"] == 0 {
+		t.Errorf("no interrupted row: %v", counts)
+	}
+	var sum struct {
+		Results map[string]int `json:"results"`
+	}
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.Contains(l, `"message_type":"summary"`) {
+			if err := json.Unmarshal([]byte(l), &sum); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !maps.Equal(sum.Results, counts) {
+		t.Errorf("summary results %v, device lines %v", sum.Results, counts)
+	}
+	f, err := os.Open(report)
+	if err != nil {
+		t.Fatalf("no report after the interruption: %v", err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCSV := map[string]int{}
+	for _, r := range recs[1:] {
+		inCSV[r[3]]++
+	}
+	if len(recs) != rows+1 || !maps.Equal(inCSV, counts) {
+		t.Errorf("report has %d rows %v, want %d rows %v", len(recs)-1, inCSV, rows, counts)
 	}
 }
