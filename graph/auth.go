@@ -46,7 +46,12 @@ const (
 // RequiredPermission is the Graph permission the import needs (application or delegated).
 const RequiredPermission = "DeviceManagementServiceConfig.ReadWrite.All"
 
-// ErrMissingPermission means the token lacks RequiredPermission; Preflight wraps it with a hint.
+// ReadPermission is the Graph permission a dry run needs at least (RequiredPermission
+// covers it too): a plan only reads.
+const ReadPermission = "DeviceManagementServiceConfig.Read.All"
+
+// ErrMissingPermission means the token lacks RequiredPermission (or, for a read-only
+// pre-flight, ReadPermission); Preflight wraps it with a hint.
 var ErrMissingPermission = errors.New("missing Graph permission " + RequiredPermission)
 
 // AuthConfig selects and configures one credential. TenantID and ClientID are
@@ -330,6 +335,14 @@ type TokenInfo struct {
 // token is never printed. A token without the permission yields an error
 // wrapping ErrMissingPermission with a hint naming what the token has.
 func (c *Client) Preflight(ctx context.Context) (TokenInfo, error) {
+	return c.PreflightFor(ctx, false)
+}
+
+// PreflightFor is Preflight for a run that writes (readOnly false: RequiredPermission)
+// or only reads, like a dry run (readOnly true: ReadPermission or RequiredPermission).
+// A token without it yields an error that matches ErrMissingPermission and names the
+// permission to grant.
+func (c *Client) PreflightFor(ctx context.Context, readOnly bool) (TokenInfo, error) {
 	// EnableCAE matches what the SDK requests, so this token lands in the same cache slot.
 	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.ep.Scope}, EnableCAE: true})
 	if err != nil {
@@ -342,16 +355,33 @@ func (c *Client) Preflight(ctx context.Context) (TokenInfo, error) {
 	if info.Expires.IsZero() {
 		info.Expires = tok.ExpiresOn
 	}
-	if slices.Contains(info.Roles, RequiredPermission) || slices.Contains(info.Scopes, RequiredPermission) {
-		return info, nil
+	accepted := []string{RequiredPermission}
+	if readOnly {
+		accepted = append(accepted, ReadPermission)
+	}
+	for _, p := range accepted {
+		if slices.Contains(info.Roles, p) || slices.Contains(info.Scopes, p) {
+			return info, nil
+		}
 	}
 	kind, have := "roles", info.Roles
 	if len(info.Roles) == 0 && len(info.Scopes) > 0 {
 		kind, have = "scopes", info.Scopes
 	}
+	if readOnly {
+		return info, &missingReadError{fmt.Sprintf("missing Graph permission %s (or %s): the token has %s [%s]; grant the application permission %s and admin consent (a dry run only reads)",
+			ReadPermission, RequiredPermission, kind, strings.Join(have, " "), ReadPermission)}
+	}
 	return info, fmt.Errorf("%w: the token has %s [%s]; grant the application permission %s and admin consent",
 		ErrMissingPermission, kind, strings.Join(have, " "), RequiredPermission)
 }
+
+// missingReadError is a read-only pre-flight's missing permission: it names
+// ReadPermission and matches ErrMissingPermission.
+type missingReadError struct{ msg string }
+
+func (e *missingReadError) Error() string        { return e.msg }
+func (e *missingReadError) Is(target error) bool { return target == ErrMissingPermission }
 
 // decodeToken reads the claims Preflight needs from a JWT access token.
 func decodeToken(token string) (TokenInfo, error) {

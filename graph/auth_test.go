@@ -147,6 +147,45 @@ func TestPreflight(t *testing.T) {
 	}
 }
 
+// TestPreflightReadOnly: a read-only pre-flight (dry run) accepts Read.All or
+// ReadWrite.All, as a role or a delegated scope; without either the error matches
+// ErrMissingPermission and names Read.All.
+func TestPreflightReadOnly(t *testing.T) {
+	tests := []struct {
+		name     string
+		claims   map[string]any
+		readOnly bool
+		wantErr  string // "" when accepted
+	}{
+		{"read role, dry run", map[string]any{"tid": "T", "roles": []string{ReadPermission}}, true, ""},
+		{"read-write role, dry run", map[string]any{"tid": "T", "roles": []string{RequiredPermission}}, true, ""},
+		{"read scope, dry run", map[string]any{"tid": "T", "scp": "openid " + ReadPermission}, true, ""},
+		{"no role, dry run", map[string]any{"tid": "T", "roles": []string{"User.Read.All"}}, true,
+			"missing Graph permission " + ReadPermission + " (or " + RequiredPermission + "): the token has roles [User.Read.All]; grant the application permission " + ReadPermission},
+		{"no scope, dry run", map[string]any{"tid": "T", "scp": "User.Read"}, true, "the token has scopes [User.Read]"},
+		{"read role, import", map[string]any{"tid": "T", "roles": []string{ReadPermission}}, false,
+			"missing Graph permission " + RequiredPermission + ": the token has roles [" + ReadPermission + "]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := NewClient(&stubCred{token: jwt(tt.claims)}, ClientConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := c.PreflightFor(context.Background(), tt.readOnly)
+			if tt.wantErr == "" {
+				if err != nil || info.TenantID != "T" {
+					t.Fatalf("err = %v, info %+v", err, info)
+				}
+				return
+			}
+			if !errors.Is(err, ErrMissingPermission) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("err = %v, want ErrMissingPermission with %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestDeviceCodePersistentCacheOrWarning(t *testing.T) {
 	dir := t.TempDir()
 	recFile := filepath.Join(dir, "record.json")

@@ -261,6 +261,43 @@ func TestEmulatorPermissions(t *testing.T) {
 	}
 }
 
+// TestEmulatorDryRunPermission: tokens the emulator issues with chosen roles; a dry run
+// passes the read-only pre-flight and plans with Read.All alone, an import needs
+// ReadWrite.All, and a token with neither fails both pre-flights.
+func TestEmulatorDryRunPermission(t *testing.T) {
+	srv := startEmulator(t, nil)
+	tests := []struct {
+		name           string
+		roles          []string
+		dryOK, writeOK bool
+	}{
+		{"read", []string{emulator.RoleRead}, true, false},
+		{"read-write", []string{emulator.RoleReadWrite}, true, true},
+		{"none", nil, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := emuClient(t, srv, &stubCred{token: srv.IssueToken(tt.roles, time.Hour)}, nil)
+			ctx := context.Background()
+			_, err := c.PreflightFor(ctx, true)
+			if (err == nil) != tt.dryOK || err != nil && (!errors.Is(err, ErrMissingPermission) || !strings.Contains(err.Error(), ReadPermission)) {
+				t.Errorf("dry-run pre-flight: %v", err)
+			}
+			if _, err := c.PreflightFor(ctx, false); (err == nil) != tt.writeOK || err != nil && !errors.Is(err, ErrMissingPermission) {
+				t.Errorf("import pre-flight: %v", err)
+			}
+			if !tt.dryOK {
+				return
+			}
+			var c2 collector
+			sum, err := Run(ctx, c, validRows(3, "DRY"), Options{DryRun: true}, c2.emit)
+			if err != nil || sum.Counts[ResultNew] != 3 || sum.Writes != 0 {
+				t.Errorf("plan: %v, %+v", err, sum)
+			}
+		})
+	}
+}
+
 func TestEmulatorFaults(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -68,13 +68,16 @@ user configuration directory), so a run that is killed or times out can be start
 again: it collects what the earlier run submitted and never posts a device twice.
 
 Results per row: registered, already_registered, updated, rejected (with the
-service's error code and a hint), timeout, failed, invalid, duplicate, conflict.
+service's error code and a hint), timeout, failed, invalid, duplicate, conflict,
+interrupted (the run stopped early: Ctrl-C, an authentication or journal failure;
+the import id, when there is one, is collected by the next run of the same command).
 --dry-run plans with read-only calls: new, already_registered, update, pending.
 
 Authentication (--auth): client-secret (secret in $AZURE_CLIENT_SECRET or
 --client-secret-file), certificate, managed-identity, workload-identity,
 device-code, azure-cli, environment. The application needs the Graph permission
-` + graph.RequiredPermission + `. --tenant-id and --client-id default to
+` + graph.RequiredPermission + ` (--dry-run needs only
+` + graph.ReadPermission + `). --tenant-id and --client-id default to
 $AZURE_TENANT_ID and $AZURE_CLIENT_ID.
 
 Output: a table on stdout (text) or JSON Lines with --json: one
@@ -242,7 +245,7 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 		}
 	}
 	if runErr != nil {
-		return importRunError(env, runErr, sum)
+		return importRunError(env, runErr, sum, o.dryRun)
 	}
 	for _, r := range pr.all {
 		switch r.Result {
@@ -276,7 +279,7 @@ func connect(env *cliEnv, o *importOptions) (*graph.Client, graph.TokenInfo, err
 	if err != nil {
 		return nil, graph.TokenInfo{}, &exitError{code: exitUsage, msg: err.Error()}
 	}
-	info, err := client.Preflight(env.ctx)
+	info, err := client.PreflightFor(env.ctx, o.dryRun)
 	if o.expectTenant != "" && (err == nil || info.TenantID != "") && !strings.EqualFold(o.expectTenant, info.TenantID) {
 		return nil, info, &exitError{code: exitAuth, msg: fmt.Sprintf("the token is for tenant %s, not the expected %s", info.TenantID, o.expectTenant),
 			hint: "check --tenant-id and the credentials; nothing was sent"}
@@ -289,7 +292,7 @@ func connect(env *cliEnv, o *importOptions) (*graph.Client, graph.TokenInfo, err
 		switch {
 		case errors.Is(err, graph.ErrMissingPermission):
 			return nil, info, &exitError{code: exitAuth, msg: err.Error(),
-				hint: "in Entra ID: App registrations > API permissions > add Microsoft Graph application permission " + graph.RequiredPermission + " and grant admin consent"}
+				hint: "in Entra ID: App registrations > API permissions > add Microsoft Graph application permission " + neededPermission(o.dryRun) + " and grant admin consent"}
 		case errors.As(err, &afe), graph.IsAuth(err):
 			return nil, info, &exitError{code: exitAuth, msg: err.Error(), hint: "check --tenant-id, --client-id and the secret or certificate"}
 		}
@@ -298,7 +301,15 @@ func connect(env *cliEnv, o *importOptions) (*graph.Client, graph.TokenInfo, err
 	return client, info, nil
 }
 
-func importRunError(env *cliEnv, err error, sum graph.RunSummary) error {
+// neededPermission names the Graph permission a run needs: a dry run only reads.
+func neededPermission(dryRun bool) string {
+	if dryRun {
+		return graph.ReadPermission + " (or " + graph.RequiredPermission + ")"
+	}
+	return graph.RequiredPermission
+}
+
+func importRunError(env *cliEnv, err error, sum graph.RunSummary, dryRun bool) error {
 	if errors.Is(err, graph.ErrInterrupted) || errors.Is(err, context.Canceled) {
 		if len(sum.Leftover) > 0 {
 			fmt.Fprintf(env.stderr, "apimport: %d import records are left for the next run (journal %s):\n", len(sum.Leftover), sum.Journal)
@@ -309,7 +320,7 @@ func importRunError(env *cliEnv, err error, sum graph.RunSummary) error {
 		return context.Canceled
 	}
 	if graph.IsAuth(err) {
-		return &exitError{code: exitAuth, msg: err.Error(), hint: "the token was refused; check the permission " + graph.RequiredPermission + " and the tenant"}
+		return &exitError{code: exitAuth, msg: err.Error(), hint: "the token was refused; check the permission " + neededPermission(dryRun) + " and the tenant"}
 	}
 	hint := ""
 	if sum.Journal != "" {
@@ -477,7 +488,7 @@ func detail(r graph.DeviceResult) string {
 	if r.Hint != "" {
 		parts = append(parts, "hint: "+r.Hint)
 	}
-	if r.Result == graph.ResultTimeout && r.ImportID != "" {
+	if (r.Result == graph.ResultTimeout || r.Result == graph.ResultInterrupted) && r.ImportID != "" {
 		parts = append(parts, "import id "+r.ImportID)
 	}
 	return strings.Join(parts, "; ")

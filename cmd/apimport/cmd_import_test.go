@@ -222,15 +222,39 @@ func TestImportDryRunSendsNoWrite(t *testing.T) {
 }
 
 func TestImportPreflightAndGuardrails(t *testing.T) {
-	e := startEmu(t, func(cfg *emulator.Config) { cfg.Roles = []string{emulator.RoleRead} })
+	// The default client has Read.All only; another has no Device Management role.
+	const noRoleID, noRoleSecret = "5e1f0c6a-2b7d-4c1e-9a3f-000000000042", "no-role-secret-value"
+	e := startEmu(t, func(cfg *emulator.Config) {
+		cfg.Roles = []string{emulator.RoleRead}
+		cfg.Clients = []emulator.ClientConfig{{ClientID: noRoleID, ClientSecret: noRoleSecret, Roles: []string{"User.Read.All"}}}
+	})
 	file := writeFleet(t, e.dir, "PF", 2)
+	noRoleFile := filepath.Join(e.dir, "no-role-secret.txt")
+	if err := os.WriteFile(noRoleFile, []byte(noRoleSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noRole := func(extra ...string) []string {
+		a := e.args(extra...)
+		for i := range a {
+			switch {
+			case a[i] == e.srv.ClientID:
+				a[i] = noRoleID
+			case a[i] == e.secret:
+				a[i] = noRoleFile
+			}
+		}
+		return a
+	}
 	tests := []struct {
 		name   string
 		args   []string
 		code   int
 		stderr string
 	}{
-		{"missing permission", e.args(file), exitAuth, "DeviceManagementServiceConfig.ReadWrite.All"},
+		{"missing permission", e.args(file), exitAuth, "add Microsoft Graph application permission DeviceManagementServiceConfig.ReadWrite.All and"},
+		{"dry run with Read.All", e.args("--dry-run", file), exitOK, "dry run: read-only requests"},
+		{"dry run without Read.All", noRole("--dry-run", file), exitAuth,
+			"add Microsoft Graph application permission DeviceManagementServiceConfig.Read.All (or DeviceManagementServiceConfig.ReadWrite.All) and grant admin consent"},
 		{"wrong tenant", e.args("--expect-tenant", "00000000-0000-0000-0000-000000000000", file), exitAuth, "not the expected"},
 		{"auth required", []string{"import", file}, exitUsage, "--auth is required"},
 		{"offline needs dry run", []string{"import", "--offline", file}, exitUsage, "--offline works only with --dry-run"},
@@ -243,7 +267,10 @@ func TestImportPreflightAndGuardrails(t *testing.T) {
 			if res.code != tt.code || !strings.Contains(res.stderr, tt.stderr) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", res.code, res.stderr, tt.code, tt.stderr)
 			}
-			if strings.Contains(res.stderr+res.stdout, e.srv.ClientSecret) {
+			if tt.code == exitOK && strings.Count(res.stdout, "\tnew\t") != 2 {
+				t.Errorf("plan:\n%s", res.stdout)
+			}
+			if strings.Contains(res.stderr+res.stdout, e.srv.ClientSecret) || strings.Contains(res.stderr+res.stdout, noRoleSecret) {
 				t.Error("the client secret was printed")
 			}
 		})
