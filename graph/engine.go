@@ -190,7 +190,9 @@ var ErrInterrupted = errors.New("interrupted")
 // Run returns an error for what stops the whole run: authentication or permission
 // failures (IsAuth), a journal write failure, a failed pre-check, or cancellation (the
 // error then wraps ErrInterrupted and the context's error; the summary lists the import
-// records left for the next run).
+// records left for the next run). Even then every row gets its one DeviceResult: the
+// devices without a final state are emitted as ResultInterrupted (with their import id
+// when a record exists), and the journal keeps what the next run resumes.
 func Run(ctx context.Context, svc Service, rows []mapping.Result, opts Options, emit func(DeviceResult)) (RunSummary, error) {
 	opts.defaults()
 	if emit == nil {
