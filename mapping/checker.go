@@ -69,7 +69,6 @@ type devExtra struct {
 	user        string
 	fingerprint string // when it does not fit rec.fp
 	hardware    []byte
-	hashB64     string
 }
 
 const (
@@ -200,7 +199,7 @@ func (c *Checker) AddPrepared(p Prepared) {
 	d := &p.dev
 	rc.status = stValid
 	rc.tag = c.intern(d.GroupTag)
-	de := devExtra{productKey: d.ProductKey, user: d.AssignedUser, hardware: d.Hardware, hashB64: d.HashB64}
+	de := devExtra{productKey: d.ProductKey, user: d.AssignedUser, hardware: d.Hardware}
 	if len(d.Fingerprint) == 2*len(rc.fp) {
 		if _, err := hex.Decode(rc.fp[:], []byte(d.Fingerprint)); err == nil {
 			rc.hasFP = true
@@ -209,7 +208,7 @@ func (c *Checker) AddPrepared(p Prepared) {
 	if !rc.hasFP {
 		de.fingerprint = d.Fingerprint
 	}
-	if de.productKey != "" || de.user != "" || de.fingerprint != "" || de.hardware != nil || de.hashB64 != "" {
+	if de.productKey != "" || de.user != "" || de.fingerprint != "" || de.hardware != nil {
 		dc := de
 		x.dev = &dc
 	}
@@ -444,7 +443,7 @@ func (c *Checker) result(i int, dev *Device) Result {
 		if r.x != nil && r.x.dev != nil {
 			x := r.x.dev
 			dev.ProductKey, dev.AssignedUser = x.productKey, x.user
-			dev.Hardware, dev.HashB64 = x.hardware, x.hashB64
+			dev.Hardware = x.hardware
 			if x.fingerprint != "" {
 				dev.Fingerprint = x.fingerprint
 			}

@@ -48,7 +48,7 @@ func TestSingleRow(t *testing.T) {
 				if d.Fingerprint != hwhash.Fingerprint(good.Encode()) || len(d.Fingerprint) != 12 {
 					t.Errorf("fingerprint = %q", d.Fingerprint)
 				}
-				if d.Hardware != nil || d.HashB64 != "" {
+				if d.Hardware != nil || d.HashBase64() != "" {
 					t.Error("hardware kept without KeepHardware")
 				}
 				if r.Manufacturer != "Contoso" || r.Model != "Book 13" {
@@ -63,14 +63,14 @@ func TestSingleRow(t *testing.T) {
 				if string(r.Device.Hardware) != string(good.Encode()) {
 					t.Error("Hardware is not the decoded hash")
 				}
-				if r.Device.HashB64 != hashFromPlain {
+				if r.Device.HashBase64() != hashFromPlain {
 					t.Error("HashB64 is not the canonical padded base64")
 				}
 			}},
 		{name: "keep hardware of a hash cut short in its zero padding", opts: Options{KeepHardware: true}, row: row("a.csv", 2, "CZC1234567", b64(good)[:2048]),
 			wantStatus: StatusValid, wantWarns: []string{hwhash.CodeLength}, wantSerial: "CZC1234567",
 			check: func(t *testing.T, r Result) {
-				if string(r.Device.Hardware) != string(good.Encode()) || r.Device.HashB64 != hashFromPlain {
+				if string(r.Device.Hardware) != string(good.Encode()) || r.Device.HashBase64() != hashFromPlain {
 					t.Errorf("hardware is %d bytes, not the full hash restored", len(r.Device.Hardware))
 				}
 			}},

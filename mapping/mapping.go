@@ -32,6 +32,8 @@
 // documented, so none is enforced.
 package mapping
 
+import "encoding/base64"
+
 import "io"
 
 // Status is the final state of one input row.
@@ -75,7 +77,6 @@ type Device struct {
 	GroupTag     string
 	AssignedUser string
 	Hardware     []byte // decoded hash bytes, hwhash.Hash.Canonical (hardwareIdentifier); nil unless Options.KeepHardware
-	HashB64      string // the base64 (padded) of Hardware; "" unless Options.KeepHardware
 	Fingerprint  string // hwhash.Fingerprint, safe to print
 	Manufacturer string // from the hash
 	Model        string // from the hash
@@ -115,4 +116,14 @@ type Options struct {
 	// Stdin is read for the file name "-" by CheckFiles and AddFiles; nil means os.Stdin.
 	// A program that is handed its standard input (tests, the CLI's run) sets it.
 	Stdin io.Reader
+}
+
+// HashBase64 returns the canonical (padded) base64 of Hardware, the form the Intune
+// portal file and Graph carry; "" unless Options.KeepHardware. It is computed on demand so
+// that a kept device costs its 3000 hash bytes, not 7 KB.
+func (d *Device) HashBase64() string {
+	if d == nil || d.Hardware == nil {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(d.Hardware)
 }

@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -230,7 +229,6 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 	}
 	if c.opts.KeepHardware {
 		p.dev.Hardware = h.Canonical()
-		p.dev.HashB64 = base64.StdEncoding.EncodeToString(p.dev.Hardware)
 	}
 	return p
 }

@@ -173,7 +173,6 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	dropHashText(rep.Results)
 	if !o.json {
 		printNotes(env.stderr, rep.Notes)
 	}
@@ -254,17 +253,6 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 		}
 	}
 	return nil
-}
-
-// dropHashText releases the base64 text of every kept hash: the engine sends the
-// decoded bytes only, and the text is 4 of the ~7 KB a device costs for the whole
-// run (the wait for final states can take many minutes).
-func dropHashText(results []mapping.Result) {
-	for i := range results {
-		if d := results[i].Device; d != nil {
-			d.HashB64 = ""
-		}
-	}
 }
 
 // connect builds the credential and client and checks the token before any Graph call.
