@@ -210,6 +210,7 @@ func TestUsageErrors(t *testing.T) {
 		{"missing file", []string{"check", "does-not-exist-*.csv"}, "does-not-exist"},
 		{"decode: pattern without match has a hint", []string{"decode", "does-not-exist-*.csv"}, "hint: check the file name"},
 		{"output is input", []string{"convert", "-o", sample("grouptag.csv"), sample("grouptag.csv")}, "also an input"},
+		{"empty variable shifts flags", []string{"import", "--dry-run", "--offline", "--group-tag", "--journal", "j.jsonl", sample("grouptag.csv")}, "--group-tag got \"--journal\" as its value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // cliEnv is what every command gets: the context (cancelled on SIGINT/SIGTERM) and the
@@ -47,9 +49,10 @@ OEM/partner CSVs), validates and dedupes the rows, converts them to the Intune
 import CSV and registers the devices through Microsoft Graph.
 
 ` + exitCodesHelp,
-		Version:       version(),
-		SilenceErrors: true,
-		SilenceUsage:  true,
+		Version:           version(),
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		PersistentPreRunE: checkFlagValues,
 	}
 	root.SetIn(env.stdin)
 	root.SetOut(env.stdout)
@@ -119,4 +122,22 @@ type jsonExitError struct {
 	MessageType string `json:"message_type"`
 	Code        int    `json:"code"`
 	Message     string `json:"message"`
+}
+
+// checkFlagValues refuses a flag whose value is another flag: in a scheduled job an empty
+// variable (--tenant-id $TID with TID unset) makes the next flag the value and shifts every
+// argument after it, so a journal or report path would be read as an input file.
+func checkFlagValues(cmd *cobra.Command, _ []string) error {
+	var bad *pflag.Flag
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if bad == nil && f.Value.Type() != "bool" && strings.HasPrefix(f.Value.String(), "--") {
+			bad = f
+		}
+	})
+	if bad != nil {
+		return &exitError{code: exitUsage,
+			msg:  fmt.Sprintf("--%s got %q as its value: its value is missing", bad.Name, bad.Value.String()),
+			hint: "check that the variable or file name after --" + bad.Name + " is not empty"}
+	}
+	return nil
 }
