@@ -1,4 +1,21 @@
-// Package samples holds example exports for the README, Example tests and fuzz seeds.
+// Package samples holds the example exports used by the README and by the CLI's tests
+// (cmd/apimport/cli_test.go):
+//
+//	canonical-utf16.csv     Get-WindowsAutopilotInfo under Windows PowerShell 5.1: UTF-16LE
+//	                        with BOM, no quotes, CRLF; 5 valid devices
+//	configmgr-report.csv    the ConfigMgr report "Windows Autopilot Device Information"
+//	                        exported as CSV: preamble, element-name header, label cells;
+//	                        UTF-8 with BOM; 4 valid devices (OS product IDs, dropped with a warning)
+//	merged.csv              two exports merged into one UTF-16LE file: the header repeats
+//	                        mid-file and one machine was captured twice (a duplicate)
+//	grouptag.csv            PowerShell 7 output with Group Tag and Assigned User columns:
+//	                        UTF-8 without BOM; 4 valid devices
+//	mistakes.csv            the typical mistakes, one per row: duplicates, a serial conflict,
+//	                        a missing hash, a damaged checksum, a serial mismatch, a placeholder
+//	                        serial, a comma in the group tag, a user that is not a UPN, and a
+//	                        cut-short hash that still verifies
+//	not-an-import-file.csv  the Intune/Graph list of registered devices (no hash column),
+//	                        refused as a file error
 //
 // Every file is synthetic: the hardware hashes are built with the hwhash encoder from
 // made-up fields (Contoso/Fabrikam machines), so no real device is described. The files
