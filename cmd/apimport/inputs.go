@@ -84,7 +84,7 @@ const noRowsHint = "export again; for the ConfigMgr report, check that hardware 
 func expandArgs(args []string) ([]string, error) {
 	files, err := csvreport.ExpandArgs(args)
 	if err != nil {
-		return nil, &exitError{code: exitUsage, msg: err.Error(), hint: "check the file name; quote patterns like '*.csv' on Windows"}
+		return nil, &exitError{code: exitUsage, msg: err.Error(), hint: "check the file name or pattern (apimport expands patterns like exports/*.csv itself, also on Windows)"}
 	}
 	return files, nil
 }
