@@ -749,7 +749,9 @@ func (e *engine) loop(ctx context.Context) error {
 				return nil
 			}
 		}
-		if !timedOut && !time.Now().Before(deadline) && len(e.queue) == 0 && inflight == 0 {
+		// After the deadline every record still outstanding times out (again, should one
+		// appear after the first time: nothing polls once timedOut is set).
+		if (!timedOut || len(outstanding) > 0) && !time.Now().Before(deadline) && len(e.queue) == 0 && inflight == 0 {
 			e.timeoutAll()
 			timedOut = true
 			continue
@@ -834,8 +836,19 @@ func (e *engine) outstanding() []*tracked {
 }
 
 // timeoutAll gives every device still processing the timeout result; its record stays in
-// the journal for the next run.
+// the journal for the next run. Devices waiting to be posted again (a 640 seen by the last
+// poll before the deadline) get the timeout result too and are not posted: nothing would
+// poll their new records, and the next run posts them (their failed records are deleted).
 func (e *engine) timeoutAll() {
+	for _, ds := range append(append([][]*devState{}, e.splits...), e.queue) {
+		for _, d := range ds {
+			r := e.deviceResult(d, ResultTimeout)
+			r.Hint = HintNotResubmitted
+			r.Message = "not posted again before the deadline (" + e.opts.Wait.String() + ")"
+			e.finish(d, r)
+		}
+	}
+	e.splits, e.queue = nil, nil
 	var ts []*tracked
 	for _, t := range e.track {
 		if !t.final {

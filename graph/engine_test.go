@@ -915,3 +915,39 @@ func TestRunAmbiguousLeftoverOutsideTheInput(t *testing.T) {
 		})
 	}
 }
+
+func TestRunStorageErrorAtTheDeadlineIsNotPostedAgain(t *testing.T) {
+	// The first poll is the last one before the deadline (PollMin is longer than Wait) and
+	// finds a 640: the record is deleted. Posting the device again after the deadline left
+	// a record nobody polled and the run waited forever (found by scripts/rehearsal.sh).
+	f := newFake(time.Millisecond)
+	f.outcome["Q0001"] = []int{640}
+	rows := validRows(3, "Q")
+	opts := fastOpts()
+	opts.PollMin, opts.PollMax = 10*time.Second, 10*time.Second
+	opts.Wait = 150 * time.Millisecond
+	opts.MaxAttempts = 3
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var c collector
+	sum, err := Run(ctx, f, rows, opts, c.emit)
+	if err != nil {
+		t.Fatalf("run: %v (hung until the context expired?)", err)
+	}
+	assertOneResultPerRow(t, rows, &c)
+	d := resultOf(&c, "Q0001")
+	if d.Result != ResultTimeout || d.Hint != HintNotResubmitted {
+		t.Errorf("Q0001: %+v", d)
+	}
+	for _, s := range []string{"Q0000", "Q0002"} {
+		if d := resultOf(&c, s); d.Result != ResultRegistered {
+			t.Errorf("%s: %+v", s, d)
+		}
+	}
+	if n := f.postCounts()["Q0001"]; n != 1 {
+		t.Errorf("Q0001 posted %d times, want 1 (not again after the deadline)", n)
+	}
+	if f.remaining() != 0 || len(sum.Leftover) != 0 {
+		t.Errorf("records left: %d, leftover %v", f.remaining(), sum.Leftover)
+	}
+}

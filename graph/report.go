@@ -44,8 +44,11 @@ const (
 	HintDuplicated  = "the same hash was submitted more than once in one upload; only one copy is processed"
 	HintStorage     = "the service reported a transient storage error several times; run again later"
 	HintTimeout     = "still processing at the deadline; run the same command again later to collect the result"
-	HintForeign     = "an import record created by another tool or run is still processing for this serial"
-	HintTagDiffers  = "registered with a different group tag or user; use --update-existing to update it"
+	// HintNotResubmitted goes with ResultTimeout for a device whose import failed with a
+	// transient error (640) at the deadline: its record was deleted and it was not posted again.
+	HintNotResubmitted = "the service reported a transient storage error at the deadline and the device was not posted again; run the same command again to import it"
+	HintForeign        = "an import record created by another tool or run is still processing for this serial"
+	HintTagDiffers     = "registered with a different group tag or user; use --update-existing to update it"
 	// HintInterrupted goes with ResultInterrupted after a cancelled import.
 	HintInterrupted = "the run was interrupted; run the same command again: it resumes from the journal and does not post this device twice"
 	// HintStopped goes with ResultInterrupted after an import stopped by an error.
