@@ -594,7 +594,10 @@ func (c *Client) UpdateDevice(ctx context.Context, id string, u DeviceUpdate) er
 		body.SetDisplayName(u.DisplayName)
 	}
 	tr := &callTrace{}
-	err := c.dm.WindowsAutopilotDeviceIdentities().ByWindowsAutopilotDeviceIdentityId(id).UpdateDeviceProperties().Post(withCallOpts(ctx, callOpts{trace: tr}), body, nil)
+	// Setting the same properties again is harmless, so a 5xx or a dropped connection is
+	// retried like a GET instead of ending as "outcome unknown" (the rehearsal saw one
+	// injected 500 turn an update into a failed row).
+	err := c.dm.WindowsAutopilotDeviceIdentities().ByWindowsAutopilotDeviceIdentityId(id).UpdateDeviceProperties().Post(withCallOpts(ctx, callOpts{trace: tr, idempotent: true}), body, nil)
 	if err != nil {
 		return writeErr("update device "+id, err, tr)
 	}

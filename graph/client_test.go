@@ -667,11 +667,21 @@ func TestSyncAndUpdate(t *testing.T) {
 		t.Errorf("%d sync requests, want 4 (never retried)", syncs)
 	}
 	tag := "Kiosk"
-	if err := c.UpdateDevice(ctx, "dev1", DeviceUpdate{GroupTag: &tag}); !IsAmbiguous(err) {
-		t.Errorf("update on 502: %v, want ambiguous", err)
+	// updateDeviceProperties is idempotent: the 502 is retried, not reported as ambiguous.
+	if err := c.UpdateDevice(ctx, "dev1", DeviceUpdate{GroupTag: &tag}); err != nil {
+		t.Errorf("update on 502: %v, want success after a retry", err)
 	}
 	if err := c.UpdateDevice(ctx, "dev1", DeviceUpdate{GroupTag: &tag}); err != nil {
 		t.Fatal(err)
+	}
+	updates := 0
+	for _, r := range srv.requests() {
+		if strings.HasSuffix(r.Path, "/updateDeviceProperties") {
+			updates++
+		}
+	}
+	if updates != 3 {
+		t.Errorf("%d update requests, want 3 (the 502 retried once, then a second update)", updates)
 	}
 	last := srv.requests()[len(srv.requests())-1]
 	var body map[string]any
