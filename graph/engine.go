@@ -643,6 +643,9 @@ func (e *engine) applyFinal(ctx context.Context, d *devState, rec ImportRecord, 
 			return nil
 		}
 	}
+	if retry && d.attempts < e.opts.MaxAttempts {
+		hint = HintStorageOnce // not tried several times: a foreign record, or the delete failed
+	}
 	r := e.deviceResult(d, result)
 	r.ErrorCode, r.ErrorName, r.Hint = rec.ErrorCode, rec.ErrorName, hint
 	r.RegistrationID = rec.RegistrationID

@@ -951,3 +951,21 @@ func TestRunStorageErrorAtTheDeadlineIsNotPostedAgain(t *testing.T) {
 		t.Errorf("records left: %d, leftover %v", f.remaining(), sum.Leftover)
 	}
 }
+
+func TestRunForeignStorageErrorIsNotCalledRepeated(t *testing.T) {
+	// A foreign record (e.g. of a run whose journal was lost) ended with 640: it is not
+	// deleted nor replaced, so the hint must not claim the error happened several times.
+	f := newFake(30 * time.Millisecond)
+	f.imports["foreign"] = &fakeRecord{rec: ImportRecord{ID: "foreign", Serial: "S0000", Status: ImportUnknown}, created: time.Now(), code: 640}
+	var c collector
+	if _, err := Run(context.Background(), f, validRows(1, "S"), fastOpts(), c.emit); err != nil {
+		t.Fatal(err)
+	}
+	d := resultOf(&c, "S0000")
+	if d.Result != ResultRejected || d.ErrorCode != 640 || d.Hint != HintStorageOnce || d.ImportID != "foreign" {
+		t.Errorf("%+v", d)
+	}
+	if _, ok := f.imports["foreign"]; !ok || len(f.posted) != 0 {
+		t.Errorf("foreign record deleted or device posted: %v", f.posted)
+	}
+}

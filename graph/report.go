@@ -43,6 +43,9 @@ const (
 	HintInvalidHash = "recapture the hash (Get-WindowsAutopilotInfo) on the device; the hash is invalid or lacks serial/manufacturer"
 	HintDuplicated  = "the same hash was submitted more than once in one upload; only one copy is processed"
 	HintStorage     = "the service reported a transient storage error several times; run again later"
+	// HintStorageOnce goes with a 640 the tool did not retry: the record is another tool's
+	// (or a lost journal's) and is not deleted, or deleting the failed record failed.
+	HintStorageOnce = "the service reported a transient storage error (640) on an import record this run could not replace; run the same command again later"
 	HintTimeout     = "still processing at the deadline; run the same command again later to collect the result"
 	// HintNotResubmitted goes with ResultTimeout for a device whose import failed with a
 	// transient error (640) at the deadline: its record was deleted and it was not posted again.
