@@ -211,7 +211,9 @@ if want sigint; then
 	start_emu "$D"
 	for i in 1 2 3; do
 		run_import "$D" int$i --wait 60s
-		sleep "$((RANDOM % 3)).$((RANDOM % 10))"
+		# Not before 0.3 s: a background job of a non-interactive shell starts with SIGINT
+		# ignored until the Go runtime installs its handler, so an earlier signal is lost.
+		sleep "$((RANDOM % 3)).$((RANDOM % 7 + 3))"
 		kill -INT "$RUN_PID"
 		finish "$D" int$i 130 3
 	done
