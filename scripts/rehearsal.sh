@@ -22,13 +22,14 @@
 #   - no client secret, bearer token or hash text in stdout/stderr/report/journal.
 # Scenarios: timeout (tight --wait, re-runs), sigint, sigkill (+ emulator restart from its
 # state_file), concurrent (two runs, one journal), lostjournal (kill, re-run with a fresh
-# journal), update (--update-existing), dryrun (--dry-run while imports are pending).
+# journal), update (--update-existing), dryrun (--dry-run while imports are pending),
+# exitcodes (0 for a clean fleet and its re-run, 4 for a wrong client secret).
 # Exit status: 0 when every check passed, 1 otherwise.
 set -u
 cd "$(dirname "$0")/.."
 REPO=$PWD
 N=${REH_N:-150}
-ONLY=${REH_ONLY:-"timeout sigint sigkill concurrent lostjournal update dryrun"}
+ONLY=${REH_ONLY:-"timeout sigint sigkill concurrent lostjournal update dryrun exitcodes"}
 W=$(mktemp -d "${TMPDIR:-/tmp}/apimport-rehearsal.XXXXXX")
 AP=$W/apimport
 FAILS=0
@@ -179,11 +180,11 @@ check_leaks() {
 	done
 	return 0
 }
-# new_scenario NAME [N]: generate a fleet into a fresh directory; sets D.
+# new_scenario NAME [N [clean]]: generate a fleet into a fresh directory; sets D.
 new_scenario() {
 	D=$W/$1
 	mkdir -p "$D"
-	"$W/gen" "$D" "${2:-$N}" "$(echo "$1" | tr a-z A-Z | cut -c1-3)" "$RANDOM" >"$D/rows" || fail "generator"
+	"$W/gen" "$D" "${2:-$N}" "$(echo "$1" | tr a-z A-Z | cut -c1-3)" "$RANDOM" ${3:-} >"$D/rows" || fail "generator"
 	log "scenario $1: $(cat "$D/rows") rows"
 }
 end_scenario() { stop_emu; check_tenant "$D" 1; check_leaks "$D"; }
@@ -300,6 +301,19 @@ if want dryrun; then
 	end_scenario
 fi
 
+if want exitcodes; then
+	# Exit 0 for a clean fleet; 4 for a wrong secret (nothing written, no device lines).
+	new_scenario exitcodes 60 clean
+	start_emu "$D"
+	run_import "$D" clean --wait 60s; finish "$D" clean 0
+	run_import "$D" rerun --wait 60s; finish "$D" rerun 0
+	cp "$D/secret.txt" "$D/secret.real"
+	echo "not-the-secret" >"$D/secret.txt"
+	run_import "$D" badsecret --wait 60s; finish "$D" badsecret 4
+	cp "$D/secret.real" "$D/secret.txt"
+	end_scenario
+fi
+
 if [ "$FAILS" = 0 ]; then log "all checks passed"; exit 0; fi
 log "$FAILS checks failed"
 exit 1
@@ -377,6 +391,7 @@ func main() {
 		d := dev(prefix, i, r)
 		tag := "Fleet"
 		switch {
+		case len(os.Args) > 5 && os.Args[5] == "clean": // valid, new devices only
 		case i%50 == 1: // registered already (same tag) -> already_registered
 			st.Registered = append(st.Registered, regDev{fmt.Sprintf("reg-%s-%d", prefix, i), d.Serial, d.Manufacturer, d.Model, tag})
 		case i%50 == 2: // registered with another tag -> updated with --update-existing
