@@ -119,7 +119,7 @@ func NewCredential(cfg AuthConfig) (azcore.TokenCredential, error) {
 	needTenantClient := func(mode string) error {
 		var missing []string
 		if cfg.TenantID == "" {
-			missing = append(missing, "a tenant id (--tenant or AZURE_TENANT_ID)")
+			missing = append(missing, "a tenant id (--tenant-id or AZURE_TENANT_ID)")
 		}
 		if cfg.ClientID == "" {
 			missing = append(missing, "a client id (--client-id or AZURE_CLIENT_ID)")
@@ -146,7 +146,7 @@ func NewCredential(cfg AuthConfig) (azcore.TokenCredential, error) {
 			return nil, err
 		}
 		if cfg.CertificateFile == "" {
-			return nil, errors.New("certificate auth needs --certificate-file (PEM or PFX with the private key)")
+			return nil, errors.New("certificate auth needs --certificate (PEM or PFX with the private key)")
 		}
 		data, err := os.ReadFile(cfg.CertificateFile)
 		if err != nil {

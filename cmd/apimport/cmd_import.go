@@ -263,7 +263,9 @@ func connect(env *cliEnv, o *importOptions) (*graph.Client, graph.TokenInfo, err
 	if err != nil {
 		return nil, graph.TokenInfo{}, &exitError{code: exitAuth, msg: err.Error()}
 	}
-	client, err := graph.NewClient(cred, graph.ClientConfig{Cloud: o.cloud, GraphURL: o.graphURL, CAFile: o.caFile, Limits: o.limits})
+	client, err := graph.NewClient(cred, graph.ClientConfig{Cloud: o.cloud, GraphURL: o.graphURL, CAFile: o.caFile, Limits: o.limits,
+		Logger:    graph.DebugLogger(os.Getenv("APIMPORT_DEBUG"), env.stderr), // APIMPORT_DEBUG=api: one line per request, Authorization redacted
+		UserAgent: "apimport/" + version()})
 	if err != nil {
 		return nil, graph.TokenInfo{}, &exitError{code: exitUsage, msg: err.Error()}
 	}

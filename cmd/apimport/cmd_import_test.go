@@ -398,3 +398,22 @@ func TestImportJSONDeviceFieldsAlwaysPresent(t *testing.T) {
 		}
 	}
 }
+
+func TestImportDebugLogRedactsAuthorization(t *testing.T) {
+	e := startEmu(t, nil)
+	file := writeFleet(t, e.dir, "DBG", 2)
+	t.Setenv("APIMPORT_DEBUG", "api")
+	res := runCLI(t, e.args("--dry-run", file)...)
+	if res.code != exitOK {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "windowsAutopilotDeviceIdentities") {
+		t.Errorf("APIMPORT_DEBUG=api logged no request:\n%s", res.stderr)
+	}
+	secret, _ := os.ReadFile(e.secret)
+	for _, leak := range []string{"Bearer ey", strings.TrimSpace(string(secret))} {
+		if strings.Contains(res.stderr, leak) || strings.Contains(res.stdout, leak) {
+			t.Errorf("debug output holds %q", leak)
+		}
+	}
+}
