@@ -162,64 +162,36 @@ func LoadConfig(path string) (Config, error) {
 // withDefaults fills zero values from DefaultConfig.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Addr == "" {
-		c.Addr = d.Addr
-	}
 	if len(c.Roles) == 0 {
 		c.Roles = d.Roles
 	}
-	if c.TokenLifetime == 0 {
-		c.TokenLifetime = d.TokenLifetime
-	}
-	if c.WriteLimit == 0 {
-		c.WriteLimit = d.WriteLimit
-	}
-	if c.RequestLimit == 0 {
-		c.RequestLimit = d.RequestLimit
-	}
-	if c.ThrottleWindow == 0 {
-		c.ThrottleWindow = d.ThrottleWindow
-	}
-	if c.ThrottleMode == "" {
-		c.ThrottleMode = d.ThrottleMode
-	}
-	if c.CountThrottled == nil {
-		c.CountThrottled = d.CountThrottled
-	}
-	if c.SyncCooldown == 0 {
-		c.SyncCooldown = d.SyncCooldown
-	}
-	if c.SyncDuration == 0 {
-		c.SyncDuration = d.SyncDuration
-	}
-	if c.PageSize == 0 {
-		c.PageSize = d.PageSize
-	}
-	if c.InitialStatus == "" {
-		c.InitialStatus = StatusUnknown
-	}
-	if c.ProcessingDelay == 0 {
-		c.ProcessingDelay = d.ProcessingDelay
-	}
-	if c.SelectStatus == 0 {
-		c.SelectStatus = d.SelectStatus
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if c.RejectUnknown == nil {
-		c.RejectUnknown = d.RejectUnknown
-	}
-	if c.Faults.SlowDelay == 0 {
-		c.Faults.SlowDelay = d.Faults.SlowDelay
-	}
-	if c.Faults.RetryAfterSeconds == 0 {
-		c.Faults.RetryAfterSeconds = d.Faults.RetryAfterSeconds
-	}
-	if c.LogMemory == 0 {
-		c.LogMemory = d.LogMemory
-	}
+	orDefault(&c.Addr, d.Addr)
+	orDefault(&c.TokenLifetime, d.TokenLifetime)
+	orDefault(&c.WriteLimit, d.WriteLimit)
+	orDefault(&c.RequestLimit, d.RequestLimit)
+	orDefault(&c.ThrottleWindow, d.ThrottleWindow)
+	orDefault(&c.ThrottleMode, d.ThrottleMode)
+	orDefault(&c.CountThrottled, d.CountThrottled)
+	orDefault(&c.SyncCooldown, d.SyncCooldown)
+	orDefault(&c.SyncDuration, d.SyncDuration)
+	orDefault(&c.PageSize, d.PageSize)
+	orDefault(&c.InitialStatus, StatusUnknown)
+	orDefault(&c.ProcessingDelay, d.ProcessingDelay)
+	orDefault(&c.SelectStatus, d.SelectStatus)
+	orDefault(&c.MaxBodyBytes, d.MaxBodyBytes)
+	orDefault(&c.RejectUnknown, d.RejectUnknown)
+	orDefault(&c.Faults.SlowDelay, d.Faults.SlowDelay)
+	orDefault(&c.Faults.RetryAfterSeconds, d.Faults.RetryAfterSeconds)
+	orDefault(&c.LogMemory, d.LogMemory)
 	return c
+}
+
+// orDefault sets *v to def when *v is its type's zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 func (c Config) validate() error {
