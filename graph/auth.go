@@ -20,6 +20,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/apimport/apimport/importer"
 )
 
 // Authentication modes accepted by --auth.
@@ -52,7 +54,7 @@ const ReadPermission = "DeviceManagementServiceConfig.Read.All"
 
 // ErrMissingPermission means the token lacks RequiredPermission (or, for a read-only
 // pre-flight, ReadPermission); Preflight wraps it with a hint.
-var ErrMissingPermission = errors.New("missing Graph permission " + RequiredPermission)
+var ErrMissingPermission = fmt.Errorf("%w: missing Graph permission %s", importer.ErrPermission, RequiredPermission)
 
 // AuthConfig selects and configures one credential. TenantID and ClientID are
 // final values: the CLI applies AZURE_TENANT_ID/AZURE_CLIENT_ID defaults itself.
@@ -87,7 +89,19 @@ type AuthConfig struct {
 // NewCredential builds the credential cfg.Mode names. Call it once per process:
 // the credential caches tokens in memory, so one instance means one token request
 // per token lifetime. Errors name what is missing and how to provide it.
+//
+// Every error of the returned credential matches a class of the importer error
+// contract (see classifiedCredential).
 func NewCredential(cfg AuthConfig) (azcore.TokenCredential, error) {
+	rt := &recordingTransport{}
+	cred, err := newCredential(cfg, rt)
+	if err != nil {
+		return nil, err
+	}
+	return &classifiedCredential{cred: cred, tr: rt}, nil
+}
+
+func newCredential(cfg AuthConfig, rt *recordingTransport) (azcore.TokenCredential, error) {
 	getenv := cfg.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -116,6 +130,15 @@ func NewCredential(cfg AuthConfig) (azcore.TokenCredential, error) {
 		}
 		co.Transport = &http.Client{Transport: t}
 	}
+	if co.Transport == nil {
+		t, err := newBaseTransport("")
+		if err != nil {
+			return nil, err
+		}
+		co.Transport = &http.Client{Transport: t}
+	}
+	rt.base = co.Transport
+	co.Transport = rt
 	needTenantClient := func(mode string) error {
 		var missing []string
 		if cfg.TenantID == "" {
@@ -380,8 +403,10 @@ func (c *Client) PreflightFor(ctx context.Context, readOnly bool) (TokenInfo, er
 // ReadPermission and matches ErrMissingPermission.
 type missingReadError struct{ msg string }
 
-func (e *missingReadError) Error() string        { return e.msg }
-func (e *missingReadError) Is(target error) bool { return target == ErrMissingPermission }
+func (e *missingReadError) Error() string { return e.msg }
+func (e *missingReadError) Is(target error) bool {
+	return target == ErrMissingPermission || target == importer.ErrPermission
+}
 
 // decodeToken reads the claims Preflight needs from a JWT access token.
 func decodeToken(token string) (TokenInfo, error) {

@@ -77,7 +77,7 @@ func TestDeviceCodeCredentialInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, ok := cred.(*deviceCodeCredential)
+	d, ok := cred.(*classifiedCredential).cred.(*deviceCodeCredential)
 	if !ok {
 		t.Fatalf("type %T", cred)
 	}
@@ -199,7 +199,7 @@ func TestDeviceCodePersistentCacheOrWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := cred.(*deviceCodeCredential)
+	d := cred.(*classifiedCredential).cred.(*deviceCodeCredential)
 	switch {
 	case d.recordFile == "": // cache unavailable here: in memory, with a warning
 		if !strings.Contains(prompt.String(), "warning: persistent token cache unavailable") {

@@ -24,6 +24,8 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/devicemanagement"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/apimport/apimport/importer"
 )
 
 // sdkLibraryVersion is the msgraph-sdk-go version sent in the SdkVersion header.
@@ -88,7 +90,7 @@ type Client struct {
 	log     *slog.Logger
 }
 
-var _ Service = (*Client)(nil)
+var _ importer.Service = (*Client)(nil)
 
 var registerOnce sync.Once
 
@@ -186,12 +188,12 @@ func NewClient(cred azcore.TokenCredential, cfg ClientConfig) (*Client, error) {
 func (c *Client) Endpoints() Endpoints { return c.ep }
 
 // Stats returns the counters so far.
-func (c *Client) Stats() Stats { return c.stats.snapshot() }
+func (c *Client) Stats() importer.Stats { return c.stats.snapshot() }
 
 // Import submits items with the bulk import action. On a 5xx answer or a dropped
 // connection it returns an error for which IsAmbiguous is true and does not
 // resend: the caller must list import records before posting these serials again.
-func (c *Client) Import(ctx context.Context, items []ImportItem) ([]ImportRecord, error) {
+func (c *Client) Import(ctx context.Context, items []importer.ImportItem) ([]importer.ImportRecord, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
@@ -231,8 +233,8 @@ func (c *Client) Import(ctx context.Context, items []ImportItem) ([]ImportRecord
 // matchImport returns one record per item in item order. The service answers in
 // request order; if it does not, records are matched by serial. A missing record
 // makes the outcome ambiguous for the caller.
-func matchImport(items []ImportItem, got []models.ImportedWindowsAutopilotDeviceIdentityable) ([]ImportRecord, error) {
-	recs := make([]ImportRecord, len(got))
+func matchImport(items []importer.ImportItem, got []models.ImportedWindowsAutopilotDeviceIdentityable) ([]importer.ImportRecord, error) {
+	recs := make([]importer.ImportRecord, len(got))
 	for i, g := range got {
 		recs[i] = toImportRecord(g)
 	}
@@ -243,12 +245,12 @@ func matchImport(items []ImportItem, got []models.ImportedWindowsAutopilotDevice
 	if inOrder {
 		return recs, nil
 	}
-	bySerial := make(map[string][]ImportRecord)
+	bySerial := make(map[string][]importer.ImportRecord)
 	for _, r := range recs {
 		k := strings.ToUpper(r.Serial)
 		bySerial[k] = append(bySerial[k], r)
 	}
-	out := make([]ImportRecord, len(items))
+	out := make([]importer.ImportRecord, len(items))
 	var missing []string
 	for i, it := range items {
 		k := strings.ToUpper(it.Serial)
@@ -267,16 +269,16 @@ func matchImport(items []ImportItem, got []models.ImportedWindowsAutopilotDevice
 }
 
 // GetImported reads one import record; a missing record is ErrNotFound.
-func (c *Client) GetImported(ctx context.Context, id string) (ImportRecord, error) {
+func (c *Client) GetImported(ctx context.Context, id string) (importer.ImportRecord, error) {
 	if id == "" {
-		return ImportRecord{}, errors.New("get import record: empty id")
+		return importer.ImportRecord{}, errors.New("get import record: empty id")
 	}
 	m, err := c.dm.ImportedWindowsAutopilotDeviceIdentities().ByImportedWindowsAutopilotDeviceIdentityId(id).Get(ctx, nil)
 	if err != nil {
-		return ImportRecord{}, fmt.Errorf("get import record %s: %w", id, convertError(err))
+		return importer.ImportRecord{}, fmt.Errorf("get import record %s: %w", id, convertError(err))
 	}
 	if m == nil {
-		return ImportRecord{}, fmt.Errorf("get import record %s: empty response", id)
+		return importer.ImportRecord{}, fmt.Errorf("get import record %s: empty response", id)
 	}
 	return toImportRecord(m), nil
 }
@@ -285,8 +287,8 @@ func (c *Client) GetImported(ctx context.Context, id string) (ImportRecord, erro
 // ids are absent from the map. Items throttled inside a batch (429) or failing
 // with 5xx are resent in a later batch after their Retry-After, under the same
 // budget and retry limit as single requests.
-func (c *Client) GetImportedMany(ctx context.Context, ids []string) (map[string]ImportRecord, error) {
-	out := make(map[string]ImportRecord, len(ids))
+func (c *Client) GetImportedMany(ctx context.Context, ids []string) (map[string]importer.ImportRecord, error) {
+	out := make(map[string]importer.ImportRecord, len(ids))
 	seen := make(map[string]bool, len(ids))
 	var todo []string
 	for _, id := range ids {
@@ -306,7 +308,7 @@ func (c *Client) GetImportedMany(ctx context.Context, ids []string) (map[string]
 }
 
 // getBatch fetches ids (≤20) into out, retrying throttled items.
-func (c *Client) getBatch(ctx context.Context, ids []string, out map[string]ImportRecord) error {
+func (c *Client) getBatch(ctx context.Context, ids []string, out map[string]importer.ImportRecord) error {
 	for attempt := 0; ; attempt++ {
 		batch := core.NewBatchRequest(c.adapter)
 		stepID := make(map[string]string, len(ids))
@@ -408,29 +410,29 @@ func (c *Client) getBatch(ctx context.Context, ids []string, out map[string]Impo
 	}
 }
 
-func parseBatchBody(item core.BatchItem) (ImportRecord, error) {
+func parseBatchBody(item core.BatchItem) (importer.ImportRecord, error) {
 	b, err := json.Marshal(item.GetBody())
 	if err != nil {
-		return ImportRecord{}, err
+		return importer.ImportRecord{}, err
 	}
 	pn, err := jsonser.NewJsonParseNode(b)
 	if err != nil {
-		return ImportRecord{}, err
+		return importer.ImportRecord{}, err
 	}
 	v, err := pn.GetObjectValue(models.CreateImportedWindowsAutopilotDeviceIdentityFromDiscriminatorValue)
 	if err != nil {
-		return ImportRecord{}, err
+		return importer.ImportRecord{}, err
 	}
 	m, ok := v.(models.ImportedWindowsAutopilotDeviceIdentityable)
 	if !ok || m == nil {
-		return ImportRecord{}, errors.New("unexpected body")
+		return importer.ImportRecord{}, errors.New("unexpected body")
 	}
 	return toImportRecord(m), nil
 }
 
 // batchItemError builds an APIError from a failed batch item.
 func batchItemError(item core.BatchItem, status int) error {
-	ae := &APIError{StatusCode: status}
+	ae := &importer.APIError{StatusCode: status}
 	for k, v := range item.GetHeaders() {
 		switch strings.ToLower(k) {
 		case "request-id":
@@ -445,13 +447,13 @@ func batchItemError(item core.BatchItem, status int) error {
 		fillFromErrorBody(ae, b)
 	}
 	if status == http.StatusNotFound {
-		return errors.Join(ae, ErrNotFound)
+		return errors.Join(ae, importer.ErrNotFound)
 	}
 	return ae
 }
 
 // ListImported pages through every import record; fn returns false to stop.
-func (c *Client) ListImported(ctx context.Context, fn func(ImportRecord) bool) error {
+func (c *Client) ListImported(ctx context.Context, fn func(importer.ImportRecord) bool) error {
 	page, err := c.dm.ImportedWindowsAutopilotDeviceIdentities().Get(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("list import records: %w", convertError(err))
@@ -480,7 +482,7 @@ func (c *Client) DeleteImported(ctx context.Context, id string) error {
 	err := c.dm.ImportedWindowsAutopilotDeviceIdentities().ByImportedWindowsAutopilotDeviceIdentityId(id).Delete(ctx, nil)
 	if err != nil {
 		err = convertError(err)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, importer.ErrNotFound) {
 			return nil
 		}
 		return fmt.Errorf("delete import record %s: %w", id, err)
@@ -489,11 +491,11 @@ func (c *Client) DeleteImported(ctx context.Context, id string) error {
 }
 
 // ListDevices pages through every registered Autopilot device; fn returns false to stop.
-func (c *Client) ListDevices(ctx context.Context, fn func(AutopilotDevice) bool) error {
+func (c *Client) ListDevices(ctx context.Context, fn func(importer.AutopilotDevice) bool) error {
 	return c.listDevices(ctx, "", fn)
 }
 
-func (c *Client) listDevices(ctx context.Context, filter string, fn func(AutopilotDevice) bool) error {
+func (c *Client) listDevices(ctx context.Context, filter string, fn func(importer.AutopilotDevice) bool) error {
 	var cfg *devicemanagement.WindowsAutopilotDeviceIdentitiesRequestBuilderGetRequestConfiguration
 	if filter != "" {
 		cfg = &devicemanagement.WindowsAutopilotDeviceIdentitiesRequestBuilderGetRequestConfiguration{
@@ -531,13 +533,13 @@ func (c *Client) listDevices(ctx context.Context, filter string, fn func(Autopil
 //
 // When no usable token remains, or the filtered query answers 400, it lists
 // every device and matches locally. The exact comparison is always client-side.
-func (c *Client) FindDevices(ctx context.Context, serial string) ([]AutopilotDevice, error) {
+func (c *Client) FindDevices(ctx context.Context, serial string) ([]importer.AutopilotDevice, error) {
 	want := strings.TrimSpace(serial)
 	if want == "" {
 		return nil, errors.New("find devices: empty serial")
 	}
-	var found []AutopilotDevice
-	collect := func(d AutopilotDevice) bool {
+	var found []importer.AutopilotDevice
+	collect := func(d importer.AutopilotDevice) bool {
 		if strings.EqualFold(strings.TrimSpace(d.Serial), want) {
 			found = append(found, d)
 		}
@@ -545,7 +547,7 @@ func (c *Client) FindDevices(ctx context.Context, serial string) ([]AutopilotDev
 	}
 	if tok := filterToken(want); tok != "" {
 		err := c.listDevices(ctx, "contains(serialNumber,'"+strings.ReplaceAll(tok, "'", "''")+"')", collect)
-		var ae *APIError
+		var ae *importer.APIError
 		if err == nil || !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest {
 			if err != nil {
 				return nil, fmt.Errorf("find devices with serial %q: %w", want, err)
@@ -579,7 +581,7 @@ func filterToken(serial string) string {
 
 // UpdateDevice calls updateDeviceProperties; nil fields are not sent. A 5xx or a
 // dropped connection is returned as ambiguous (see IsAmbiguous).
-func (c *Client) UpdateDevice(ctx context.Context, id string, u DeviceUpdate) error {
+func (c *Client) UpdateDevice(ctx context.Context, id string, u importer.DeviceUpdate) error {
 	if id == "" {
 		return errors.New("update device: empty id")
 	}
@@ -619,14 +621,14 @@ func (c *Client) betaRequest(method abs.HttpMethod, path string) (*abs.RequestIn
 }
 
 // GetSyncInfo reads beta windowsAutopilotSettings.
-func (c *Client) GetSyncInfo(ctx context.Context) (SyncInfo, error) {
+func (c *Client) GetSyncInfo(ctx context.Context) (importer.SyncInfo, error) {
 	ri, err := c.betaRequest(abs.GET, "/deviceManagement/windowsAutopilotSettings")
 	if err != nil {
-		return SyncInfo{}, err
+		return importer.SyncInfo{}, err
 	}
 	v, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", odataErrorMappings())
 	if err != nil {
-		return SyncInfo{}, fmt.Errorf("get autopilot sync info: %w", convertError(err))
+		return importer.SyncInfo{}, fmt.Errorf("get autopilot sync info: %w", convertError(err))
 	}
 	b, _ := v.([]byte)
 	var s struct {
@@ -636,10 +638,10 @@ func (c *Client) GetSyncInfo(ctx context.Context) (SyncInfo, error) {
 	}
 	if len(b) > 0 {
 		if err := json.Unmarshal(b, &s); err != nil {
-			return SyncInfo{}, fmt.Errorf("get autopilot sync info: %w", err)
+			return importer.SyncInfo{}, fmt.Errorf("get autopilot sync info: %w", err)
 		}
 	}
-	info := SyncInfo{Status: s.SyncStatus}
+	info := importer.SyncInfo{Status: s.SyncStatus}
 	if s.LastSyncDateTime != nil {
 		info.LastSync = *s.LastSyncDateTime
 	}
@@ -651,7 +653,7 @@ func (c *Client) GetSyncInfo(ctx context.Context) (SyncInfo, error) {
 
 // Sync calls beta windowsAutopilotSettings/sync once, never retried and without
 // pausing the budget (its 429 means "wait 10 minutes", not app throttling): nil
-// on 204, ErrSyncTooSoon on 429, ErrSyncInProgress on 409 (both wrap the *APIError).
+// on 204, ErrSyncTooSoon on 429, importer.ErrSyncInProgress on 409 (both wrap the *importer.APIError).
 func (c *Client) Sync(ctx context.Context) error {
 	ri, err := c.betaRequest(abs.POST, "/deviceManagement/windowsAutopilotSettings/sync")
 	if err != nil {
@@ -662,13 +664,13 @@ func (c *Client) Sync(ctx context.Context) error {
 		return nil
 	}
 	err = convertError(err)
-	var ae *APIError
+	var ae *importer.APIError
 	if errors.As(err, &ae) {
 		switch ae.StatusCode {
 		case http.StatusTooManyRequests:
-			return fmt.Errorf("autopilot sync: %w: %w", ErrSyncTooSoon, err)
+			return fmt.Errorf("autopilot sync: %w: %w", importer.ErrSyncTooSoon, err)
 		case http.StatusConflict:
-			return fmt.Errorf("autopilot sync: %w: %w", ErrSyncInProgress, err)
+			return fmt.Errorf("autopilot sync: %w: %w", importer.ErrSyncInProgress, err)
 		}
 	}
 	return fmt.Errorf("autopilot sync: %w", err)
@@ -689,7 +691,7 @@ func writeErr(op string, err error, tr *callTrace) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// convertError turns SDK errors into *APIError (wrapping ErrNotFound for 404).
+// convertError turns SDK errors into *APIError (wrapping importer.ErrNotFound for 404).
 // It never calls ODataError.Error, which panics on bodies without a message.
 func convertError(err error) error {
 	if err == nil {
@@ -697,7 +699,7 @@ func convertError(err error) error {
 	}
 	var oe *odataerrors.ODataError
 	if errors.As(err, &oe) && oe != nil {
-		ae := &APIError{StatusCode: oe.ResponseStatusCode}
+		ae := &importer.APIError{StatusCode: oe.ResponseStatusCode}
 		headersInto(ae, oe.ResponseHeaders)
 		if me := oe.GetErrorEscaped(); me != nil {
 			if p := me.GetCode(); p != nil {
@@ -721,27 +723,27 @@ func convertError(err error) error {
 	if errors.As(err, &ke) && ke != nil && ke.ResponseStatusCode != 0 {
 		// ke.Message is kiota boilerplate ("the server returned an unexpected status
 		// code…"), not the service's words: leave Message empty.
-		ae := &APIError{StatusCode: ke.ResponseStatusCode}
+		ae := &importer.APIError{StatusCode: ke.ResponseStatusCode}
 		headersInto(ae, ke.ResponseHeaders)
 		return wrapStatus(ae)
 	}
 	return err
 }
 
-func wrapStatus(ae *APIError) error {
+func wrapStatus(ae *importer.APIError) error {
 	if ae.StatusCode == http.StatusNotFound {
 		return &notFoundError{ae}
 	}
 	return ae
 }
 
-// notFoundError is an *APIError that also matches ErrNotFound.
-type notFoundError struct{ *APIError }
+// notFoundError is an *APIError that also matches importer.ErrNotFound.
+type notFoundError struct{ *importer.APIError }
 
-// Unwrap exposes both the *APIError and ErrNotFound.
-func (e *notFoundError) Unwrap() []error { return []error{e.APIError, ErrNotFound} }
+// Unwrap exposes both the *APIError and importer.ErrNotFound.
+func (e *notFoundError) Unwrap() []error { return []error{e.APIError, importer.ErrNotFound} }
 
-func headersInto(ae *APIError, h *abs.ResponseHeaders) {
+func headersInto(ae *importer.APIError, h *abs.ResponseHeaders) {
 	if h == nil {
 		return
 	}
@@ -763,7 +765,7 @@ func headersInto(ae *APIError, h *abs.ResponseHeaders) {
 }
 
 // fillFromErrorBody parses a raw Graph error body {"error":{...}} into ae.
-func fillFromErrorBody(ae *APIError, b []byte) {
+func fillFromErrorBody(ae *importer.APIError, b []byte) {
 	var body struct {
 		Error *struct {
 			Code       string `json:"code"`
@@ -845,14 +847,14 @@ func elideBlobs(s string) string {
 	return b.String()
 }
 
-func toImportRecord(m models.ImportedWindowsAutopilotDeviceIdentityable) ImportRecord {
-	r := ImportRecord{
+func toImportRecord(m models.ImportedWindowsAutopilotDeviceIdentityable) importer.ImportRecord {
+	r := importer.ImportRecord{
 		ID:           deref(m.GetId()),
 		Serial:       deref(m.GetSerialNumber()),
 		GroupTag:     deref(m.GetGroupTag()),
 		AssignedUser: deref(m.GetAssignedUserPrincipalName()),
 		ImportID:     deref(m.GetImportId()),
-		Status:       ImportUnknown,
+		Status:       importer.ImportUnknown,
 	}
 	if st := m.GetState(); st != nil {
 		if s := st.GetDeviceImportStatus(); s != nil {
@@ -867,8 +869,8 @@ func toImportRecord(m models.ImportedWindowsAutopilotDeviceIdentityable) ImportR
 	return r
 }
 
-func toDevice(m models.WindowsAutopilotDeviceIdentityable) AutopilotDevice {
-	return AutopilotDevice{
+func toDevice(m models.WindowsAutopilotDeviceIdentityable) importer.AutopilotDevice {
+	return importer.AutopilotDevice{
 		ID:                deref(m.GetId()),
 		Serial:            deref(m.GetSerialNumber()),
 		GroupTag:          deref(m.GetGroupTag()),

@@ -14,6 +14,8 @@ import (
 
 	"github.com/apimport/apimport/graph/emulator"
 	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/importer"
+	"github.com/apimport/apimport/importer/importertest"
 )
 
 // startEmulator starts an in-process emulator with small delays.
@@ -89,7 +91,7 @@ func TestEmulatorServiceEndToEnd(t *testing.T) {
 	}
 
 	dup := testHash("EMU-3", "Dell Inc.")
-	items := []ImportItem{
+	items := []importer.ImportItem{
 		{Serial: "EMU-1", GroupTag: "Kiosk", Hardware: testHash("EMU-1", "HP")},
 		{Serial: "O'NEIL 2", Hardware: testHash("O'NEIL 2", "LENOVO")},
 		{Serial: "EMU-3", Hardware: dup},
@@ -112,7 +114,7 @@ func TestEmulatorServiceEndToEnd(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // processing_delay
 	one, err := c.GetImported(ctx, recs[0].ID)
-	if err != nil || one.Status != ImportComplete || one.RegistrationID == "" {
+	if err != nil || one.Status != importer.ImportComplete || one.RegistrationID == "" {
 		t.Fatalf("get: %+v, %v", one, err)
 	}
 	var ids []string
@@ -138,11 +140,11 @@ func TestEmulatorServiceEndToEnd(t *testing.T) {
 	}
 
 	listed := 0
-	if err := c.ListImported(ctx, func(ImportRecord) bool { listed++; return true }); err != nil || listed != 4 {
+	if err := c.ListImported(ctx, func(importer.ImportRecord) bool { listed++; return true }); err != nil || listed != 4 {
 		t.Errorf("list imported: %d, %v", listed, err)
 	}
-	var devs []AutopilotDevice
-	if err := c.ListDevices(ctx, func(d AutopilotDevice) bool { devs = append(devs, d); return true }); err != nil {
+	var devs []importer.AutopilotDevice
+	if err := c.ListDevices(ctx, func(d importer.AutopilotDevice) bool { devs = append(devs, d); return true }); err != nil {
 		t.Fatal(err)
 	}
 	if len(devs) != 3 {
@@ -164,7 +166,7 @@ func TestEmulatorServiceEndToEnd(t *testing.T) {
 	tag := "Shared"
 	name := "KIOSK-01"
 	dev, _ := c.FindDevices(ctx, "EMU-1")
-	if err := c.UpdateDevice(ctx, dev[0].ID, DeviceUpdate{GroupTag: &tag, DisplayName: &name}); err != nil {
+	if err := c.UpdateDevice(ctx, dev[0].ID, importer.DeviceUpdate{GroupTag: &tag, DisplayName: &name}); err != nil {
 		t.Fatalf("update: %v", err)
 	}
 	dev, _ = c.FindDevices(ctx, "EMU-1")
@@ -178,7 +180,7 @@ func TestEmulatorServiceEndToEnd(t *testing.T) {
 	if err := c.DeleteImported(ctx, recs[0].ID); err != nil {
 		t.Errorf("deleting a missing record: %v, want nil", err)
 	}
-	if _, err := c.GetImported(ctx, recs[0].ID); !errors.Is(err, ErrNotFound) {
+	if _, err := c.GetImported(ctx, recs[0].ID); !errors.Is(err, importer.ErrNotFound) {
 		t.Errorf("get deleted: %v, want ErrNotFound", err)
 	}
 
@@ -188,8 +190,8 @@ func TestEmulatorServiceEndToEnd(t *testing.T) {
 	if err := c.Sync(ctx); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	if err := c.Sync(ctx); !errors.Is(err, ErrSyncInProgress) && !errors.Is(err, ErrSyncTooSoon) {
-		t.Errorf("second sync: %v, want ErrSyncInProgress or ErrSyncTooSoon", err)
+	if err := c.Sync(ctx); !errors.Is(err, importer.ErrSyncInProgress) && !errors.Is(err, importer.ErrSyncTooSoon) {
+		t.Errorf("second sync: %v, want importer.ErrSyncInProgress or ErrSyncTooSoon", err)
 	}
 	if s, err := c.GetSyncInfo(ctx); err != nil || s.LastManualSync.IsZero() {
 		t.Errorf("sync info after sync = %+v, %v", s, err)
@@ -216,17 +218,17 @@ func TestEmulatorTokenRefresh(t *testing.T) {
 	srv := startEmulator(t, func(c *emulator.Config) { c.TokenLifetime = emulator.Duration(304 * time.Second) })
 	c := emuClient(t, srv, secretCred(t, srv), nil)
 	ctx := context.Background()
-	if err := c.ListImported(ctx, func(ImportRecord) bool { return true }); err != nil {
+	if err := c.ListImported(ctx, func(importer.ImportRecord) bool { return true }); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ListImported(ctx, func(ImportRecord) bool { return true }); err != nil {
+	if err := c.ListImported(ctx, func(importer.ImportRecord) bool { return true }); err != nil {
 		t.Fatal(err)
 	}
 	if n := countReq(srv.Requests(), "POST", "/oauth2/v2.0/token"); n != 1 {
 		t.Fatalf("%d token requests for two calls within the lifetime, want 1 (one credential, cached)", n)
 	}
 	time.Sleep(5 * time.Second)
-	if err := c.ListImported(ctx, func(ImportRecord) bool { return true }); err != nil {
+	if err := c.ListImported(ctx, func(importer.ImportRecord) bool { return true }); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
 	if n := countReq(srv.Requests(), "POST", "/oauth2/v2.0/token"); n != 2 {
@@ -248,15 +250,15 @@ func TestEmulatorPermissions(t *testing.T) {
 	if len(info.Roles) != 1 {
 		t.Errorf("roles = %v", info.Roles)
 	}
-	_, err = c.Import(ctx, []ImportItem{{Serial: "X1", Hardware: testHash("X1", "HP")}})
-	if !IsAuth(err) || IsAmbiguous(err) {
+	_, err = c.Import(ctx, []importer.ImportItem{{Serial: "X1", Hardware: testHash("X1", "HP")}})
+	if !importer.IsAuth(err) || IsAmbiguous(err) {
 		t.Fatalf("import without write role: %v, want IsAuth", err)
 	}
-	var ae *APIError
+	var ae *importer.APIError
 	if errors.As(err, &ae); ae.StatusCode != 403 || ae.RequestID == "" {
 		t.Errorf("APIError = %+v", ae)
 	}
-	if err := c.ListImported(ctx, func(ImportRecord) bool { return true }); err != nil {
+	if err := c.ListImported(ctx, func(importer.ImportRecord) bool { return true }); err != nil {
 		t.Errorf("read with Read.All: %v", err)
 	}
 }
@@ -289,9 +291,9 @@ func TestEmulatorDryRunPermission(t *testing.T) {
 			if !tt.dryOK {
 				return
 			}
-			var c2 collector
-			sum, err := Run(ctx, c, validRows(3, "DRY"), Options{DryRun: true}, c2.emit)
-			if err != nil || sum.Counts[ResultNew] != 3 || sum.Writes != 0 {
+			var c2 importertest.Collector
+			sum, err := importer.Run(ctx, c, emuRows(3, "DRY"), importer.Options{DryRun: true}, c2.Emit)
+			if err != nil || sum.Counts[importer.ResultNew] != 3 || sum.Writes != 0 {
 				t.Errorf("plan: %v, %+v", err, sum)
 			}
 		})
@@ -328,9 +330,9 @@ func TestEmulatorFaults(t *testing.T) {
 			suffix := "/importedWindowsAutopilotDeviceIdentities"
 			if tt.write {
 				suffix += "/import"
-				_, err = c.Import(ctx, []ImportItem{{Serial: "F1", Hardware: testHash("F1", "HP")}})
+				_, err = c.Import(ctx, []importer.ImportItem{{Serial: "F1", Hardware: testHash("F1", "HP")}})
 			} else {
-				err = c.ListImported(ctx, func(ImportRecord) bool { return true })
+				err = c.ListImported(ctx, func(importer.ImportRecord) bool { return true })
 			}
 			if (err != nil) != tt.wantErr || IsAmbiguous(err) != tt.wantAmbig {
 				t.Fatalf("err = %v (ambiguous %v)", err, IsAmbiguous(err))
@@ -345,7 +347,7 @@ func TestEmulatorFaults(t *testing.T) {
 			if tt.faults.DropAfterProcessing {
 				srv.SetFaults(emulator.Faults{})
 				n := 0
-				_ = c.ListImported(ctx, func(r ImportRecord) bool { n++; return true })
+				_ = c.ListImported(ctx, func(r importer.ImportRecord) bool { n++; return true })
 				if n != 1 {
 					t.Errorf("after a dropped-but-processed import, %d records exist, want 1 (reconcile finds it)", n)
 				}
@@ -370,7 +372,7 @@ func TestEmulatorThrottling(t *testing.T) {
 			ctx := context.Background()
 			for i := 0; i < 5; i++ {
 				s := fmt.Sprintf("T%d", i)
-				if _, err := c.Import(ctx, []ImportItem{{Serial: s, Hardware: testHash(s, "HP")}}); err != nil {
+				if _, err := c.Import(ctx, []importer.ImportItem{{Serial: s, Hardware: testHash(s, "HP")}}); err != nil {
 					t.Fatalf("import %d: %v", i, err)
 				}
 			}
@@ -449,10 +451,10 @@ func TestEmulatorBatchItemFaultsRetried(t *testing.T) {
 	srv := startEmulator(t, func(c *emulator.Config) { c.Faults.FaultBatchItems = true })
 	c := emuClient(t, srv, secretCred(t, srv), func(cfg *ClientConfig) { cfg.Retry.MaxRetries = 10 })
 	ctx := context.Background()
-	var items []ImportItem
+	var items []importer.ImportItem
 	for i := 0; i < 30; i++ {
 		s := fmt.Sprintf("B%02d", i)
-		items = append(items, ImportItem{Serial: s, Hardware: testHash(s, "HP")})
+		items = append(items, importer.ImportItem{Serial: s, Hardware: testHash(s, "HP")})
 	}
 	recs, err := c.Import(ctx, items)
 	if err != nil {

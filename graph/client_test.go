@@ -22,6 +22,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/apimport/apimport/importer"
 )
 
 // stubCred is a TokenCredential returning a fixed token and counting calls.
@@ -126,7 +128,7 @@ func TestImportSendsDecodedHashGzipped(t *testing.T) {
 		writeJSON(w, 200, map[string]any{"value": out})
 	})
 	c, _ := newTestClient(t, srv.URL, nil)
-	recs, err := c.Import(context.Background(), []ImportItem{
+	recs, err := c.Import(context.Background(), []importer.ImportItem{
 		{Serial: "SN1", GroupTag: "Kiosk", Hardware: hash},
 		{Serial: "SN2", AssignedUser: "a@b.c", Hardware: hash},
 	})
@@ -136,7 +138,7 @@ func TestImportSendsDecodedHashGzipped(t *testing.T) {
 	if len(recs) != 2 || recs[0].Serial != "SN1" || recs[1].Serial != "SN2" || recs[0].ID != "id-0" || recs[1].ID != "id-1" {
 		t.Fatalf("records not in item order: %+v", recs)
 	}
-	if recs[0].Status != ImportUnknown || recs[0].Final() {
+	if recs[0].Status != importer.ImportUnknown || recs[0].Final() {
 		t.Errorf("status = %q", recs[0].Status)
 	}
 	reqs := srv.requests()
@@ -175,7 +177,7 @@ func TestImportMissingRecordIsAmbiguous(t *testing.T) {
 		writeJSON(w, 200, map[string]any{"value": []any{importedJSON("a", "SN1", "unknown")}})
 	})
 	c, _ := newTestClient(t, srv.URL, nil)
-	_, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: []byte{1}}, {Serial: "SN2", Hardware: []byte{1}}})
+	_, err := c.Import(context.Background(), []importer.ImportItem{{Serial: "SN1", Hardware: []byte{1}}, {Serial: "SN2", Hardware: []byte{1}}})
 	if !IsAmbiguous(err) || !strings.Contains(err.Error(), "SN2") {
 		t.Fatalf("err = %v, want ambiguous naming SN2", err)
 	}
@@ -218,7 +220,7 @@ func TestErrorBodies(t *testing.T) {
 			})
 			c, _ := newTestClient(t, srv.URL, nil)
 			_, err := c.GetImported(context.Background(), "x")
-			var ae *APIError
+			var ae *importer.APIError
 			if !errors.As(err, &ae) {
 				t.Fatalf("err = %v (%T), want *APIError", err, err)
 			}
@@ -226,11 +228,11 @@ func TestErrorBodies(t *testing.T) {
 			if ae.StatusCode != tt.status || ae.Code != tt.wantCode || ae.Message != tt.wantMsg || ae.RequestID != tt.wantReqID {
 				t.Errorf("APIError = %+v", ae)
 			}
-			if IsAuth(err) != tt.wantAuth {
-				t.Errorf("IsAuth = %v", IsAuth(err))
+			if importer.IsAuth(err) != tt.wantAuth {
+				t.Errorf("IsAuth = %v", importer.IsAuth(err))
 			}
-			if errors.Is(err, ErrNotFound) != tt.wantNotFind {
-				t.Errorf("errors.Is(ErrNotFound) = %v", errors.Is(err, ErrNotFound))
+			if errors.Is(err, importer.ErrNotFound) != tt.wantNotFind {
+				t.Errorf("errors.Is(importer.ErrNotFound) = %v", errors.Is(err, importer.ErrNotFound))
 			}
 		})
 	}
@@ -284,7 +286,7 @@ func TestRetryPolicy(t *testing.T) {
 			case "GET":
 				_, err = c.GetImported(ctx, "a")
 			case "POST":
-				_, err = c.Import(ctx, []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2}}})
+				_, err = c.Import(ctx, []importer.ImportItem{{Serial: "SN1", Hardware: []byte{1, 2}}})
 			case "DELETE":
 				err = c.DeleteImported(ctx, "a")
 			}
@@ -342,7 +344,7 @@ func TestDroppedConnection(t *testing.T) {
 		u, n := dropServer(t, 2, ok)
 		c, _ := newTestClient(t, u, nil)
 		rec, err := c.GetImported(context.Background(), "a")
-		if err != nil || rec.Status != ImportComplete {
+		if err != nil || rec.Status != importer.ImportComplete {
 			t.Fatalf("rec %+v err %v", rec, err)
 		}
 		if n.Load() != 3 {
@@ -352,7 +354,7 @@ func TestDroppedConnection(t *testing.T) {
 	t.Run("POST ambiguous, sent once", func(t *testing.T) {
 		u, n := dropServer(t, 1, ok)
 		c, _ := newTestClient(t, u, nil)
-		_, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: []byte{1}}})
+		_, err := c.Import(context.Background(), []importer.ImportItem{{Serial: "SN1", Hardware: []byte{1}}})
 		if !IsAmbiguous(err) {
 			t.Fatalf("err = %v, want ambiguous", err)
 		}
@@ -369,7 +371,7 @@ func TestDroppedConnection(t *testing.T) {
 		addr := ln.Addr().String()
 		ln.Close()
 		c, _ := newTestClient(t, "http://"+addr, func(cfg *ClientConfig) { cfg.Retry.MaxRetries = 2 })
-		_, err = c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: []byte{1}}})
+		_, err = c.Import(context.Background(), []importer.ImportItem{{Serial: "SN1", Hardware: []byte{1}}})
 		if err == nil || IsAmbiguous(err) {
 			t.Fatalf("err = %v, want a plain (not ambiguous) connection error", err)
 		}
@@ -431,9 +433,9 @@ func TestLongRetryAfterIsReturned(t *testing.T) {
 	})
 	c, _ := newTestClient(t, srv.URL, nil)
 	_, err := c.GetImported(context.Background(), "a")
-	var ae *APIError
+	var ae *importer.APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 429 || ae.RetryAfter != time.Hour {
-		t.Fatalf("err = %v, want APIError 429 with RetryAfter 1h", err)
+		t.Fatalf("err = %v, want importer.APIError 429 with RetryAfter 1h", err)
 	}
 	if len(srv.requests()) != 1 {
 		t.Errorf("sent %d, want 1", len(srv.requests()))
@@ -513,7 +515,7 @@ func TestGetImportedManyBatches(t *testing.T) {
 	if _, ok := got["missing1"]; ok {
 		t.Error("missing id present in the map")
 	}
-	if r := got["throttle2"]; r.Serial != "SER-throttle2" || r.Status != ImportComplete {
+	if r := got["throttle2"]; r.Serial != "SER-throttle2" || r.Status != importer.ImportComplete {
 		t.Errorf("throttled item = %+v", r)
 	}
 	reqs := srv.requests()
@@ -557,14 +559,14 @@ func TestPagingAndFind(t *testing.T) {
 	c, _ := newTestClient(t, srv.URL, nil)
 	ctx := context.Background()
 	var ids []string
-	if err := c.ListImported(ctx, func(r ImportRecord) bool { ids = append(ids, r.ID); return true }); err != nil {
+	if err := c.ListImported(ctx, func(r importer.ImportRecord) bool { ids = append(ids, r.ID); return true }); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(ids, ",") != "1,2,3" {
 		t.Errorf("paged ids = %v", ids)
 	}
 	ids = nil
-	if err := c.ListImported(ctx, func(r ImportRecord) bool { ids = append(ids, r.ID); return false }); err != nil {
+	if err := c.ListImported(ctx, func(r importer.ImportRecord) bool { ids = append(ids, r.ID); return false }); err != nil {
 		t.Fatal(err)
 	}
 	if len(ids) != 1 {
@@ -647,13 +649,13 @@ func TestSyncAndUpdate(t *testing.T) {
 	if err := c.Sync(ctx); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	if err := c.Sync(ctx); !errors.Is(err, ErrSyncTooSoon) {
+	if err := c.Sync(ctx); !errors.Is(err, importer.ErrSyncTooSoon) {
 		t.Errorf("429: %v, want ErrSyncTooSoon", err)
 	}
-	if err := c.Sync(ctx); !errors.Is(err, ErrSyncInProgress) {
+	if err := c.Sync(ctx); !errors.Is(err, importer.ErrSyncInProgress) {
 		t.Errorf("409: %v, want ErrSyncInProgress", err)
 	}
-	var ae *APIError
+	var ae *importer.APIError
 	if err := c.Sync(ctx); !errors.As(err, &ae) || ae.StatusCode != 503 {
 		t.Errorf("503: %v", err)
 	}
@@ -668,10 +670,10 @@ func TestSyncAndUpdate(t *testing.T) {
 	}
 	tag := "Kiosk"
 	// updateDeviceProperties is idempotent: the 502 is retried, not reported as ambiguous.
-	if err := c.UpdateDevice(ctx, "dev1", DeviceUpdate{GroupTag: &tag}); err != nil {
+	if err := c.UpdateDevice(ctx, "dev1", importer.DeviceUpdate{GroupTag: &tag}); err != nil {
 		t.Errorf("update on 502: %v, want success after a retry", err)
 	}
-	if err := c.UpdateDevice(ctx, "dev1", DeviceUpdate{GroupTag: &tag}); err != nil {
+	if err := c.UpdateDevice(ctx, "dev1", importer.DeviceUpdate{GroupTag: &tag}); err != nil {
 		t.Fatal(err)
 	}
 	updates := 0
@@ -749,7 +751,7 @@ func TestNoTokenForForeignHost(t *testing.T) {
 	})
 	c, _ := newTestClient(t, srv.URL, nil)
 	n := 0
-	err = c.ListImported(context.Background(), func(ImportRecord) bool { n++; return true })
+	err = c.ListImported(context.Background(), func(importer.ImportRecord) bool { n++; return true })
 	if srv.requests()[0].Auth != "Bearer test-token" {
 		t.Fatalf("the Graph host got no token")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apimport/apimport/graph/emulator"
+	"github.com/apimport/apimport/importer"
 )
 
 // Benchmarks of the import of a fleet through the emulator (N = $APIMPORT_BENCH_N,
@@ -92,19 +93,19 @@ func BenchmarkImportFleet(b *testing.B) {
 			rows := emuRows(n, "BENCH")
 			for i := 0; i < b.N; i++ {
 				_, c := benchSetup(b, bc)
-				opts := Options{ChunkSize: DefaultChunkSize, Concurrency: DefaultConcurrency, NoSync: true,
+				opts := importer.Options{ChunkSize: importer.DefaultChunkSize, Concurrency: importer.DefaultConcurrency, NoSync: true,
 					PollMin: 200 * time.Millisecond, PollMax: 3 * time.Second, Wait: 10 * time.Minute,
 					CleanupTimeout: time.Nanosecond}
 				b.StartTimer()
-				sum, err := Run(context.Background(), c, rows, opts, nil)
+				sum, err := importer.Run(context.Background(), c, rows, opts, nil)
 				b.StopTimer()
 				if err != nil {
 					b.Fatal(err)
 				}
-				if sum.Counts[ResultRegistered] != n {
-					b.Fatalf("registered %d of %d: %v", sum.Counts[ResultRegistered], n, sum.Counts)
+				if sum.Counts[importer.ResultRegistered] != n {
+					b.Fatalf("registered %d of %d: %v", sum.Counts[importer.ResultRegistered], n, sum.Counts)
 				}
-				lb, minReq := lowerBound(bc, n, DefaultChunkSize)
+				lb, minReq := lowerBound(bc, n, importer.DefaultChunkSize)
 				b.ReportMetric(sum.Final.Seconds(), "final_s")
 				b.ReportMetric(lb.Seconds(), "lb_s")
 				b.ReportMetric(sum.Final.Seconds()/lb.Seconds(), "x_lb")
@@ -132,7 +133,7 @@ func BenchmarkImportFleet(b *testing.B) {
 			// Import-AutopilotCSV: one POST per device, in order.
 			for _, r := range rows {
 				d := r.Device
-				if _, err := c.Import(ctx, []ImportItem{{Serial: d.Serial, GroupTag: d.GroupTag, Hardware: d.Hardware}}); err != nil {
+				if _, err := c.Import(ctx, []importer.ImportItem{{Serial: d.Serial, GroupTag: d.GroupTag, Hardware: d.Hardware}}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -140,7 +141,7 @@ func BenchmarkImportFleet(b *testing.B) {
 			for {
 				time.Sleep(bc.psPoll)
 				busy := 0
-				if err := c.ListImported(ctx, func(r ImportRecord) bool {
+				if err := c.ListImported(ctx, func(r importer.ImportRecord) bool {
 					if !r.Final() {
 						busy++
 					}
@@ -156,7 +157,7 @@ func BenchmarkImportFleet(b *testing.B) {
 			finalReq := c.Stats().Requests
 			// Then delete every import record.
 			var ids []string
-			if err := c.ListImported(ctx, func(r ImportRecord) bool { ids = append(ids, r.ID); return true }); err != nil {
+			if err := c.ListImported(ctx, func(r importer.ImportRecord) bool { ids = append(ids, r.ID); return true }); err != nil {
 				b.Fatal(err)
 			}
 			if os.Getenv("APIMPORT_BENCH_PS_DELETE") != "0" {
@@ -167,7 +168,7 @@ func BenchmarkImportFleet(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			lb, _ := lowerBound(bc, n, DefaultChunkSize)
+			lb, _ := lowerBound(bc, n, importer.DefaultChunkSize)
 			b.ReportMetric(final.Seconds(), "final_s")
 			b.ReportMetric(final.Seconds()/lb.Seconds(), "x_lb")
 			b.ReportMetric(float64(finalReq), "requests")

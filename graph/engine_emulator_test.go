@@ -9,6 +9,8 @@ import (
 
 	"github.com/apimport/apimport/graph/emulator"
 	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/importer"
+	"github.com/apimport/apimport/importer/importertest"
 	"github.com/apimport/apimport/mapping"
 )
 
@@ -24,8 +26,8 @@ func emuRows(n int, prefix string) []mapping.Result {
 	return rows
 }
 
-func emuOpts() Options {
-	return Options{PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Wait: 30 * time.Second}
+func emuOpts() importer.Options {
+	return importer.Options{PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Wait: 30 * time.Second}
 }
 
 // effectivePosts counts, per serial, the import POSTs that took effect (answered 200,
@@ -35,21 +37,21 @@ func effectivePosts(log []emulator.LogEntry) map[string]int {
 	for _, e := range log {
 		if e.Method == "POST" && strings.HasSuffix(strings.ToLower(e.Path), "/import") && e.Status == 200 {
 			for _, s := range e.Serials {
-				m[SerialKey(s)]++
+				m[importer.SerialKey(s)]++
 			}
 		}
 	}
 	return m
 }
 
-func runEmu(t *testing.T, svc Service, rows []mapping.Result, opts Options) (*collector, RunSummary) {
+func runEmu(t *testing.T, svc importer.Service, rows []mapping.Result, opts importer.Options) (*importertest.Collector, importer.RunSummary) {
 	t.Helper()
-	var c collector
-	sum, err := Run(context.Background(), svc, rows, opts, c.emit)
+	var c importertest.Collector
+	sum, err := importer.Run(context.Background(), svc, rows, opts, c.Emit)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	assertOneResultPerRow(t, rows, &c)
+	c.AssertOneResultPerRow(t, len(rows))
 	return &c, sum
 }
 
@@ -65,15 +67,15 @@ func TestEngineEmulatorRegistersNewDevices(t *testing.T) {
 			opts := emuOpts()
 			opts.ChunkSize = 50
 			res, sum := runEmu(t, c, rows, opts)
-			for _, d := range res.out {
-				if d.Result != ResultRegistered || d.RegistrationID == "" {
+			for _, d := range res.Results() {
+				if d.Result != importer.ResultRegistered || d.RegistrationID == "" {
 					t.Errorf("%+v", d)
 				}
 			}
 			posts := effectivePosts(srv.Requests())
 			for _, r := range rows {
-				if posts[SerialKey(r.Serial)] != 1 {
-					t.Errorf("%s posted %d times", r.Serial, posts[SerialKey(r.Serial)])
+				if posts[importer.SerialKey(r.Serial)] != 1 {
+					t.Errorf("%s posted %d times", r.Serial, posts[importer.SerialKey(r.Serial)])
 				}
 			}
 			if got := len(srv.Registered()); got != n {
@@ -95,21 +97,21 @@ func TestEngineEmulatorRegistersNewDevices(t *testing.T) {
 // hidingService hides some registered devices from the pre-check, as a listing that lags
 // behind a registration does; the import then meets 806.
 type hidingService struct {
-	Service
+	importer.Service
 	hide map[string]bool
 }
 
-func (h hidingService) ListDevices(ctx context.Context, fn func(AutopilotDevice) bool) error {
-	return h.Service.ListDevices(ctx, func(d AutopilotDevice) bool {
-		if h.hide[SerialKey(d.Serial)] {
+func (h hidingService) ListDevices(ctx context.Context, fn func(importer.AutopilotDevice) bool) error {
+	return h.Service.ListDevices(ctx, func(d importer.AutopilotDevice) bool {
+		if h.hide[importer.SerialKey(d.Serial)] {
 			return true
 		}
 		return fn(d)
 	})
 }
 
-func (h hidingService) FindDevices(ctx context.Context, serial string) ([]AutopilotDevice, error) {
-	if h.hide[SerialKey(serial)] {
+func (h hidingService) FindDevices(ctx context.Context, serial string) ([]importer.AutopilotDevice, error) {
+	if h.hide[importer.SerialKey(serial)] {
 		return nil, nil
 	}
 	return h.Service.FindDevices(ctx, serial)
@@ -133,13 +135,13 @@ func TestEngineEmulatorVerdicts(t *testing.T) {
 		code   int
 		hint   string
 	}{
-		"V-00000": {ResultAlreadyRegistered, 806, ""},
-		"V-00001": {ResultRejected, 808, HintOtherTenant},
-		"V-00002": {ResultRejected, 802, HintInvalidHash},
-		"V-00003": {ResultRegistered, 0, ""},
+		"V-00000": {importer.ResultAlreadyRegistered, 806, ""},
+		"V-00001": {importer.ResultRejected, 808, importer.HintOtherTenant},
+		"V-00002": {importer.ResultRejected, 802, importer.HintInvalidHash},
+		"V-00003": {importer.ResultRegistered, 0, ""},
 	}
 	for s, w := range want {
-		d := resultOf(res, s)
+		d := res.ResultOf(s)
 		if d.Result != w.result || d.ErrorCode != w.code || d.Hint != w.hint {
 			t.Errorf("%s: %+v, want %+v", s, d, w)
 		}
@@ -161,18 +163,18 @@ func TestEngineEmulatorStorageErrorRetried(t *testing.T) {
 	res, _ := runEmu(t, c, rows, opts)
 	posts := effectivePosts(srv.Requests())
 	retried := 0
-	for _, d := range res.out {
-		n := posts[SerialKey(d.Serial)]
+	for _, d := range res.Results() {
+		n := posts[importer.SerialKey(d.Serial)]
 		switch {
-		case d.Result == ResultRegistered:
-			if n > DefaultMaxAttempts {
+		case d.Result == importer.ResultRegistered:
+			if n > importer.DefaultMaxAttempts {
 				t.Errorf("%s posted %d times", d.Serial, n)
 			}
 			if n > 1 {
 				retried++
 			}
-		case d.Result == ResultRejected && d.ErrorCode == 640:
-			if n != DefaultMaxAttempts || d.Hint != HintStorage {
+		case d.Result == importer.ResultRejected && d.ErrorCode == 640:
+			if n != importer.DefaultMaxAttempts || d.Hint != importer.HintStorage {
 				t.Errorf("%s: %+v after %d posts", d.Serial, d, n)
 			}
 		default:
@@ -204,9 +206,9 @@ func TestEngineEmulatorDryRunOnlyReads(t *testing.T) {
 		opts.DryRun = true
 		opts.LookupThreshold = threshold
 		res, _ := runEmu(t, c, rows, opts)
-		want := []string{ResultAlreadyRegistered, ResultUpdate, ResultPending, ResultNew}
+		want := []string{importer.ResultAlreadyRegistered, importer.ResultUpdate, importer.ResultPending, importer.ResultNew}
 		for i, w := range want {
-			if d := resultOf(res, rows[i].Serial); d.Result != w {
+			if d := res.ResultOf(rows[i].Serial); d.Result != w {
 				t.Errorf("threshold %d: %s = %+v, want %s", threshold, rows[i].Serial, d, w)
 			}
 		}
@@ -228,7 +230,7 @@ func TestEngineEmulatorUpdateExisting(t *testing.T) {
 	opts := emuOpts()
 	opts.UpdateExisting = true
 	res, _ := runEmu(t, c, rows, opts)
-	if d := resultOf(res, "UPD-00000"); d.Result != ResultUpdated {
+	if d := res.ResultOf("UPD-00000"); d.Result != importer.ResultUpdated {
 		t.Errorf("%+v", d)
 	}
 	for _, d := range srv.Registered() {
@@ -255,8 +257,8 @@ func TestEngineEmulatorSyncTooSoon(t *testing.T) {
 	if sum.Sync != "too soon" {
 		t.Errorf("sync = %q", sum.Sync)
 	}
-	for _, d := range res.out {
-		if d.Result != ResultRegistered {
+	for _, d := range res.Results() {
+		if d.Result != importer.ResultRegistered {
 			t.Errorf("%+v", d)
 		}
 	}
@@ -273,8 +275,8 @@ func TestEngineEmulatorTokenExpiresMidRun(t *testing.T) {
 	opts.ChunkSize = 5
 	opts.PollMin = 300 * time.Millisecond
 	res, _ := runEmu(t, c, rows, opts)
-	for _, d := range res.out {
-		if d.Result != ResultRegistered {
+	for _, d := range res.Results() {
+		if d.Result != importer.ResultRegistered {
 			t.Errorf("%+v", d)
 		}
 	}
@@ -318,8 +320,8 @@ func TestEngineEmulatorThrottled(t *testing.T) {
 			opts.ChunkSize = 3
 			opts.NoSync = true
 			res, sum := runEmu(t, c, rows, opts)
-			for _, d := range res.out {
-				if d.Result != ResultRegistered {
+			for _, d := range res.Results() {
+				if d.Result != importer.ResultRegistered {
 					t.Errorf("%+v", d)
 				}
 			}
@@ -363,15 +365,15 @@ func TestEngineEmulatorFaults(t *testing.T) {
 			if faults == 0 {
 				t.Fatal("no fault injected")
 			}
-			for _, d := range res.out {
-				n := posts[SerialKey(d.Serial)]
+			for _, d := range res.Results() {
+				n := posts[importer.SerialKey(d.Serial)]
 				if n > 1 {
 					t.Errorf("%s: %d import records created", d.Serial, n)
 				}
-				if d.Result != ResultRegistered && d.Result != ResultFailed {
+				if d.Result != importer.ResultRegistered && d.Result != importer.ResultFailed {
 					t.Errorf("%+v", d)
 				}
-				if d.Result == ResultRegistered && n != 1 {
+				if d.Result == importer.ResultRegistered && n != 1 {
 					t.Errorf("%s registered without an effective post", d.Serial)
 				}
 			}

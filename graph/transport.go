@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/apimport/apimport/importer"
 )
 
 // AmbiguousError reports a write whose outcome is unknown: the request may or may
@@ -47,8 +49,8 @@ type counters struct {
 	requests, writes, throttled, retries atomic.Int64
 }
 
-func (c *counters) snapshot() Stats {
-	return Stats{Requests: int(c.requests.Load()), Writes: int(c.writes.Load()),
+func (c *counters) snapshot() importer.Stats {
+	return importer.Stats{Requests: int(c.requests.Load()), Writes: int(c.writes.Load()),
 		Throttled: int(c.throttled.Load()), Retries: int(c.retries.Load())}
 }
 

@@ -18,6 +18,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/apimport/apimport/importer"
 )
 
 func TestRetryAfterParsing(t *testing.T) {
@@ -70,14 +72,14 @@ func TestNotSentClassification(t *testing.T) {
 }
 
 func TestAmbiguousError(t *testing.T) {
-	inner := &APIError{StatusCode: 502, Code: "BadGateway"}
+	inner := &importer.APIError{StatusCode: 502, Code: "BadGateway"}
 	err := fmt.Errorf("importing batch 3: %w", &AmbiguousError{Op: "import", Err: inner})
 	if !IsAmbiguous(err) {
 		t.Fatal("IsAmbiguous = false")
 	}
-	var ae *APIError
+	var ae *importer.APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 502 {
-		t.Errorf("the APIError is not reachable through AmbiguousError")
+		t.Errorf("the importer.APIError is not reachable through AmbiguousError")
 	}
 	if !strings.Contains(err.Error(), "outcome unknown") {
 		t.Errorf("message = %q", err)
@@ -93,14 +95,14 @@ func TestImportRejectsBase64Text(t *testing.T) {
 	})
 	c, _ := newTestClient(t, srv.URL, nil)
 	text := []byte(base64.StdEncoding.EncodeToString(make([]byte, 96)))
-	_, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: text}})
+	_, err := c.Import(context.Background(), []importer.ImportItem{{Serial: "SN1", Hardware: text}})
 	if err == nil || !strings.Contains(err.Error(), "decoded bytes") || IsAmbiguous(err) {
 		t.Fatalf("err = %v", err)
 	}
 	if len(srv.requests()) != 0 {
 		t.Error("a request was sent")
 	}
-	for _, items := range [][]ImportItem{{{Serial: "", Hardware: []byte{1}}}, {{Serial: "S", Hardware: nil}}} {
+	for _, items := range [][]importer.ImportItem{{{Serial: "", Hardware: []byte{1}}}, {{Serial: "S", Hardware: nil}}} {
 		if _, err := c.Import(context.Background(), items); err == nil {
 			t.Errorf("Import(%+v) accepted", items)
 		}
@@ -204,7 +206,7 @@ func TestWriteAmbiguityClassification(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
 				defer cancel()
 			}
-			_, err := c.Import(ctx, []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			_, err := c.Import(ctx, []importer.ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -255,10 +257,10 @@ func TestExpiredTokenIsRenewedOnceAndTheWriteResent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recs, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			recs, err := c.Import(context.Background(), []importer.ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
 			reqs := srv.requests()
 			if always401 {
-				if !IsAuth(err) || len(reqs) != 2 {
+				if !importer.IsAuth(err) || len(reqs) != 2 {
 					t.Fatalf("err %v after %d requests; want an auth error after one renewal", err, len(reqs))
 				}
 				return
@@ -286,8 +288,8 @@ func TestErrorEchoingTheHashIsElided(t *testing.T) {
 				writeJSON(w, 400, map[string]any{"error": map[string]any{"code": "BadRequest", "message": msg}})
 			})
 			c, _ := newTestClient(t, srv.URL, nil)
-			_, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
-			var ae *APIError
+			_, err := c.Import(context.Background(), []importer.ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			var ae *importer.APIError
 			if !errors.As(err, &ae) || ae.StatusCode != 400 {
 				t.Fatalf("err = %v", err)
 			}
@@ -329,14 +331,14 @@ func TestRetryAfterHonouredWhenRetriesAreSpent(t *testing.T) {
 				cc.Retry.MaxRetries = -1
 				cc.Retry.MaxRetryAfter = tt.maxRetryAfter
 			})
-			_, err := c.Import(context.Background(), []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
-			var ae *APIError
+			_, err := c.Import(context.Background(), []importer.ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			var ae *importer.APIError
 			if !errors.As(err, &ae) || ae.StatusCode != 429 || ae.RetryAfter != time.Hour {
 				t.Fatalf("err = %v", err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			_, err = c.Import(ctx, []ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
+			_, err = c.Import(ctx, []importer.ImportItem{{Serial: "SN1", Hardware: []byte{1, 2, 3}}})
 			held := errors.Is(err, context.DeadlineExceeded) && len(srv.requests()) == 1
 			if held != tt.held {
 				t.Errorf("second call held back = %v, want %v (err %v, %d requests)", held, tt.held, err, len(srv.requests()))

@@ -19,8 +19,9 @@ import (
 	"testing"
 	"unicode/utf16"
 
-	"github.com/apimport/apimport/hwhash"
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/apimport/apimport/hwhash"
 )
 
 // accHash is a verifying hash of a LENOVO 20XW machine; n makes the machine distinct

@@ -12,9 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/text/encoding/charmap"
+
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
-	"golang.org/x/text/encoding/charmap"
 )
 
 var update = flag.Bool("update", false, "update golden files in testdata/")

@@ -8,9 +8,10 @@ import (
 	"iter"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/mapping"
-	"github.com/spf13/cobra"
 )
 
 func init() { registerCommand(newCheckCmd) }

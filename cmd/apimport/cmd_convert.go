@@ -12,11 +12,12 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/spf13/cobra"
+	"golang.org/x/text/encoding/charmap"
+
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
 	"github.com/apimport/apimport/mapping"
-	"github.com/spf13/cobra"
-	"golang.org/x/text/encoding/charmap"
 )
 
 func init() { registerCommand(newConvertCmd) }

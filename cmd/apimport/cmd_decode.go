@@ -8,9 +8,10 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
-	"github.com/spf13/cobra"
 )
 
 func init() { registerCommand(newDecodeCmd) }

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/apimport/apimport/graph/emulator"
 	"github.com/spf13/cobra"
+
+	"github.com/apimport/apimport/graph/emulator"
 )
 
 func init() { registerCommand(newEmulatorCmd) }

@@ -15,11 +15,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/apimport/apimport/graph"
+	"github.com/apimport/apimport/importer"
 	"github.com/apimport/apimport/mapping"
 )
 
@@ -109,9 +109,9 @@ Output: a table on stdout (text) or JSON Lines with --json: one
 	f.StringVar(&opts.caFile, "ca-file", "", "extra trusted CA certificates (PEM `FILE`), e.g. for a TLS-inspecting proxy")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "plan only: read the tenant, write nothing")
 	f.BoolVar(&opts.offline, "offline", false, "with --dry-run: do not contact the tenant at all")
-	f.IntVar(&opts.chunkSize, "chunk-size", graph.DefaultChunkSize, fmt.Sprintf("devices per import request (1-%d)", graph.MaxChunkSize))
-	f.IntVar(&opts.concurrency, "concurrency", graph.DefaultConcurrency, "import requests in flight at once (1-8)")
-	f.DurationVar(&opts.wait, "wait", graph.DefaultWait, "how long to wait for imports to finish; unfinished ones are collected by the next run")
+	f.IntVar(&opts.chunkSize, "chunk-size", importer.DefaultChunkSize, fmt.Sprintf("devices per import request (1-%d)", importer.MaxChunkSize))
+	f.IntVar(&opts.concurrency, "concurrency", importer.DefaultConcurrency, "import requests in flight at once (1-8)")
+	f.DurationVar(&opts.wait, "wait", importer.DefaultWait, "how long to wait for imports to finish; unfinished ones are collected by the next run")
 	f.BoolVar(&opts.updateExisting, "update-existing", false, "update group tag/user of devices already registered with other values")
 	f.BoolVar(&opts.noSync, "no-sync", false, "do not trigger an Autopilot sync after registering")
 	f.StringVar(&opts.journal, "journal", "", "journal `FILE` (default: <user config dir>/apimport/journal-<tenant>.jsonl)")
@@ -139,8 +139,8 @@ func (o *importOptions) validate(cmd *cobra.Command) error {
 	if o.auth != "" && !slices.Contains(graph.AuthModes, o.auth) {
 		return usageErrorf("--auth %q is not one of %s", o.auth, strings.Join(graph.AuthModes, ", "))
 	}
-	if o.chunkSize < 1 || o.chunkSize > graph.MaxChunkSize {
-		return usageErrorf("--chunk-size must be between 1 and %d", graph.MaxChunkSize)
+	if o.chunkSize < 1 || o.chunkSize > importer.MaxChunkSize {
+		return usageErrorf("--chunk-size must be between 1 and %d", importer.MaxChunkSize)
 	}
 	if o.concurrency < 1 || o.concurrency > 8 {
 		return usageErrorf("--concurrency must be between 1 and 8")
@@ -186,9 +186,9 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 			hint: "raise --max-devices if this is intended"}
 	}
 
-	eopts := graph.Options{DryRun: o.dryRun, Offline: o.offline, ChunkSize: o.chunkSize, Concurrency: o.concurrency,
+	eopts := importer.Options{DryRun: o.dryRun, Offline: o.offline, ChunkSize: o.chunkSize, Concurrency: o.concurrency,
 		Wait: o.wait, UpdateExisting: o.updateExisting, NoSync: o.noSync, PollMin: o.pollMin}
-	var svc graph.Service
+	var svc importer.Service
 	if !o.offline {
 		client, info, err := connect(env, o)
 		if err != nil {
@@ -202,22 +202,22 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 		}
 		path := o.journal
 		if path == "" {
-			if path, err = graph.DefaultJournalPath(info.TenantID); err != nil {
+			if path, err = importer.DefaultJournalPath(info.TenantID); err != nil {
 				return &exitError{code: exitFatal, msg: err.Error(), hint: "name a journal file with --journal"}
 			}
 		}
 		if o.dryRun {
 			// Read-only: tells this tool's unfinished imports from other tools'.
-			st, err := graph.ReadJournal(path)
+			st, err := importer.ReadJournal(path)
 			if err != nil {
 				return &exitError{code: exitFatal, msg: err.Error()}
 			}
 			eopts.PlanJournal = &st
 		} else {
-			jn, err := graph.OpenJournal(path)
+			jn, err := importer.OpenJournal(path)
 			if err != nil {
 				hint := "move the journal aside only if no other run uses it"
-				if errors.Is(err, graph.ErrJournalLocked) {
+				if errors.Is(err, importer.ErrJournalLocked) {
 					hint = "another import into this tenant is running; wait for it or use a different --journal"
 				}
 				return &exitError{code: exitFatal, msg: err.Error(), hint: hint}
@@ -233,7 +233,7 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 
 	pr := newImportPrinter(env, o, rep.Results)
 	eopts.Progress = pr.progress
-	sum, runErr := graph.Run(env.ctx, svc, rep.Results, eopts, pr.device)
+	sum, runErr := importer.Run(env.ctx, svc, rep.Results, eopts, pr.device)
 	pr.finish(sum, o.dryRun)
 	if err := pr.flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
@@ -248,7 +248,7 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 	}
 	for _, r := range pr.all {
 		switch r.Result {
-		case graph.ResultInvalid, graph.ResultConflict, graph.ResultRejected, graph.ResultTimeout, graph.ResultFailed:
+		case importer.ResultInvalid, importer.ResultConflict, importer.ResultRejected, importer.ResultTimeout, importer.ResultFailed:
 			return &exitError{code: exitRows}
 		}
 	}
@@ -278,12 +278,11 @@ func connect(env *cliEnv, o *importOptions) (*graph.Client, graph.TokenInfo, err
 		if env.ctx.Err() != nil {
 			return nil, info, env.ctx.Err()
 		}
-		var afe *azidentity.AuthenticationFailedError
 		switch {
 		case errors.Is(err, graph.ErrMissingPermission):
 			return nil, info, &exitError{code: exitAuth, msg: err.Error(),
 				hint: "in Entra ID: App registrations > API permissions > add Microsoft Graph application permission " + neededPermission(o.dryRun) + " and grant admin consent"}
-		case errors.As(err, &afe), graph.IsAuth(err):
+		case importer.IsAuth(err):
 			return nil, info, &exitError{code: exitAuth, msg: err.Error(), hint: "check --tenant-id, --client-id and the secret or certificate"}
 		}
 		return nil, info, &exitError{code: exitAuth, msg: err.Error(), hint: "check the network path to the authority (proxy: HTTPS_PROXY) and the credentials"}
@@ -299,8 +298,8 @@ func neededPermission(dryRun bool) string {
 	return graph.RequiredPermission
 }
 
-func importRunError(env *cliEnv, err error, sum graph.RunSummary, dryRun bool) error {
-	if errors.Is(err, graph.ErrInterrupted) || errors.Is(err, context.Canceled) {
+func importRunError(env *cliEnv, err error, sum importer.RunSummary, dryRun bool) error {
+	if errors.Is(err, importer.ErrInterrupted) || errors.Is(err, context.Canceled) {
 		if len(sum.Leftover) > 0 {
 			fmt.Fprintf(env.stderr, "apimport: %d import records are left for the next run (journal %s):\n", len(sum.Leftover), sum.Journal)
 			for _, id := range sum.Leftover {
@@ -309,7 +308,7 @@ func importRunError(env *cliEnv, err error, sum graph.RunSummary, dryRun bool) e
 		}
 		return context.Canceled
 	}
-	if graph.IsAuth(err) {
+	if importer.IsAuth(err) {
 		return &exitError{code: exitAuth, msg: err.Error(), hint: "the token was refused; check the permission " + neededPermission(dryRun) + " and the tenant"}
 	}
 	hint := ""
@@ -325,7 +324,7 @@ type importPrinter struct {
 	json      bool
 	out       *bufio.Writer
 	enc       *json.Encoder
-	all       []graph.DeviceResult
+	all       []importer.DeviceResult
 	tty       bool // progress on stderr
 	stdoutTTY bool // table header and alignment
 	lastProg  time.Time
@@ -365,7 +364,7 @@ type jsonDevice struct {
 	DuplicateOf    string `json:"duplicate_of,omitempty"`
 }
 
-func (p *importPrinter) device(d graph.DeviceResult) {
+func (p *importPrinter) device(d importer.DeviceResult) {
 	// A malformed row can carry a whole hash in its serial (and so in its message):
 	// every output (JSON, table, CSV report) gets the shortened text, as in check.
 	d.Serial = jsonSerial(d.Serial)
@@ -380,7 +379,7 @@ func (p *importPrinter) device(d graph.DeviceResult) {
 	}
 }
 
-func (p *importPrinter) progress(pg graph.Progress) {
+func (p *importPrinter) progress(pg importer.Progress) {
 	if !p.tty || time.Since(p.lastProg) < 200*time.Millisecond && pg.Done < pg.Total {
 		return
 	}
@@ -414,7 +413,7 @@ type jsonImportSummary struct {
 	Journal     string         `json:"journal,omitempty"`
 }
 
-func (p *importPrinter) finish(sum graph.RunSummary, dryRun bool) {
+func (p *importPrinter) finish(sum importer.RunSummary, dryRun bool) {
 	if p.tty && p.progLen > 0 {
 		fmt.Fprintf(p.env.stderr, "\r%s\r", strings.Repeat(" ", p.progLen))
 	}
@@ -426,8 +425,8 @@ func (p *importPrinter) finish(sum graph.RunSummary, dryRun bool) {
 		return
 	}
 	// The table follows the input order (results arrive offline findings first).
-	rows := append([]graph.DeviceResult(nil), p.all...)
-	pos := func(r graph.DeviceResult) int { return p.order[r.File+"\x00"+strconv.Itoa(r.Line)] }
+	rows := append([]importer.DeviceResult(nil), p.all...)
+	pos := func(r importer.DeviceResult) int { return p.order[r.File+"\x00"+strconv.Itoa(r.Line)] }
 	sort.SliceStable(rows, func(i, j int) bool { return pos(rows[i]) < pos(rows[j]) })
 	// Aligned with a header on a terminal; plain tab-separated rows otherwise (scripts).
 	if p.stdoutTTY {
@@ -463,7 +462,7 @@ func (p *importPrinter) finish(sum graph.RunSummary, dryRun bool) {
 
 func (p *importPrinter) flush() error { return p.out.Flush() }
 
-func detail(r graph.DeviceResult) string {
+func detail(r importer.DeviceResult) string {
 	var parts []string
 	if r.ErrorCode != 0 || r.ErrorName != "" {
 		s := r.ErrorName
@@ -478,7 +477,7 @@ func detail(r graph.DeviceResult) string {
 	if r.Hint != "" {
 		parts = append(parts, "hint: "+r.Hint)
 	}
-	if (r.Result == graph.ResultTimeout || r.Result == graph.ResultInterrupted) && r.ImportID != "" {
+	if (r.Result == importer.ResultTimeout || r.Result == importer.ResultInterrupted) && r.ImportID != "" {
 		parts = append(parts, "import id "+r.ImportID)
 	}
 	return strings.Join(parts, "; ")
@@ -487,7 +486,7 @@ func detail(r graph.DeviceResult) string {
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
 // writeReportCSV writes every result to path (mode 0600), replacing it atomically.
-func writeReportCSV(path string, rows []graph.DeviceResult) error {
+func writeReportCSV(path string, rows []importer.DeviceResult) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/mapping"
-	"github.com/spf13/cobra"
 )
 
 // rowFlags are the flags shared by every command that reads exports.

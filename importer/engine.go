@@ -1,4 +1,4 @@
-package graph
+package importer
 
 import (
 	"context"
@@ -178,9 +178,6 @@ type engine struct {
 	// of them can be the outcome of a POST of this run.
 	before map[string]bool
 }
-
-// ErrInterrupted wraps the context error when a run is cancelled.
-var ErrInterrupted = errors.New("interrupted")
 
 // Run registers the valid devices among results and emits exactly one DeviceResult per
 // input row: offline findings (invalid, duplicate, conflict) first, then each device as

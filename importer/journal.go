@@ -1,4 +1,4 @@
-package graph
+package importer
 
 import (
 	"bufio"
@@ -140,9 +140,6 @@ func (s *JournalState) apply(e JournalEntry, seq int) {
 // SerialKey is how serials are compared: trimmed and upper-cased (Graph matches serials
 // case-insensitively).
 func SerialKey(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
-
-// ErrJournalLocked is returned by OpenJournal when another run holds the journal.
-var ErrJournalLocked = errors.New("journal is locked by another run")
 
 // Journal is the crash-safe, append-only record of remote writes (JSON Lines, mode 0600).
 // Every entry is fsynced before Append returns; intents are appended before the POST they

@@ -1,7 +1,7 @@
-// Package graph talks to Microsoft Graph for Windows Autopilot: credentials (azidentity),
-// the Graph client (msgraph-sdk-go), the import engine (plan, submit, poll, clean up,
-// sync) and its crash-safe journal. It is the only package that imports the Graph SDK.
-package graph
+// Package importer is the SDK-free import engine: the device state machine, the plan
+// (dry run), the crash-safe journal, the result types and the Service interface that
+// package graph implements. It imports neither the Graph SDK nor azidentity.
+package importer
 
 import (
 	"context"

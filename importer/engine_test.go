@@ -1,4 +1,4 @@
-package graph
+package importer
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/apimport/apimport/mapping"
 )
@@ -831,7 +829,7 @@ func TestRunStopsWhenTheCredentialFails(t *testing.T) {
 	// credential's error. The run must stop as an authentication failure at once, not
 	// poll and re-post until the deadline.
 	f := newFake(5 * time.Millisecond)
-	credErr := fmt.Errorf("getting a token: %w", &azidentity.AuthenticationFailedError{})
+	credErr := fmt.Errorf("getting a token: %w: %w", ErrCredential, errors.New("AADSTS7000215: invalid client secret"))
 	calls := 0
 	f.importHook = func(items []ImportItem, created bool) error {
 		if !created {
