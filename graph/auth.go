@@ -54,7 +54,18 @@ const ReadPermission = "DeviceManagementServiceConfig.Read.All"
 
 // ErrMissingPermission means the token lacks RequiredPermission (or, for a read-only
 // pre-flight, ReadPermission); Preflight wraps it with a hint.
-var ErrMissingPermission = fmt.Errorf("%w: missing Graph permission %s", importer.ErrPermission, RequiredPermission)
+// It matches importer.ErrPermission.
+var ErrMissingPermission error = &classError{msg: "missing Graph permission " + RequiredPermission, class: importer.ErrPermission}
+
+// classError is a sentinel of this package that belongs to a class of the importer
+// error contract.
+type classError struct {
+	msg   string
+	class error
+}
+
+func (e *classError) Error() string        { return e.msg }
+func (e *classError) Is(target error) bool { return target == e.class }
 
 // AuthConfig selects and configures one credential. TenantID and ClientID are
 // final values: the CLI applies AZURE_TENANT_ID/AZURE_CLIENT_ID defaults itself.

@@ -132,7 +132,7 @@ func BenchmarkImportFleet(b *testing.B) {
 			b.StartTimer()
 			// Import-AutopilotCSV: one POST per device, in order.
 			for _, r := range rows {
-				d := r.Device
+				d := r
 				if _, err := c.Import(ctx, []importer.ImportItem{{Serial: d.Serial, GroupTag: d.GroupTag, Hardware: d.Hardware}}); err != nil {
 					b.Fatal(err)
 				}

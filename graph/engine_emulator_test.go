@@ -11,17 +11,16 @@ import (
 	"github.com/apimport/apimport/hwhash"
 	"github.com/apimport/apimport/importer"
 	"github.com/apimport/apimport/importer/importertest"
-	"github.com/apimport/apimport/mapping"
+	"github.com/apimport/apimport/internal/serial"
 )
 
 // emuRows builds n valid rows with real hashes (hwhash.Device.Encode).
-func emuRows(n int, prefix string) []mapping.Result {
-	rows := make([]mapping.Result, n)
+func emuRows(n int, prefix string) []importer.Item {
+	rows := make([]importer.Item, n)
 	for i := range rows {
 		serial := fmt.Sprintf("%s-%05d", prefix, i)
 		raw := hwhash.Device{Serial: serial, Manufacturer: "Contoso", Model: "Laptop 7"}.Encode()
-		rows[i] = mapping.Result{File: "fleet.csv", Line: i + 2, Serial: serial, Status: mapping.StatusValid,
-			Device: &mapping.Device{File: "fleet.csv", Line: i + 2, Serial: serial, GroupTag: "Fleet", Hardware: raw}}
+		rows[i] = importer.Item{File: "fleet.csv", Line: i + 2, Serial: serial, GroupTag: "Fleet", Hardware: raw}
 	}
 	return rows
 }
@@ -37,14 +36,14 @@ func effectivePosts(log []emulator.LogEntry) map[string]int {
 	for _, e := range log {
 		if e.Method == "POST" && strings.HasSuffix(strings.ToLower(e.Path), "/import") && e.Status == 200 {
 			for _, s := range e.Serials {
-				m[importer.SerialKey(s)]++
+				m[serial.Key(s)]++
 			}
 		}
 	}
 	return m
 }
 
-func runEmu(t *testing.T, svc importer.Service, rows []mapping.Result, opts importer.Options) (*importertest.Collector, importer.RunSummary) {
+func runEmu(t *testing.T, svc importer.Service, rows []importer.Item, opts importer.Options) (*importertest.Collector, importer.RunSummary) {
 	t.Helper()
 	var c importertest.Collector
 	sum, err := importer.Run(context.Background(), svc, rows, opts, c.Emit)
@@ -74,8 +73,8 @@ func TestEngineEmulatorRegistersNewDevices(t *testing.T) {
 			}
 			posts := effectivePosts(srv.Requests())
 			for _, r := range rows {
-				if posts[importer.SerialKey(r.Serial)] != 1 {
-					t.Errorf("%s posted %d times", r.Serial, posts[importer.SerialKey(r.Serial)])
+				if posts[serial.Key(r.Serial)] != 1 {
+					t.Errorf("%s posted %d times", r.Serial, posts[serial.Key(r.Serial)])
 				}
 			}
 			if got := len(srv.Registered()); got != n {
@@ -103,18 +102,18 @@ type hidingService struct {
 
 func (h hidingService) ListDevices(ctx context.Context, fn func(importer.AutopilotDevice) bool) error {
 	return h.Service.ListDevices(ctx, func(d importer.AutopilotDevice) bool {
-		if h.hide[importer.SerialKey(d.Serial)] {
+		if h.hide[serial.Key(d.Serial)] {
 			return true
 		}
 		return fn(d)
 	})
 }
 
-func (h hidingService) FindDevices(ctx context.Context, serial string) ([]importer.AutopilotDevice, error) {
-	if h.hide[importer.SerialKey(serial)] {
+func (h hidingService) FindDevices(ctx context.Context, sn string) ([]importer.AutopilotDevice, error) {
+	if h.hide[serial.Key(sn)] {
 		return nil, nil
 	}
-	return h.Service.FindDevices(ctx, serial)
+	return h.Service.FindDevices(ctx, sn)
 }
 
 func TestEngineEmulatorVerdicts(t *testing.T) {
@@ -127,7 +126,7 @@ func TestEngineEmulatorVerdicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// V-00002: a hash without a manufacturer record -> 802
-	rows[2].Device.Hardware = hwhash.Device{Serial: "V-00002", Model: "Laptop 7"}.Encode()
+	rows[2].Hardware = hwhash.Device{Serial: "V-00002", Model: "Laptop 7"}.Encode()
 	svc := hidingService{Service: c, hide: map[string]bool{"V-00000": true}}
 	res, _ := runEmu(t, svc, rows, emuOpts())
 	want := map[string]struct {
@@ -164,7 +163,7 @@ func TestEngineEmulatorStorageErrorRetried(t *testing.T) {
 	posts := effectivePosts(srv.Requests())
 	retried := 0
 	for _, d := range res.Results() {
-		n := posts[importer.SerialKey(d.Serial)]
+		n := posts[serial.Key(d.Serial)]
 		switch {
 		case d.Result == importer.ResultRegistered:
 			if n > importer.DefaultMaxAttempts {
@@ -202,14 +201,22 @@ func TestEngineEmulatorDryRunOnlyReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, threshold := range []int{1, 100} {
-		opts := emuOpts()
-		opts.DryRun = true
-		opts.LookupThreshold = threshold
-		res, _ := runEmu(t, c, rows, opts)
-		want := []string{importer.ResultAlreadyRegistered, importer.ResultUpdate, importer.ResultPending, importer.ResultNew}
-		for i, w := range want {
-			if d := res.ResultOf(rows[i].Serial); d.Result != w {
-				t.Errorf("threshold %d: %s = %+v, want %s", threshold, rows[i].Serial, d, w)
+		for _, update := range []bool{false, true} {
+			opts := emuOpts()
+			opts.DryRun = true
+			opts.LookupThreshold = threshold
+			opts.UpdateExisting = update
+			res, _ := runEmu(t, c, rows, opts)
+			// DRY-00001 has another tag: updated only with --update-existing, in the
+			// plan as in the real run.
+			want := []string{importer.ResultAlreadyRegistered, importer.ResultAlreadyRegistered, importer.ResultPending, importer.ResultNew}
+			if update {
+				want[1] = importer.ResultUpdate
+			}
+			for i, w := range want {
+				if d := res.ResultOf(rows[i].Serial); d.Result != w {
+					t.Errorf("threshold %d, update %v: %s = %+v, want %s", threshold, update, rows[i].Serial, d, w)
+				}
 			}
 		}
 	}
@@ -366,7 +373,7 @@ func TestEngineEmulatorFaults(t *testing.T) {
 				t.Fatal("no fault injected")
 			}
 			for _, d := range res.Results() {
-				n := posts[importer.SerialKey(d.Serial)]
+				n := posts[serial.Key(d.Serial)]
 				if n > 1 {
 					t.Errorf("%s: %d import records created", d.Serial, n)
 				}

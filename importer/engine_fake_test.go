@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/apimport/apimport/internal/clock"
+	"github.com/apimport/apimport/internal/serial"
 )
 
 // fakeService is a small, honest in-memory Graph: import records are created by Import,
@@ -14,6 +17,7 @@ import (
 // already is). Hooks inject failures per call.
 type fakeService struct {
 	mu      sync.Mutex
+	clk     *clock.Fake
 	delay   time.Duration
 	nextID  int
 	imports map[string]*fakeRecord
@@ -46,7 +50,7 @@ var errorNames = map[int]string{640: "StorageError", 802: "InvalidZtdHardwareHas
 	807: "ZtdDeviceDuplicated", 808: "ZtdDeviceAssignedToOtherTenant", 999: "SomethingNew"}
 
 func newFake(delay time.Duration) *fakeService {
-	return &fakeService{delay: delay, imports: map[string]*fakeRecord{}, devices: map[string]AutopilotDevice{},
+	return &fakeService{clk: clock.NewFake(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)), delay: delay, imports: map[string]*fakeRecord{}, devices: map[string]AutopilotDevice{},
 		outcome: map[string][]int{}, updates: map[string]DeviceUpdate{}}
 }
 
@@ -59,12 +63,12 @@ func (f *fakeService) count(write bool) {
 
 // advance moves records whose delay has passed to their final state.
 func (f *fakeService) advance() {
-	now := time.Now()
+	now := f.clk.Now()
 	for _, r := range f.imports {
 		if r.rec.Final() || now.Sub(r.created) < f.delay {
 			continue
 		}
-		k := SerialKey(r.rec.Serial)
+		k := serial.Key(r.rec.Serial)
 		code := r.code
 		if code == 0 {
 			if _, reg := f.devices[k]; reg {
@@ -99,13 +103,13 @@ func (f *fakeService) Import(ctx context.Context, items []ImportItem) ([]ImportR
 	for i, it := range items {
 		f.nextID++
 		id := fmt.Sprintf("imp-%05d", f.nextID)
-		k := SerialKey(it.Serial)
+		k := serial.Key(it.Serial)
 		code := 0
 		if o := f.outcome[k]; len(o) > 0 {
 			code = o[0]
 			f.outcome[k] = o[1:]
 		}
-		r := &fakeRecord{rec: ImportRecord{ID: id, Serial: it.Serial, GroupTag: it.GroupTag, AssignedUser: it.AssignedUser, Status: ImportUnknown}, created: time.Now(), code: code}
+		r := &fakeRecord{rec: ImportRecord{ID: id, Serial: it.Serial, GroupTag: it.GroupTag, AssignedUser: it.AssignedUser, Status: ImportUnknown}, created: f.clk.Now(), code: code}
 		f.imports[id] = r
 		f.created = append(f.created, it.Serial)
 		out[i] = r.rec
@@ -205,12 +209,12 @@ func (f *fakeService) ListDevices(ctx context.Context, fn func(AutopilotDevice) 
 	return nil
 }
 
-func (f *fakeService) FindDevices(ctx context.Context, serial string) ([]AutopilotDevice, error) {
+func (f *fakeService) FindDevices(ctx context.Context, sn string) ([]AutopilotDevice, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.count(false)
 	f.advance()
-	if d, ok := f.devices[SerialKey(serial)]; ok {
+	if d, ok := f.devices[serial.Key(sn)]; ok {
 		return []AutopilotDevice{d}, nil
 	}
 	return nil, nil
@@ -251,7 +255,7 @@ func (f *fakeService) Sync(ctx context.Context) error {
 	if f.syncErr != nil {
 		return f.syncErr
 	}
-	f.sync.LastSync = time.Now()
+	f.sync.LastSync = f.clk.Now()
 	return nil
 }
 

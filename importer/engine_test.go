@@ -10,18 +10,26 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/apimport/apimport/mapping"
 )
 
-func validRows(n int, prefix string) []mapping.Result {
-	rows := make([]mapping.Result, n)
+func validRows(n int, prefix string) []Item {
+	rows := make([]Item, n)
 	for i := range rows {
 		serial := fmt.Sprintf("%s%04d", prefix, i)
-		rows[i] = mapping.Result{File: "in.csv", Line: i + 2, Serial: serial, Status: mapping.StatusValid,
-			Device: &mapping.Device{File: "in.csv", Line: i + 2, Serial: serial, GroupTag: "TAG", Hardware: []byte("hash-" + serial)}}
+		rows[i] = Item{File: "in.csv", Line: i + 2, Serial: serial, GroupTag: "TAG", Hardware: []byte("hash-" + serial)}
 	}
 	return rows
+}
+
+// runFake runs the engine against f on f's fake clock.
+func runFake(ctx context.Context, f *fakeService, items []Item, opts Options, emit func(DeviceResult)) (RunSummary, error) {
+	if f == nil {
+		return Run(ctx, nil, items, opts, emit)
+	}
+	if opts.Clock == nil {
+		opts.Clock = f.clk
+	}
+	return Run(ctx, f, items, opts, emit)
 }
 
 // fastOpts keeps polling quick for tests.
@@ -61,7 +69,7 @@ func resultOf(c *collector, serial string) DeviceResult {
 	return DeviceResult{}
 }
 
-func assertOneResultPerRow(t *testing.T, rows []mapping.Result, c *collector) {
+func assertOneResultPerRow(t *testing.T, rows []Item, c *collector) {
 	t.Helper()
 	if len(c.out) != len(rows) {
 		t.Fatalf("emitted %d results for %d rows", len(c.out), len(rows))
@@ -92,7 +100,7 @@ func TestRunRegistersNewDevices(t *testing.T) {
 			var c collector
 			opts := fastOpts()
 			opts.ChunkSize = 50
-			sum, err := Run(context.Background(), f, rows, opts, c.emit)
+			sum, err := runFake(context.Background(), f, rows, opts, c.emit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,32 +121,6 @@ func TestRunRegistersNewDevices(t *testing.T) {
 			}
 			assertNoDoublePost(t, f, nil)
 		})
-	}
-}
-
-func TestRunOfflineFindingsFirstAndNeverSent(t *testing.T) {
-	f := newFake(0)
-	rows := validRows(3, "OK")
-	rows = append(rows,
-		mapping.Result{File: "in.csv", Line: 10, Serial: "BAD1", Status: mapping.StatusInvalid, Codes: []string{"missing_hash"},
-			Findings: []mapping.Finding{{Code: "missing_hash", Message: "no hash"}}},
-		mapping.Result{File: "in.csv", Line: 11, Serial: "OK0000", Status: mapping.StatusDuplicate, DuplicateOf: "in.csv:2"},
-		mapping.Result{File: "in.csv", Line: 12, Serial: "CONF", Status: mapping.StatusConflict, Codes: []string{"conflict"}},
-	)
-	var c collector
-	if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
-		t.Fatal(err)
-	}
-	assertOneResultPerRow(t, rows, &c)
-	want := []string{ResultInvalid, ResultDuplicate, ResultConflict}
-	for i, w := range want {
-		if c.out[i].Result != w {
-			t.Errorf("result %d = %s, want %s (offline findings first)", i, c.out[i].Result, w)
-		}
-	}
-	pc := f.postCounts()
-	if pc["BAD1"] != 0 || pc["CONF"] != 0 || pc["OK0000"] != 1 {
-		t.Errorf("posts %v", pc)
 	}
 }
 
@@ -166,7 +148,7 @@ func TestRunErrorCodes(t *testing.T) {
 			rows := validRows(2, "E")
 			f.outcome["E0000"] = tt.codes
 			var c collector
-			if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+			if _, err := runFake(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
 				t.Fatal(err)
 			}
 			assertOneResultPerRow(t, rows, &c)
@@ -190,11 +172,11 @@ func TestRunErrorCodes(t *testing.T) {
 func TestRunDryRun(t *testing.T) {
 	f := newFake(time.Hour)
 	rows := validRows(5, "D")
-	rows[1].Device.GroupTag = "NEWTAG"
+	rows[1].GroupTag = "NEWTAG"
 	f.devices["D0000"] = AutopilotDevice{ID: "d0", Serial: "D0000", GroupTag: "TAG"}
 	f.devices["D0001"] = AutopilotDevice{ID: "d1", Serial: "D0001", GroupTag: "OLD"}
-	f.imports["x"] = &fakeRecord{rec: ImportRecord{ID: "x", Serial: "d0002", Status: ImportUnknown}, created: time.Now()}
-	f.imports["y"] = &fakeRecord{rec: ImportRecord{ID: "y", Serial: "D0003", Status: ImportError, ErrorCode: 802}, created: time.Now()}
+	f.imports["x"] = &fakeRecord{rec: ImportRecord{ID: "x", Serial: "d0002", Status: ImportUnknown}, created: f.clk.Now()}
+	f.imports["y"] = &fakeRecord{rec: ImportRecord{ID: "y", Serial: "D0003", Status: ImportError, ErrorCode: 802}, created: f.clk.Now()}
 	for _, threshold := range []int{1, 100} {
 		t.Run(fmt.Sprint("threshold ", threshold), func(t *testing.T) {
 			before := f.Stats()
@@ -202,11 +184,13 @@ func TestRunDryRun(t *testing.T) {
 			opts := fastOpts()
 			opts.DryRun = true
 			opts.LookupThreshold = threshold
-			if _, err := Run(context.Background(), f, rows, opts, c.emit); err != nil {
+			if _, err := runFake(context.Background(), f, rows, opts, c.emit); err != nil {
 				t.Fatal(err)
 			}
 			assertOneResultPerRow(t, rows, &c)
-			want := map[string]string{"D0000": ResultAlreadyRegistered, "D0001": ResultUpdate, "D0002": ResultPending, "D0003": ResultNew, "D0004": ResultNew}
+			// D0001 differs: without --update-existing the real run leaves it alone, and
+			// so does the plan.
+			want := map[string]string{"D0000": ResultAlreadyRegistered, "D0001": ResultAlreadyRegistered, "D0002": ResultPending, "D0003": ResultNew, "D0004": ResultNew}
 			for s, w := range want {
 				if got := resultOf(&c, s); got.Result != w {
 					t.Errorf("%s: %+v, want %s", s, got, w)
@@ -221,7 +205,7 @@ func TestRunDryRun(t *testing.T) {
 		var c collector
 		opts := fastOpts()
 		opts.DryRun, opts.Offline = true, true
-		if _, err := Run(context.Background(), nil, rows, opts, c.emit); err != nil {
+		if _, err := runFake(context.Background(), nil, rows, opts, c.emit); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range c.out {
@@ -242,7 +226,7 @@ func TestRunUpdateExisting(t *testing.T) {
 			var c collector
 			opts := fastOpts()
 			opts.UpdateExisting = update
-			if _, err := Run(context.Background(), f, rows, opts, c.emit); err != nil {
+			if _, err := runFake(context.Background(), f, rows, opts, c.emit); err != nil {
 				t.Fatal(err)
 			}
 			d0, d1 := resultOf(&c, "U0000"), resultOf(&c, "U0001")
@@ -288,7 +272,7 @@ func TestRunAmbiguousPostIsReconciled(t *testing.T) {
 			var c collector
 			opts := fastOpts()
 			opts.ChunkSize = 5
-			if _, err := Run(context.Background(), f, rows, opts, c.emit); err != nil {
+			if _, err := runFake(context.Background(), f, rows, opts, c.emit); err != nil {
 				t.Fatal(err)
 			}
 			assertOneResultPerRow(t, rows, &c)
@@ -327,7 +311,7 @@ func TestRunThrottledAndBadRequestChunks(t *testing.T) {
 		}
 		rows := validRows(4, "T")
 		var c collector
-		if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+		if _, err := runFake(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range c.out {
@@ -348,7 +332,7 @@ func TestRunThrottledAndBadRequestChunks(t *testing.T) {
 		}
 		rows := validRows(8, "B")
 		var c collector
-		if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+		if _, err := runFake(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
 			t.Fatal(err)
 		}
 		assertOneResultPerRow(t, rows, &c)
@@ -372,7 +356,7 @@ func TestRunThrottledAndBadRequestChunks(t *testing.T) {
 		f.importHook = func(items []ImportItem, created bool) error {
 			return &APIError{StatusCode: 403, Code: "Forbidden"}
 		}
-		_, err := Run(context.Background(), f, validRows(3, "F"), fastOpts(), nil)
+		_, err := runFake(context.Background(), f, validRows(3, "F"), fastOpts(), nil)
 		if !IsAuth(err) {
 			t.Fatalf("err = %v, want auth", err)
 		}
@@ -384,7 +368,7 @@ func TestRunTimeoutThenResumeFromJournal(t *testing.T) {
 	jpath := filepath.Join(dir, "j.jsonl")
 	f := newFake(400 * time.Millisecond)
 	rows := validRows(6, "W")
-	jn, err := OpenJournal(jpath)
+	jn, err := OpenJournal(jpath, Binding{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +376,7 @@ func TestRunTimeoutThenResumeFromJournal(t *testing.T) {
 	opts := fastOpts()
 	opts.Wait = 100 * time.Millisecond
 	opts.Journal = jn
-	sum, err := Run(context.Background(), f, rows, opts, c.emit)
+	sum, err := runFake(context.Background(), f, rows, opts, c.emit)
 	jn.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -405,8 +389,8 @@ func TestRunTimeoutThenResumeFromJournal(t *testing.T) {
 	if len(sum.Leftover) != 6 {
 		t.Errorf("leftover %v", sum.Leftover)
 	}
-	time.Sleep(400 * time.Millisecond)
-	jn, err = OpenJournal(jpath)
+	f.clk.Advance(400 * time.Millisecond)
+	jn, err = OpenJournal(jpath, Binding{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +398,7 @@ func TestRunTimeoutThenResumeFromJournal(t *testing.T) {
 	var c2 collector
 	opts.Wait = 5 * time.Second
 	opts.Journal = jn
-	sum, err = Run(context.Background(), f, rows, opts, c2.emit)
+	sum, err = runFake(context.Background(), f, rows, opts, c2.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,11 +423,11 @@ func TestRunResumesAmbiguousIntent(t *testing.T) {
 	jpath := filepath.Join(dir, "j.jsonl")
 	f := newFake(0)
 	rows := validRows(3, "K")
-	jn, err := OpenJournal(jpath)
+	jn, err := OpenJournal(jpath, Binding{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := jn.Append(JournalEntry{Type: JournalIntent, Chunk: "old-1", Serials: []string{"K0000", "K0001"}}); err != nil {
+	if err := jn.Append(JournalEntry{Type: JournalIntent, Chunk: "old-1", Serials: []string{"K0000", "K0001"}, Format: journalFormat}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Import(context.Background(), []ImportItem{{Serial: "K0000"}}); err != nil { // K0001's POST never arrived
@@ -452,7 +436,7 @@ func TestRunResumesAmbiguousIntent(t *testing.T) {
 	var c collector
 	opts := fastOpts()
 	opts.Journal = jn
-	if _, err := Run(context.Background(), f, rows, opts, c.emit); err != nil {
+	if _, err := runFake(context.Background(), f, rows, opts, c.emit); err != nil {
 		t.Fatal(err)
 	}
 	jn.Close()
@@ -469,9 +453,9 @@ func TestRunResumesAmbiguousIntent(t *testing.T) {
 
 func TestRunForeignPendingIsPolledNotDeleted(t *testing.T) {
 	f := newFake(30 * time.Millisecond)
-	f.imports["foreign"] = &fakeRecord{rec: ImportRecord{ID: "foreign", Serial: "P0000", Status: ImportUnknown}, created: time.Now()}
+	f.imports["foreign"] = &fakeRecord{rec: ImportRecord{ID: "foreign", Serial: "P0000", Status: ImportUnknown}, created: f.clk.Now()}
 	var c collector
-	if _, err := Run(context.Background(), f, validRows(1, "P"), fastOpts(), c.emit); err != nil {
+	if _, err := runFake(context.Background(), f, validRows(1, "P"), fastOpts(), c.emit); err != nil {
 		t.Fatal(err)
 	}
 	if d := resultOf(&c, "P0000"); d.Result != ResultRegistered || d.ImportID != "foreign" {
@@ -508,14 +492,14 @@ func TestRunSync(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(0)
-			f.sync.LastSync = time.Now().Add(-tt.last)
+			f.sync.LastSync = f.clk.Now().Add(-tt.last)
 			if tt.lastManual > 0 {
-				f.sync.LastManualSync = time.Now().Add(-tt.lastManual)
+				f.sync.LastManualSync = f.clk.Now().Add(-tt.lastManual)
 			}
 			f.syncErr = tt.syncErr
 			opts := fastOpts()
 			opts.NoSync = tt.noSync
-			sum, err := Run(context.Background(), f, validRows(2, "S"), opts, nil)
+			sum, err := runFake(context.Background(), f, validRows(2, "S"), opts, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -528,7 +512,7 @@ func TestRunSync(t *testing.T) {
 
 func TestRunCancelled(t *testing.T) {
 	dir := t.TempDir()
-	jn, err := OpenJournal(filepath.Join(dir, "j.jsonl"))
+	jn, err := OpenJournal(filepath.Join(dir, "j.jsonl"), Binding{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +532,7 @@ func TestRunCancelled(t *testing.T) {
 		}
 		return nil
 	}
-	sum, err := Run(ctx, f, validRows(100, "C"), opts, nil)
+	sum, err := runFake(ctx, f, validRows(100, "C"), opts, nil)
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("err = %v", err)
 	}
@@ -586,7 +570,7 @@ func TestRunStoppedEmitsEveryRow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"))
+			jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"), Binding{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -611,13 +595,9 @@ func TestRunStoppedEmitsEveryRow(t *testing.T) {
 				}
 				return nil
 			}
-			// Rows: 3 invalid ones among 60 valid devices.
 			rows := validRows(60, "T")
-			for i := 0; i < 3; i++ {
-				rows = append(rows, mapping.Result{File: "in.csv", Line: 1000 + i, Serial: fmt.Sprintf("BAD%d", i), Status: mapping.StatusInvalid})
-			}
 			var c collector
-			sum, err := Run(ctx, f, rows, opts, c.emit)
+			sum, err := runFake(ctx, f, rows, opts, c.emit)
 			if !tt.wantErr(err) {
 				t.Fatalf("err = %v", err)
 			}
@@ -653,8 +633,8 @@ func TestRunStoppedEmitsEveryRow(t *testing.T) {
 			if total != len(rows) {
 				t.Errorf("summary counts %d results for %d rows", total, len(rows))
 			}
-			if counts[ResultInterrupted] < 50 || counts[ResultInvalid] != 3 {
-				t.Errorf("results %v, want 3 invalid and most devices interrupted", counts)
+			if counts[ResultInterrupted] < 50 {
+				t.Errorf("results %v, want most devices interrupted", counts)
 			}
 			if withID == 0 {
 				t.Error("no interrupted row names its import record")
@@ -672,7 +652,7 @@ func TestRunPollingIsFrugal(t *testing.T) {
 	opts := fastOpts()
 	opts.ChunkSize = 50
 	opts.PollMin, opts.PollMax = 50*time.Millisecond, 400*time.Millisecond
-	sum, err := Run(context.Background(), f, rows, opts, nil)
+	sum, err := runFake(context.Background(), f, rows, opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -691,7 +671,7 @@ func TestRunPollingIsFrugal(t *testing.T) {
 // TestRunJournalFinals: a device whose import completed in an earlier, unfinished run is
 // reported from the journal; if it has been deregistered since, it is imported again.
 func TestRunJournalFinals(t *testing.T) {
-	jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"))
+	jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"), Binding{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -712,7 +692,7 @@ func TestRunJournalFinals(t *testing.T) {
 	var c collector
 	opts := fastOpts()
 	opts.Journal = jn
-	if _, err := Run(context.Background(), f, validRows(3, "J"), opts, c.emit); err != nil {
+	if _, err := runFake(context.Background(), f, validRows(3, "J"), opts, c.emit); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{"J0000": ResultRegistered, "J0001": ResultRegistered, "J0002": ResultRejected}
@@ -751,7 +731,7 @@ func TestRunResumesAmbiguousRepostAfterStorageError(t *testing.T) {
 	if _, err := f.Import(ctx, []ImportItem{{Serial: "K0000"}}); err != nil {
 		t.Fatal(err)
 	}
-	jn, err := OpenJournal(jpath)
+	jn, err := OpenJournal(jpath, Binding{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -760,7 +740,7 @@ func TestRunResumesAmbiguousRepostAfterStorageError(t *testing.T) {
 		JournalEntry{Type: JournalPosted, Chunk: "old-1", Serials: []string{"K0000"}, IDs: map[string]string{"K0000": rec.ID}},
 		JournalEntry{Type: JournalFinal, ID: rec.ID, Serial: "K0000", Status: ImportError, ErrorCode: 640, ErrorName: "StorageError"},
 		JournalEntry{Type: JournalDeleted, ID: rec.ID, Serial: "K0000"},
-		JournalEntry{Type: JournalIntent, Chunk: "old-2", Serials: []string{"K0000"}},
+		JournalEntry{Type: JournalIntent, Chunk: "old-2", Serials: []string{"K0000"}, Format: journalFormat},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -768,7 +748,7 @@ func TestRunResumesAmbiguousRepostAfterStorageError(t *testing.T) {
 	var c collector
 	opts := fastOpts()
 	opts.Journal = jn
-	if _, err := Run(ctx, f, rows, opts, c.emit); err != nil {
+	if _, err := runFake(ctx, f, rows, opts, c.emit); err != nil {
 		t.Fatal(err)
 	}
 	st := jn.State()
@@ -796,7 +776,7 @@ func TestRunReconcileIgnoresRecordsThatExistedBefore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Millisecond)
+	f.clk.Advance(10 * time.Millisecond)
 	if rec, _ := f.GetImported(context.Background(), old[0].ID); rec.ErrorCode != 808 {
 		t.Fatalf("setup: %+v", rec)
 	}
@@ -810,7 +790,7 @@ func TestRunReconcileIgnoresRecordsThatExistedBefore(t *testing.T) {
 	}
 	rows := validRows(2, "A")
 	var c collector
-	if _, err := Run(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+	if _, err := runFake(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
 		t.Fatal(err)
 	}
 	assertOneResultPerRow(t, rows, &c)
@@ -851,7 +831,7 @@ func TestRunStopsWhenTheCredentialFails(t *testing.T) {
 	opts.ChunkSize = 5
 	opts.Concurrency = 1
 	start := time.Now()
-	_, err := Run(context.Background(), f, rows, opts, (&collector{}).emit)
+	_, err := runFake(context.Background(), f, rows, opts, (&collector{}).emit)
 	if !IsAuth(err) {
 		t.Fatalf("err = %v, want an authentication failure", err)
 	}
@@ -883,19 +863,21 @@ func TestRunAmbiguousLeftoverOutsideTheInput(t *testing.T) {
 			} else if err := f.DeleteImported(ctx, foreign[0].ID); err != nil {
 				t.Fatal(err)
 			}
-			jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"))
+			jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"), Binding{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer jn.Close()
-			if err := jn.Append(JournalEntry{Type: JournalIntent, Chunk: "old-1", Serials: []string{"Z0000"}}); err != nil {
+			// The intent names the records of Z0000 that existed before its POST.
+			if err := jn.Append(JournalEntry{Type: JournalIntent, Chunk: "old-1", Serials: []string{"Z0000"}, Format: journalFormat,
+				Before: map[string][]string{"Z0000": {foreign[0].ID}}}); err != nil {
 				t.Fatal(err)
 			}
 			opts := fastOpts()
 			opts.Journal = jn
 			rows := validRows(2, "Y")
 			var c collector
-			if _, err := Run(ctx, f, rows, opts, c.emit); err != nil {
+			if _, err := runFake(ctx, f, rows, opts, c.emit); err != nil {
 				t.Fatal(err)
 			}
 			assertOneResultPerRow(t, rows, &c)
@@ -928,7 +910,7 @@ func TestRunStorageErrorAtTheDeadlineIsNotPostedAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var c collector
-	sum, err := Run(ctx, f, rows, opts, c.emit)
+	sum, err := runFake(ctx, f, rows, opts, c.emit)
 	if err != nil {
 		t.Fatalf("run: %v (hung until the context expired?)", err)
 	}
@@ -954,9 +936,9 @@ func TestRunForeignStorageErrorIsNotCalledRepeated(t *testing.T) {
 	// A foreign record (e.g. of a run whose journal was lost) ended with 640: it is not
 	// deleted nor replaced, so the hint must not claim the error happened several times.
 	f := newFake(30 * time.Millisecond)
-	f.imports["foreign"] = &fakeRecord{rec: ImportRecord{ID: "foreign", Serial: "S0000", Status: ImportUnknown}, created: time.Now(), code: 640}
+	f.imports["foreign"] = &fakeRecord{rec: ImportRecord{ID: "foreign", Serial: "S0000", Status: ImportUnknown}, created: f.clk.Now(), code: 640}
 	var c collector
-	if _, err := Run(context.Background(), f, validRows(1, "S"), fastOpts(), c.emit); err != nil {
+	if _, err := runFake(context.Background(), f, validRows(1, "S"), fastOpts(), c.emit); err != nil {
 		t.Fatal(err)
 	}
 	d := resultOf(&c, "S0000")

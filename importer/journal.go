@@ -9,10 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/apimport/apimport/internal/serial"
 )
 
 // Journal entry types, in the order a device goes through them.
@@ -23,7 +26,15 @@ const (
 	JournalAdopt   = "adopt"   // an ambiguous POST was reconciled: this record is ours
 	JournalFinal   = "final"   // a record reached complete/error
 	JournalDeleted = "deleted" // a record was deleted (clean-up)
+	// JournalTenant binds the journal to one tenant and cloud: the first entry of a
+	// journal since format 2.
+	JournalTenant = "tenant"
 )
+
+// journalFormat is the format of the entries this version writes. Format 2 added the
+// tenant entry and an intent's Before; a format-1 journal is migrated on open (the
+// tenant entry is added; its intents adopt only processing records, see adoptable).
+const journalFormat = 2
 
 // JournalEntry is one line of the journal (JSON Lines). It never holds a hash or a secret.
 type JournalEntry struct {
@@ -39,6 +50,27 @@ type JournalEntry struct {
 	ErrorName      string            `json:"error_name,omitempty"`
 	RegistrationID string            `json:"registration_id,omitempty"`
 	Message        string            `json:"message,omitempty"`
+	// Before (intent): per serial key, the import records of that serial that were in
+	// the tenant before the POST; none of them can be its outcome.
+	Before map[string][]string `json:"before,omitempty"`
+	Format int                 `json:"format,omitempty"` // intent and tenant entries
+	Tenant string              `json:"tenant,omitempty"` // tenant entry
+	Cloud  string              `json:"cloud,omitempty"`  // tenant entry
+}
+
+// Intent is a POST whose outcome the journal does not know.
+type Intent struct {
+	Chunk  string
+	Time   time.Time
+	Before []string // import record ids of the serial before the POST; nil in format 1
+}
+
+func (in Intent) existed(id string) bool { return slices.Contains(in.Before, id) }
+
+// Binding is the tenant and cloud a journal belongs to.
+type Binding struct {
+	Tenant string
+	Cloud  string // "" is the global cloud
 }
 
 // OwnedRecord is an import record this tool created, as the journal knows it.
@@ -55,9 +87,46 @@ type OwnedRecord struct {
 type JournalState struct {
 	// Records are the import records created by this tool, by id.
 	Records map[string]*OwnedRecord
-	// Ambiguous maps a serial key (see SerialKey) to the chunk id of an intent that has no
-	// outcome: the POST may or may not have created a record.
-	Ambiguous map[string]string
+	// Ambiguous maps a serial key (serial.Key) to the intent that has no outcome: the
+	// POST may or may not have created a record.
+	Ambiguous map[string]Intent
+	// Binding is the tenant the journal belongs to (zero for a format-1 journal).
+	Binding Binding
+}
+
+func emptyJournalState() JournalState {
+	return JournalState{Records: map[string]*OwnedRecord{}, Ambiguous: map[string]Intent{}}
+}
+
+// countOwned is the number of records the journal owns for a serial key.
+func (s JournalState) countOwned(key string) int {
+	n := 0
+	for _, r := range s.Records {
+		if serial.Key(r.Serial) == key {
+			n++
+		}
+	}
+	return n
+}
+
+// sortedIDs returns the owned record ids in creation order.
+func (s JournalState) sortedIDs() []string {
+	ids := make([]string, 0, len(s.Records))
+	for id := range s.Records {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(a, b int) bool { return s.Records[ids[a]].Seq < s.Records[ids[b]].Seq })
+	return ids
+}
+
+// sortedAmbiguous returns the serial keys of the unconfirmed intents, sorted.
+func (s JournalState) sortedAmbiguous() []string {
+	keys := make([]string, 0, len(s.Ambiguous))
+	for k := range s.Ambiguous {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Open reports whether the state still has work: records not deleted or ambiguous intents.
@@ -77,7 +146,7 @@ func (s JournalState) Open() bool {
 func (s JournalState) Latest(key string) *OwnedRecord {
 	var best *OwnedRecord
 	for _, r := range s.Records {
-		if SerialKey(r.Serial) == key && (best == nil || r.Seq > best.Seq) {
+		if serial.Key(r.Serial) == key && (best == nil || r.Seq > best.Seq) {
 			best = r
 		}
 	}
@@ -98,24 +167,31 @@ func (s JournalState) Leftovers() []string {
 
 func (s *JournalState) apply(e JournalEntry, seq int) {
 	switch e.Type {
+	case JournalTenant:
+		s.Binding = Binding{Tenant: e.Tenant, Cloud: e.Cloud}
 	case JournalIntent:
 		for _, sn := range e.Serials {
-			s.Ambiguous[SerialKey(sn)] = e.Chunk
+			k := serial.Key(sn)
+			in := Intent{Chunk: e.Chunk, Time: e.Time}
+			if e.Format >= 2 {
+				in.Before = append([]string{}, e.Before[k]...)
+			}
+			s.Ambiguous[k] = in
 		}
 	case JournalPosted, JournalAbandon:
 		for _, sn := range e.Serials {
-			if s.Ambiguous[SerialKey(sn)] == e.Chunk {
-				delete(s.Ambiguous, SerialKey(sn))
+			if s.Ambiguous[serial.Key(sn)].Chunk == e.Chunk {
+				delete(s.Ambiguous, serial.Key(sn))
 			}
 		}
 		for sn, id := range e.IDs {
-			if s.Ambiguous[SerialKey(sn)] == e.Chunk {
-				delete(s.Ambiguous, SerialKey(sn))
+			if s.Ambiguous[serial.Key(sn)].Chunk == e.Chunk {
+				delete(s.Ambiguous, serial.Key(sn))
 			}
 			s.Records[id] = &OwnedRecord{ID: id, Serial: sn, Seq: seq}
 		}
 	case JournalAdopt:
-		delete(s.Ambiguous, SerialKey(e.Serial))
+		delete(s.Ambiguous, serial.Key(e.Serial))
 		if e.ID != "" {
 			if _, ok := s.Records[e.ID]; !ok {
 				s.Records[e.ID] = &OwnedRecord{ID: e.ID, Serial: e.Serial, Seq: seq}
@@ -136,10 +212,6 @@ func (s *JournalState) apply(e JournalEntry, seq int) {
 		}
 	}
 }
-
-// SerialKey is how serials are compared: trimmed and upper-cased (Graph matches serials
-// case-insensitively).
-func SerialKey(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
 
 // Journal is the crash-safe, append-only record of remote writes (JSON Lines, mode 0600).
 // Every entry is fsynced before Append returns; intents are appended before the POST they
@@ -177,7 +249,12 @@ func DefaultJournalPath(tenant string) (string, error) {
 // mode 0700) when missing. A second concurrent open fails with an error wrapping
 // ErrJournalLocked that names the holder's pid. A torn last line (a crash mid-write) is
 // ignored; any other unreadable line is an error naming path and line.
-func OpenJournal(path string) (*Journal, error) {
+//
+// A journal belongs to one tenant and cloud (b): a journal of another one is refused
+// with an error wrapping ErrJournalTenant, so that its records are never taken for
+// gone; a journal without a tenant (new, or written by a version before format 2) is
+// bound to b.
+func OpenJournal(path string, b Binding) (*Journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating the journal directory: %w", err)
 	}
@@ -185,7 +262,7 @@ func OpenJournal(path string) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{path: path, lock: lock, state: JournalState{Records: map[string]*OwnedRecord{}, Ambiguous: map[string]string{}}}
+	j := &Journal{path: path, lock: lock, state: emptyJournalState()}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		unlockFile(lock)
@@ -210,7 +287,24 @@ func OpenJournal(path string) (*Journal, error) {
 		return nil, fmt.Errorf("opening the journal: %w", err)
 	}
 	j.f = f
+	if err := checkBinding(path, j.state.Binding, b); err != nil {
+		j.Close()
+		return nil, err
+	}
+	if j.state.Binding.Tenant == "" && b.Tenant != "" {
+		if err := j.Append(JournalEntry{Type: JournalTenant, Tenant: b.Tenant, Cloud: b.Cloud, Format: journalFormat}); err != nil {
+			j.Close()
+			return nil, err
+		}
+	}
 	return j, nil
+}
+
+func cloudName(c string) string {
+	if c == "" {
+		return "global"
+	}
+	return strings.ToLower(c)
 }
 
 // replay reads every entry and returns the offset after the last complete line.
@@ -243,9 +337,10 @@ func (j *Journal) replay(r io.Reader) (int64, error) {
 }
 
 // ReadJournal replays the journal at path without locking or changing it (for dry runs).
-// A missing file is an empty state.
-func ReadJournal(path string) (JournalState, error) {
-	j := &Journal{path: path, state: JournalState{Records: map[string]*OwnedRecord{}, Ambiguous: map[string]string{}}}
+// A missing file is an empty state; a journal of another tenant than b is refused like
+// by OpenJournal.
+func ReadJournal(path string, b Binding) (JournalState, error) {
+	j := &Journal{path: path, state: emptyJournalState()}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return j.state, nil
@@ -257,7 +352,22 @@ func ReadJournal(path string) (JournalState, error) {
 	if _, err := j.replay(f); err != nil {
 		return j.state, err
 	}
+	if err := checkBinding(path, j.state.Binding, b); err != nil {
+		return j.state, err
+	}
 	return j.state, nil
+}
+
+// checkBinding refuses a journal bound to another tenant or cloud than b.
+func checkBinding(path string, have, b Binding) error {
+	if b.Tenant == "" || have.Tenant == "" {
+		return nil
+	}
+	if !strings.EqualFold(have.Tenant, b.Tenant) || cloudName(have.Cloud) != cloudName(b.Cloud) {
+		return fmt.Errorf("%w: %s is the journal of tenant %s (cloud %s), not of tenant %s (cloud %s)",
+			ErrJournalTenant, path, have.Tenant, cloudName(have.Cloud), b.Tenant, cloudName(b.Cloud))
+	}
+	return nil
 }
 
 // Path returns the journal's file name.
@@ -267,7 +377,7 @@ func (j *Journal) Path() string { return j.path }
 func (j *Journal) State() JournalState {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	c := JournalState{Records: make(map[string]*OwnedRecord, len(j.state.Records)), Ambiguous: make(map[string]string, len(j.state.Ambiguous))}
+	c := JournalState{Records: make(map[string]*OwnedRecord, len(j.state.Records)), Ambiguous: make(map[string]Intent, len(j.state.Ambiguous)), Binding: j.state.Binding}
 	for k, v := range j.state.Records {
 		cp := *v
 		c.Records[k] = &cp
@@ -328,35 +438,7 @@ func (j *Journal) Compact() error {
 	if j.f == nil {
 		return errors.New("journal is closed")
 	}
-	var keep []JournalEntry
-	now := time.Now().UTC()
-	byChunk := map[string][]string{}
-	for sn, ch := range j.state.Ambiguous {
-		byChunk[ch] = append(byChunk[ch], sn)
-	}
-	chunks := make([]string, 0, len(byChunk))
-	for ch := range byChunk {
-		chunks = append(chunks, ch)
-	}
-	sort.Strings(chunks)
-	for _, ch := range chunks {
-		sort.Strings(byChunk[ch])
-		keep = append(keep, JournalEntry{Type: JournalIntent, Time: now, Chunk: ch, Serials: byChunk[ch]})
-	}
-	recs := make([]*OwnedRecord, 0, len(j.state.Records))
-	for _, r := range j.state.Records {
-		if !r.Deleted {
-			recs = append(recs, r)
-		}
-	}
-	sort.Slice(recs, func(a, b int) bool { return recs[a].Seq < recs[b].Seq })
-	for _, r := range recs {
-		keep = append(keep, JournalEntry{Type: JournalAdopt, Time: now, ID: r.ID, Serial: r.Serial})
-		if r.Final {
-			keep = append(keep, JournalEntry{Type: JournalFinal, Time: now, ID: r.ID, Serial: r.Serial, Status: r.Record.Status,
-				ErrorCode: r.Record.ErrorCode, ErrorName: r.Record.ErrorName, RegistrationID: r.Record.RegistrationID})
-		}
-	}
+	keep := j.state.entries(time.Now().UTC())
 	var buf bytes.Buffer
 	for _, e := range keep {
 		b, _ := json.Marshal(e)
@@ -365,31 +447,109 @@ func (j *Journal) Compact() error {
 	}
 	// Write the compacted copy beside the journal and rename it over, so a crash leaves
 	// either the old or the new journal.
-	tmp := j.path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+	if err := writeFileAtomic(j.path, buf.Bytes()); err != nil {
 		return fmt.Errorf("compacting the journal: %w", err)
-	}
-	if tf, err := os.OpenFile(tmp, os.O_RDWR, 0o600); err == nil {
-		_ = tf.Sync()
-		tf.Close()
 	}
 	j.f.Close()
 	j.f = nil
-	if err := os.Rename(tmp, j.path); err != nil {
-		return fmt.Errorf("compacting the journal: %w", err)
-	}
 	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("reopening the journal: %w", err)
 	}
 	j.f = f
-	st := JournalState{Records: map[string]*OwnedRecord{}, Ambiguous: map[string]string{}}
+	st := emptyJournalState()
 	j.seq = 0
 	for _, e := range keep {
 		j.seq++
 		st.apply(e, j.seq)
 	}
 	j.state = st
+	return nil
+}
+
+// entries is the shortest journal that replays to s: the tenant, the open intents, and
+// the records not deleted.
+func (s JournalState) entries(now time.Time) []JournalEntry {
+	var keep []JournalEntry
+	if s.Binding.Tenant != "" {
+		keep = append(keep, JournalEntry{Type: JournalTenant, Time: now, Tenant: s.Binding.Tenant, Cloud: s.Binding.Cloud, Format: journalFormat})
+	}
+	type chunkKey struct {
+		chunk string
+		v2    bool
+	}
+	byChunk := map[chunkKey][]string{}
+	intents := map[chunkKey]Intent{}
+	for sn, in := range s.Ambiguous {
+		k := chunkKey{in.Chunk, in.Before != nil}
+		byChunk[k] = append(byChunk[k], sn)
+		intents[k] = in
+	}
+	chunks := make([]chunkKey, 0, len(byChunk))
+	for k := range byChunk {
+		chunks = append(chunks, k)
+	}
+	sort.Slice(chunks, func(a, b int) bool {
+		return chunks[a].chunk < chunks[b].chunk || chunks[a].chunk == chunks[b].chunk && chunks[b].v2
+	})
+	for _, k := range chunks {
+		sns := byChunk[k]
+		sort.Strings(sns)
+		e := JournalEntry{Type: JournalIntent, Time: intents[k].Time, Chunk: k.chunk, Serials: sns}
+		if k.v2 {
+			e.Format = journalFormat
+			for _, sn := range sns {
+				if b := s.Ambiguous[sn].Before; len(b) > 0 {
+					if e.Before == nil {
+						e.Before = map[string][]string{}
+					}
+					e.Before[sn] = b
+				}
+			}
+		}
+		keep = append(keep, e)
+	}
+	for _, id := range s.sortedIDs() {
+		r := s.Records[id]
+		if r.Deleted {
+			continue
+		}
+		keep = append(keep, JournalEntry{Type: JournalAdopt, Time: now, ID: r.ID, Serial: r.Serial})
+		if r.Final {
+			keep = append(keep, JournalEntry{Type: JournalFinal, Time: now, ID: r.ID, Serial: r.Serial, Status: r.Record.Status,
+				ErrorCode: r.Record.ErrorCode, ErrorName: r.Record.ErrorName, RegistrationID: r.Record.RegistrationID})
+		}
+	}
+	return keep
+}
+
+// writeFileAtomic replaces path with data through a fresh temporary file in the same
+// folder (exclusive create, mode 0600, fsync, rename, fsync of the folder): a symlink
+// or another file at a temporary name is never followed or reused.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // not supported everywhere (Windows): best effort
+		d.Close()
+	}
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 
 func TestJournalReplay(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "j.jsonl")
-	j, err := OpenJournal(path)
+	j, err := OpenJournal(path, Binding{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestJournalReplay(t *testing.T) {
 	f.WriteString(`{"t":"posted","chunk":"c2","ids":{"D":"id`)
 	f.Close()
 
-	j, err = OpenJournal(path)
+	j, err = OpenJournal(path, Binding{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestJournalReplay(t *testing.T) {
 	if got := st.Leftovers(); strings.Join(got, ",") != "ib,ic" {
 		t.Errorf("leftovers %v", got)
 	}
-	if st.Ambiguous["D"] != "c2" || st.Ambiguous["E"] != "c2" || len(st.Ambiguous) != 2 {
+	if st.Ambiguous["D"].Chunk != "c2" || st.Ambiguous["E"].Chunk != "c2" || len(st.Ambiguous) != 2 {
 		t.Errorf("ambiguous %v", st.Ambiguous)
 	}
 	if r := st.Latest("B"); r == nil || !r.Final || r.Record.ErrorCode != 808 {
@@ -75,7 +75,7 @@ func TestJournalReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	st2 := j.State()
-	if strings.Join(st2.Leftovers(), ",") != "ib,ic,id" || len(st2.Ambiguous) != 1 || st2.Ambiguous["E"] != "c2" {
+	if strings.Join(st2.Leftovers(), ",") != "ib,ic,id" || len(st2.Ambiguous) != 1 || st2.Ambiguous["E"].Chunk != "c2" {
 		t.Errorf("after compact: leftovers %v ambiguous %v", st2.Leftovers(), st2.Ambiguous)
 	}
 	if r := st2.Latest("B"); r == nil || !r.Final || r.Record.ErrorCode != 808 {
@@ -105,7 +105,7 @@ func TestJournalCorruptLine(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{\"t\":\"intent\"}\nnot json\n{\"t\":\"intent\"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := OpenJournal(path)
+	_, err := OpenJournal(path, Binding{})
 	if err == nil || !strings.Contains(err.Error(), path+":2:") {
 		t.Fatalf("err = %v, want one naming %s:2", err, path)
 	}
@@ -113,11 +113,11 @@ func TestJournalCorruptLine(t *testing.T) {
 
 func TestJournalLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.jsonl")
-	j, err := OpenJournal(path)
+	j, err := OpenJournal(path, Binding{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = OpenJournal(path)
+	_, err = OpenJournal(path, Binding{})
 	if !errors.Is(err, ErrJournalLocked) {
 		t.Fatalf("second open: %v, want ErrJournalLocked", err)
 	}
@@ -125,7 +125,7 @@ func TestJournalLock(t *testing.T) {
 		t.Errorf("lock error does not name the holder: %v", err)
 	}
 	j.Close()
-	j2, err := OpenJournal(path)
+	j2, err := OpenJournal(path, Binding{})
 	if err != nil {
 		t.Fatalf("open after close: %v", err)
 	}

@@ -1,10 +1,7 @@
 package importer
 
 import (
-	"strings"
 	"time"
-
-	"github.com/apimport/apimport/mapping"
 )
 
 // Device results. Every input row ends in exactly one of them.
@@ -107,31 +104,6 @@ type RunSummary struct {
 	Final         time.Duration // from the start until every device had its result
 	Elapsed       time.Duration // the whole run, clean-up and sync included
 	Journal       string        // journal path, when one was used
-}
-
-// offlineResult converts a non-valid mapping result into its DeviceResult.
-func offlineResult(r mapping.Result) DeviceResult {
-	d := DeviceResult{File: r.File, Line: r.Line, Serial: r.Serial, DuplicateOf: r.DuplicateOf}
-	switch r.Status {
-	case mapping.StatusDuplicate:
-		d.Result = ResultDuplicate
-	case mapping.StatusConflict:
-		d.Result = ResultConflict
-	default:
-		d.Result = ResultInvalid
-	}
-	d.ErrorName = strings.Join(r.Codes, ",")
-	var msgs []string
-	for _, f := range r.Findings {
-		if !f.Warning {
-			msgs = append(msgs, f.Message)
-		}
-	}
-	d.Message = strings.Join(msgs, "; ")
-	if d.Result == ResultDuplicate && d.Message == "" && r.DuplicateOf != "" {
-		d.Message = "duplicate of " + r.DuplicateOf
-	}
-	return d
 }
 
 // classify maps a final import record to a result; retry is true for 640 (StorageError),

@@ -8,6 +8,22 @@ import (
 	"time"
 )
 
+// Item is one device the engine registers: a valid input row, already checked and
+// deduplicated by package mapping (one item per serial key).
+type Item struct {
+	File         string
+	Line         int
+	Serial       string
+	GroupTag     string
+	AssignedUser string // UPN, may be empty
+	ProductKey   string // 13-digit PKID or ""
+	Hardware     []byte // decoded hash bytes
+}
+
+func (it Item) importItem() ImportItem {
+	return ImportItem{Serial: it.Serial, GroupTag: it.GroupTag, AssignedUser: it.AssignedUser, ProductKey: it.ProductKey, Hardware: it.Hardware}
+}
+
 // ImportItem is one device to submit through the import action.
 type ImportItem struct {
 	Serial       string

@@ -12,11 +12,6 @@ func trimSerial(s string) string {
 	return strings.TrimFunc(s, func(r rune) bool { return r == 0 || unicode.IsSpace(r) })
 }
 
-// serialKey is the dedupe key of a serial: serials compare case-insensitively. Whether
-// Autopilot itself matches serials case-insensitively is UNCONFIRMED; folding case here
-// can only turn two registrations into a reported conflict, never hide a device.
-func serialKey(s string) string { return strings.ToUpper(s) }
-
 // isBlank reports whether s holds only whitespace (or NULs).
 func isBlank(s string) bool { return trimSerial(s) == "" }
 

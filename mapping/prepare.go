@@ -10,6 +10,7 @@ import (
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/internal/serial"
 )
 
 // More finding codes, added to the contract in mapping.go.
@@ -214,7 +215,7 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 		return p
 	}
 	r.Status = StatusValid
-	p.key = serialKey(r.Serial)
+	p.key = serial.Key(r.Serial)
 	p.ident = identityDigest(h.Identity())
 	p.dev = Device{
 		File:         r.File,
@@ -279,7 +280,7 @@ var identitySeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 func identityDigest(id hwhash.Identity) [16]byte {
 	var stack [256]byte
 	key := stack[:0]
-	for _, s := range [...]string{serialKey(trimSerial(id.Serial)), id.Manufacturer, id.Model, strings.ToLower(id.UUID), strings.ToLower(id.EKDigest)} {
+	for _, s := range [...]string{serial.Key(id.Serial), id.Manufacturer, id.Model, strings.ToLower(id.UUID), strings.ToLower(id.EKDigest)} {
 		key = strconv.AppendInt(key, int64(len(s)), 10)
 		key = append(key, ':')
 		key = append(key, s...)

@@ -3,20 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/apimport/apimport/graph"
 	"github.com/apimport/apimport/importer"
@@ -27,15 +21,7 @@ func init() { registerCommand(newImportCmd) }
 
 type importOptions struct {
 	rowFlags
-	auth           string
-	secretFile     string
-	certificate    string
-	tenantID       string
-	clientID       string
-	cloud          string
-	graphURL       string
-	authorityURL   string
-	caFile         string
+	authFlags
 	dryRun         bool
 	offline        bool
 	chunkSize      int
@@ -46,10 +32,8 @@ type importOptions struct {
 	journal        string
 	json           bool
 	report         string
-	expectTenant   string
 	maxDevices     int
 	pollMin        time.Duration
-	limits         graph.Limits
 }
 
 func newImportCmd(env *cliEnv) *cobra.Command {
@@ -80,9 +64,20 @@ device-code, azure-cli, environment. The application needs the Graph permission
 ` + graph.ReadPermission + `). --tenant-id and --client-id default to
 $AZURE_TENANT_ID and $AZURE_CLIENT_ID.
 
-Output: a table on stdout (text) or JSON Lines with --json: one
+The run ends when every device has its result: deleting the import records it
+created may take a fifth of that time more; what is left stays in the journal, and
+the next run with that journal deletes it first (or 'apimport cleanup').
+
+If any input file cannot be read, import sends nothing (exit 1): fix or remove the
+file named in the error, then run again. --report, --journal and the input files
+are checked before the first request.
+
+Output: a table on stdout in input order (aligned with a header on a terminal,
+tab-separated with a header line when piped) or JSON Lines with --json: one
 {"message_type":"device",...} per input row as soon as it is final, then one
-{"message_type":"summary",...}. Progress goes to stderr when it is a terminal.
+{"message_type":"summary",...} (with file_errors). --report FILE writes every field
+of the JSON device line as CSV, in input order. Progress goes to stderr: redrawn on
+a terminal, otherwise one line every 10 seconds.
 
 ` + exitCodesHelp,
 		Example: `  apimport import --dry-run --offline AutopilotHWID.csv
@@ -97,16 +92,8 @@ Output: a table on stdout (text) or JSON Lines with --json: one
 		},
 	}
 	opts.rowFlags.register(cmd)
+	opts.authFlags.register(cmd, "required unless --dry-run --offline")
 	f := cmd.Flags()
-	f.StringVar(&opts.auth, "auth", "", "authentication `mode`: "+strings.Join(graph.AuthModes, "|")+" (required unless --dry-run --offline)")
-	f.StringVar(&opts.secretFile, "client-secret-file", "", "read the client secret from `FILE` (default: $AZURE_CLIENT_SECRET)")
-	f.StringVar(&opts.certificate, "certificate", "", "client certificate `FILE` (PEM or PFX; password in $AZURE_CLIENT_CERTIFICATE_PASSWORD)")
-	f.StringVar(&opts.tenantID, "tenant-id", "", "Entra tenant `ID` (default: $AZURE_TENANT_ID)")
-	f.StringVar(&opts.clientID, "client-id", "", "application (client) `ID` (default: $AZURE_CLIENT_ID)")
-	f.StringVar(&opts.cloud, "cloud", "", "Microsoft cloud: "+strings.Join(graph.CloudNames(), "|")+" (default global)")
-	f.StringVar(&opts.graphURL, "graph-url", "", "Graph root `URL` override (private endpoint, emulator)")
-	f.StringVar(&opts.authorityURL, "authority-url", "", "Entra authority `URL` override")
-	f.StringVar(&opts.caFile, "ca-file", "", "extra trusted CA certificates (PEM `FILE`), e.g. for a TLS-inspecting proxy")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "plan only: read the tenant, write nothing")
 	f.BoolVar(&opts.offline, "offline", false, "with --dry-run: do not contact the tenant at all")
 	f.IntVar(&opts.chunkSize, "chunk-size", importer.DefaultChunkSize, fmt.Sprintf("devices per import request (1-%d)", importer.MaxChunkSize))
@@ -117,15 +104,9 @@ Output: a table on stdout (text) or JSON Lines with --json: one
 	f.StringVar(&opts.journal, "journal", "", "journal `FILE` (default: <user config dir>/apimport/journal-<tenant>.jsonl)")
 	f.BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
 	f.StringVar(&opts.report, "report", "", "also write the results as CSV to `FILE` (mode 0600)")
-	f.StringVar(&opts.expectTenant, "expect-tenant", "", "refuse to run unless the token is for this tenant `ID`")
 	f.IntVar(&opts.maxDevices, "max-devices", 0, "refuse to import more than `N` devices (0: no limit)")
 	f.DurationVar(&opts.pollMin, "poll-min", 0, "shortest poll interval (default 2s; for tests and rehearsals)")
-	f.IntVar(&opts.limits.Writes, "write-limit", 0, "client write budget per throttle window (default 100)")
-	f.IntVar(&opts.limits.Requests, "request-limit", 0, "client request budget per throttle window (default 1000)")
-	f.DurationVar(&opts.limits.Window, "throttle-window", 0, "client throttle window (default 20s)")
-	for _, name := range []string{"poll-min", "write-limit", "request-limit", "throttle-window"} {
-		_ = f.MarkHidden(name)
-	}
+	_ = f.MarkHidden("poll-min")
 	return cmd
 }
 
@@ -133,11 +114,8 @@ func (o *importOptions) validate(cmd *cobra.Command) error {
 	if o.offline && !o.dryRun {
 		return usageErrorf("--offline works only with --dry-run (an import needs the tenant)")
 	}
-	if o.auth == "" && !(o.dryRun && o.offline) {
-		return &exitError{code: exitUsage, msg: "--auth is required", hint: "choose one of " + strings.Join(graph.AuthModes, ", ") + ", or plan offline with --dry-run --offline"}
-	}
-	if o.auth != "" && !slices.Contains(graph.AuthModes, o.auth) {
-		return usageErrorf("--auth %q is not one of %s", o.auth, strings.Join(graph.AuthModes, ", "))
+	if err := o.authFlags.validate(!(o.dryRun && o.offline), ", or plan offline with --dry-run --offline"); err != nil {
+		return err
 	}
 	if o.chunkSize < 1 || o.chunkSize > importer.MaxChunkSize {
 		return usageErrorf("--chunk-size must be between 1 and %d", importer.MaxChunkSize)
@@ -151,17 +129,13 @@ func (o *importOptions) validate(cmd *cobra.Command) error {
 	if o.maxDevices < 0 {
 		return usageErrorf("--max-devices must not be negative")
 	}
-	if o.secretFile != "" && o.auth != graph.AuthClientSecret {
-		return usageErrorf("--client-secret-file can't be combined with --auth %s", o.auth)
+	if err := checkWritable("--report", o.report); err != nil {
+		return err
 	}
-	if o.certificate != "" && o.auth != graph.AuthCertificate {
-		return usageErrorf("--certificate can't be combined with --auth %s", o.auth)
-	}
-	if o.tenantID == "" {
-		o.tenantID = os.Getenv("AZURE_TENANT_ID")
-	}
-	if o.clientID == "" {
-		o.clientID = os.Getenv("AZURE_CLIENT_ID")
+	if o.journal != "" {
+		if st, err := os.Stat(o.journal); err == nil && st.IsDir() {
+			return usageErrorf("--journal %s is a folder: name a file", o.journal)
+		}
 	}
 	return nil
 }
@@ -178,19 +152,20 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 	}
 	printFileErrors(env.stderr, rep.FileErrors)
 	if len(rep.FileErrors) > 0 {
-		return &exitError{code: exitFatal, msg: "nothing was imported because some input could not be read",
+		return &exitError{code: exitFatal, msg: fmt.Sprintf("nothing was imported because %s could not be read", plural(len(rep.FileErrors), "input file")),
 			hint: "fix or remove the files named above and run again"}
 	}
 	if o.maxDevices > 0 && rep.Summary.Devices > o.maxDevices {
 		return &exitError{code: exitUsage, msg: fmt.Sprintf("%d devices to register exceed --max-devices %d", rep.Summary.Devices, o.maxDevices),
 			hint: "raise --max-devices if this is intended"}
 	}
+	offline, items := splitResults(rep.Results)
 
 	eopts := importer.Options{DryRun: o.dryRun, Offline: o.offline, ChunkSize: o.chunkSize, Concurrency: o.concurrency,
 		Wait: o.wait, UpdateExisting: o.updateExisting, NoSync: o.noSync, PollMin: o.pollMin}
 	var svc importer.Service
 	if !o.offline {
-		client, info, err := connect(env, o)
+		client, info, err := o.connect(env, o.dryRun)
 		if err != nil {
 			return err
 		}
@@ -200,325 +175,160 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 		if o.dryRun {
 			fmt.Fprintln(env.stderr, "apimport: dry run: read-only requests, nothing is written")
 		}
-		path := o.journal
-		if path == "" {
-			if path, err = importer.DefaultJournalPath(info.TenantID); err != nil {
-				return &exitError{code: exitFatal, msg: err.Error(), hint: "name a journal file with --journal"}
-			}
+		jn, st, err := o.openJournal(env, info.TenantID)
+		if err != nil {
+			return err
 		}
-		if o.dryRun {
-			// Read-only: tells this tool's unfinished imports from other tools'.
-			st, err := importer.ReadJournal(path)
-			if err != nil {
-				return &exitError{code: exitFatal, msg: err.Error()}
-			}
-			eopts.PlanJournal = &st
-		} else {
-			jn, err := importer.OpenJournal(path)
-			if err != nil {
-				hint := "move the journal aside only if no other run uses it"
-				if errors.Is(err, importer.ErrJournalLocked) {
-					hint = "another import into this tenant is running; wait for it or use a different --journal"
-				}
-				return &exitError{code: exitFatal, msg: err.Error(), hint: hint}
-			}
+		if jn != nil {
 			defer jn.Close()
 			eopts.Journal = jn
-			if st := jn.State(); st.Open() {
-				fmt.Fprintf(env.stderr, "apimport: resuming: the journal %s holds %d import records and %d unconfirmed submissions of an earlier run\n",
-					path, len(st.Leftovers()), len(st.Ambiguous))
-			}
 		}
+		eopts.PlanJournal = st
 	}
 
-	pr := newImportPrinter(env, o, rep.Results)
-	eopts.Progress = pr.progress
-	sum, runErr := importer.Run(env.ctx, svc, rep.Results, eopts, pr.device)
-	pr.finish(sum, o.dryRun)
-	if err := pr.flush(); err != nil {
-		return fmt.Errorf("writing output: %w", err)
+	out := newImportOutput(env, o, rep.Results)
+	for _, r := range offline {
+		out.device(offlineResult(r))
 	}
-	if o.report != "" {
-		if err := writeReportCSV(o.report, pr.all); err != nil {
-			return &exitError{code: exitFatal, msg: err.Error()}
-		}
+	eopts.Progress = out.progress.update
+	sum, runErr := importer.Run(env.ctx, svc, items, eopts, out.device)
+	out.progress.done()
+	if runErr != nil && errors.Is(runErr, importer.ErrDuplicateItem) {
+		return runErr // a bug: nothing was sent
+	}
+	for _, r := range offline {
+		sum.Counts[offlineResult(r).Result]++
+	}
+	sum.Rows = len(rep.Results)
+	out.rep.summary(runSummary{RunSummary: sum, DryRun: o.dryRun, FileErrors: len(rep.FileErrors)})
+	if err := out.rep.close(); err != nil {
+		return &exitError{code: exitFatal, msg: err.Error()}
 	}
 	if runErr != nil {
-		return importRunError(env, runErr, sum, o.dryRun)
-	}
-	for _, r := range pr.all {
-		switch r.Result {
-		case importer.ResultInvalid, importer.ResultConflict, importer.ResultRejected, importer.ResultTimeout, importer.ResultFailed:
-			return &exitError{code: exitRows}
-		}
-	}
-	return nil
-}
-
-// connect builds the credential and client and checks the token before any Graph call.
-func connect(env *cliEnv, o *importOptions) (*graph.Client, graph.TokenInfo, error) {
-	cred, err := graph.NewCredential(graph.AuthConfig{Mode: o.auth, Cloud: o.cloud, AuthorityURL: o.authorityURL,
-		TenantID: o.tenantID, ClientID: o.clientID, ClientSecretFile: o.secretFile, CertificateFile: o.certificate,
-		CAFile: o.caFile, Prompt: env.stderr})
-	if err != nil {
-		return nil, graph.TokenInfo{}, &exitError{code: exitAuth, msg: err.Error()}
-	}
-	client, err := graph.NewClient(cred, graph.ClientConfig{Cloud: o.cloud, GraphURL: o.graphURL, CAFile: o.caFile, Limits: o.limits,
-		Logger:    graph.DebugLogger(os.Getenv("APIMPORT_DEBUG"), env.stderr), // APIMPORT_DEBUG=api: one line per request, Authorization redacted
-		UserAgent: "apimport/" + version()})
-	if err != nil {
-		return nil, graph.TokenInfo{}, &exitError{code: exitUsage, msg: err.Error()}
-	}
-	info, err := client.PreflightFor(env.ctx, o.dryRun)
-	if o.expectTenant != "" && (err == nil || info.TenantID != "") && !strings.EqualFold(o.expectTenant, info.TenantID) {
-		return nil, info, &exitError{code: exitAuth, msg: fmt.Sprintf("the token is for tenant %s, not the expected %s", info.TenantID, o.expectTenant),
-			hint: "check --tenant-id and the credentials; nothing was sent"}
-	}
-	if err != nil {
-		if env.ctx.Err() != nil {
-			return nil, info, env.ctx.Err()
-		}
-		switch {
-		case errors.Is(err, graph.ErrMissingPermission):
-			return nil, info, &exitError{code: exitAuth, msg: err.Error(),
-				hint: "in Entra ID: App registrations > API permissions > add Microsoft Graph application permission " + neededPermission(o.dryRun) + " and grant admin consent"}
-		case importer.IsAuth(err):
-			return nil, info, &exitError{code: exitAuth, msg: err.Error(), hint: "check --tenant-id, --client-id and the secret or certificate"}
-		}
-		return nil, info, &exitError{code: exitAuth, msg: err.Error(), hint: "check the network path to the authority (proxy: HTTPS_PROXY) and the credentials"}
-	}
-	return client, info, nil
-}
-
-// neededPermission names the Graph permission a run needs: a dry run only reads.
-func neededPermission(dryRun bool) string {
-	if dryRun {
-		return graph.ReadPermission + " (or " + graph.RequiredPermission + ")"
-	}
-	return graph.RequiredPermission
-}
-
-func importRunError(env *cliEnv, err error, sum importer.RunSummary, dryRun bool) error {
-	if errors.Is(err, importer.ErrInterrupted) || errors.Is(err, context.Canceled) {
-		if len(sum.Leftover) > 0 {
+		if len(sum.Leftover) > 0 && (errors.Is(runErr, importer.ErrInterrupted) || errors.Is(runErr, context.Canceled)) {
 			fmt.Fprintf(env.stderr, "apimport: %d import records are left for the next run (journal %s):\n", len(sum.Leftover), sum.Journal)
 			for _, id := range sum.Leftover {
 				fmt.Fprintf(env.stderr, "apimport:   %s\n", id)
 			}
 		}
-		return context.Canceled
+		if code, _ := classify(runErr); code == exitFatal && sum.Journal != "" {
+			return &exitError{code: exitFatal, msg: runErr.Error(),
+				hint: "run the same command again: the journal " + sum.Journal + " lets it pick up where this run stopped"}
+		}
+		return runErr
 	}
-	if importer.IsAuth(err) {
-		return &exitError{code: exitAuth, msg: err.Error(), hint: "the token was refused; check the permission " + neededPermission(dryRun) + " and the tenant"}
+	for r, n := range sum.Counts {
+		switch r {
+		case importer.ResultInvalid, importer.ResultConflict, importer.ResultRejected, importer.ResultTimeout, importer.ResultFailed:
+			if n > 0 {
+				return &exitError{code: exitRows}
+			}
+		}
 	}
-	hint := ""
-	if sum.Journal != "" {
-		hint = "run the same command again: the journal " + sum.Journal + " lets it pick up where this run stopped"
-	}
-	return &exitError{code: exitFatal, msg: err.Error(), hint: hint}
+	return nil
 }
 
-// importPrinter writes device results as they come (JSON) or collects them for the table.
-type importPrinter struct {
-	env       *cliEnv
-	json      bool
-	out       *bufio.Writer
-	enc       *json.Encoder
-	all       []importer.DeviceResult
-	tty       bool // progress on stderr
-	stdoutTTY bool // table header and alignment
-	lastProg  time.Time
-	progLen   int
-	order     map[string]int // "file\x00line" -> input position
+// openJournal opens the tenant's journal for a run (locked), or reads it for a dry run.
+func (o *importOptions) openJournal(env *cliEnv, tenant string) (*importer.Journal, *importer.JournalState, error) {
+	path := o.journal
+	if path == "" {
+		var err error
+		if path, err = importer.DefaultJournalPath(tenant); err != nil {
+			return nil, nil, &exitError{code: exitFatal, msg: err.Error(), hint: "name a journal file with --journal"}
+		}
+	}
+	if o.dryRun {
+		// Read-only: tells this tool's unfinished imports from other tools'.
+		st, err := importer.ReadJournal(path, o.binding(tenant))
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, &st, nil
+	}
+	jn, err := importer.OpenJournal(path, o.binding(tenant))
+	if err != nil {
+		return nil, nil, err
+	}
+	if st := jn.State(); st.Open() {
+		fmt.Fprintf(env.stderr, "apimport: resuming: the journal %s holds %d import records and %d unconfirmed submissions of an earlier run\n",
+			path, len(st.Leftovers()), len(st.Ambiguous))
+	}
+	return jn, nil, nil
 }
 
-func newImportPrinter(env *cliEnv, o *importOptions, results []mapping.Result) *importPrinter {
-	p := &importPrinter{env: env, json: o.json, out: bufio.NewWriter(env.stdout), order: make(map[string]int, len(results))}
+// splitResults separates the offline findings (never sent) from the devices to register.
+func splitResults(results []mapping.Result) (offline []mapping.Result, items []importer.Item) {
+	for _, r := range results {
+		if r.Status != mapping.StatusValid || r.Device == nil {
+			offline = append(offline, r)
+			continue
+		}
+		d := r.Device
+		items = append(items, importer.Item{File: r.File, Line: r.Line, Serial: r.Serial, GroupTag: d.GroupTag,
+			AssignedUser: d.AssignedUser, ProductKey: d.ProductKey, Hardware: d.Hardware})
+	}
+	return offline, items
+}
+
+// offlineResult converts a finding of the offline checks into its DeviceResult.
+func offlineResult(r mapping.Result) importer.DeviceResult {
+	d := importer.DeviceResult{File: r.File, Line: r.Line, Serial: r.Serial, DuplicateOf: r.DuplicateOf}
+	switch r.Status {
+	case mapping.StatusDuplicate:
+		d.Result = importer.ResultDuplicate
+	case mapping.StatusConflict:
+		d.Result = importer.ResultConflict
+	default:
+		d.Result = importer.ResultInvalid
+	}
+	if r.Status == mapping.StatusValid {
+		d.Message = "valid row without device data (internal error)"
+	}
+	d.ErrorName = strings.Join(r.Codes, ",")
+	var msgs []string
+	for _, f := range r.Findings {
+		if !f.Warning {
+			msgs = append(msgs, f.Message)
+		}
+	}
+	if len(msgs) > 0 {
+		d.Message = strings.Join(msgs, "; ")
+	}
+	if d.Result == importer.ResultDuplicate && d.Message == "" && r.DuplicateOf != "" {
+		d.Message = "duplicate of " + r.DuplicateOf
+	}
+	return d
+}
+
+// importOutput feeds every result to the reporters, redacted once.
+type importOutput struct {
+	rep      reporters
+	order    map[string]int // "file\x00line" -> input position
+	progress *progressPrinter
+}
+
+func newImportOutput(env *cliEnv, o *importOptions, results []mapping.Result) *importOutput {
+	out := &importOutput{order: make(map[string]int, len(results))}
 	for i, r := range results {
-		p.order[r.File+"\x00"+strconv.Itoa(r.Line)] = i
+		out.order[r.File+"\x00"+strconv.Itoa(r.Line)] = i
 	}
-	p.enc = json.NewEncoder(p.out)
-	if f, ok := env.stderr.(*os.File); ok && !o.json && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
+	if o.json {
+		out.rep = append(out.rep, newJSONReporter(env.stdout))
+	} else {
+		out.rep = append(out.rep, &textReporter{out: bufio.NewWriter(env.stdout), stderr: env.stderr, tty: env.isTerminal(env.stdout)})
 	}
-	if f, ok := env.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.stdoutTTY = true
+	if o.report != "" {
+		out.rep = append(out.rep, &csvReporter{path: o.report})
 	}
-	return p
+	out.progress = newProgressPrinter(env.stderr, env.isTerminal(env.stderr) && !o.json, env.progressInterval())
+	return out
 }
 
-type jsonDevice struct {
-	MessageType string `json:"message_type"`
-	File        string `json:"file"`
-	Line        int    `json:"line"`
-	Serial      string `json:"serial"`
-	Result      string `json:"result"`
-	GroupTag    string `json:"group_tag,omitempty"`
-	// The contract's fields are always present (0 or "" when none), for scripts.
-	ErrorCode      int    `json:"error_code"`
-	ErrorName      string `json:"error_name"`
-	Message        string `json:"message,omitempty"`
-	Hint           string `json:"hint"`
-	ImportID       string `json:"import_id"`
-	RegistrationID string `json:"registration_id,omitempty"`
-	DuplicateOf    string `json:"duplicate_of,omitempty"`
-}
-
-func (p *importPrinter) device(d importer.DeviceResult) {
+func (p *importOutput) device(d importer.DeviceResult) {
 	// A malformed row can carry a whole hash in its serial (and so in its message):
 	// every output (JSON, table, CSV report) gets the shortened text, as in check.
 	d.Serial = jsonSerial(d.Serial)
 	d.Message, d.Hint, d.GroupTag = redactHashes(d.Message), redactHashes(d.Hint), redactHashes(d.GroupTag)
 	d.ErrorName, d.DuplicateOf = redactHashes(d.ErrorName), redactHashes(d.DuplicateOf)
-	p.all = append(p.all, d)
-	if p.json {
-		_ = p.enc.Encode(jsonDevice{MessageType: "device", File: d.File, Line: d.Line, Serial: d.Serial, Result: d.Result,
-			GroupTag: d.GroupTag, ErrorCode: d.ErrorCode, ErrorName: d.ErrorName, Message: d.Message, Hint: d.Hint,
-			ImportID: d.ImportID, RegistrationID: d.RegistrationID, DuplicateOf: d.DuplicateOf})
-		_ = p.out.Flush() // each row as soon as it is final
-	}
-}
-
-func (p *importPrinter) progress(pg importer.Progress) {
-	if !p.tty || time.Since(p.lastProg) < 200*time.Millisecond && pg.Done < pg.Total {
-		return
-	}
-	p.lastProg = time.Now()
-	line := fmt.Sprintf("apimport: %d/%d rows done, %d submitted, %d processing, %d records cleaned up", pg.Done, pg.Total, pg.Submitted, pg.Outstanding, pg.Deleted)
-	pad := ""
-	if n := p.progLen - len(line); n > 0 {
-		pad = strings.Repeat(" ", n)
-	}
-	p.progLen = len(line)
-	fmt.Fprintf(p.env.stderr, "\r%s%s", line, pad)
-}
-
-type jsonImportSummary struct {
-	MessageType string         `json:"message_type"`
-	DryRun      bool           `json:"dry_run"`
-	Tenant      string         `json:"tenant,omitempty"`
-	Rows        int            `json:"rows"`
-	Results     map[string]int `json:"results"`
-	Requests    int            `json:"requests"`
-	ReqFinal    int            `json:"requests_until_final"`
-	Writes      int            `json:"writes"`
-	Throttled   int            `json:"throttled"`
-	Posts       int            `json:"import_requests"`
-	Polls       int            `json:"polls"`
-	Deleted     int            `json:"records_deleted"`
-	Leftover    []string       `json:"records_left,omitempty"`
-	Sync        string         `json:"sync,omitempty"`
-	FinalS      float64        `json:"final_s"`
-	ElapsedS    float64        `json:"elapsed_s"`
-	Journal     string         `json:"journal,omitempty"`
-}
-
-func (p *importPrinter) finish(sum importer.RunSummary, dryRun bool) {
-	if p.tty && p.progLen > 0 {
-		fmt.Fprintf(p.env.stderr, "\r%s\r", strings.Repeat(" ", p.progLen))
-	}
-	if p.json {
-		_ = p.enc.Encode(jsonImportSummary{MessageType: "summary", DryRun: dryRun, Tenant: sum.Tenant, Rows: sum.Rows,
-			Results: sum.Counts, Requests: sum.Requests, ReqFinal: sum.RequestsFinal, Writes: sum.Writes, Throttled: sum.Throttled, Posts: sum.Posts,
-			Polls: sum.Polls, Deleted: sum.Deleted, Leftover: sum.Leftover, Sync: sum.Sync,
-			FinalS: round3(sum.Final.Seconds()), ElapsedS: round3(sum.Elapsed.Seconds()), Journal: sum.Journal})
-		return
-	}
-	// The table follows the input order (results arrive offline findings first).
-	rows := append([]importer.DeviceResult(nil), p.all...)
-	pos := func(r importer.DeviceResult) int { return p.order[r.File+"\x00"+strconv.Itoa(r.Line)] }
-	sort.SliceStable(rows, func(i, j int) bool { return pos(rows[i]) < pos(rows[j]) })
-	// Aligned with a header on a terminal; plain tab-separated rows otherwise (scripts).
-	if p.stdoutTTY {
-		tw := tabwriter.NewWriter(p.out, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "ROW\tSERIAL\tRESULT\tDETAIL")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\n", r.File, r.Line, displaySerial(r.Serial), r.Result, detail(r))
-		}
-		tw.Flush()
-	} else {
-		for _, r := range rows {
-			fmt.Fprintf(p.out, "%s:%d\t%s\t%s\t%s\n", r.File, r.Line, displaySerial(r.Serial), r.Result, detail(r))
-		}
-	}
-	keys := make([]string, 0, len(sum.Counts))
-	for k := range sum.Counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%d %s", sum.Counts[k], k)
-	}
-	fmt.Fprintf(p.out, "%d rows: %s; %d requests (%d throttled), all final after %s, %s in total\n",
-		sum.Rows, strings.Join(parts, ", "), sum.Requests, sum.Throttled, sum.Final.Round(100*time.Millisecond), sum.Elapsed.Round(100*time.Millisecond))
-	if sum.Sync != "" {
-		fmt.Fprintf(p.env.stderr, "apimport: autopilot sync: %s\n", sum.Sync)
-	}
-	if len(sum.Leftover) > 0 {
-		fmt.Fprintf(p.env.stderr, "apimport: %d import records are left for the next run (journal %s)\n", len(sum.Leftover), sum.Journal)
-	}
-}
-
-func (p *importPrinter) flush() error { return p.out.Flush() }
-
-func detail(r importer.DeviceResult) string {
-	var parts []string
-	if r.ErrorCode != 0 || r.ErrorName != "" {
-		s := r.ErrorName
-		if r.ErrorCode != 0 {
-			s = strconv.Itoa(r.ErrorCode) + " " + s
-		}
-		parts = append(parts, strings.TrimSpace(s))
-	}
-	if r.Message != "" {
-		parts = append(parts, r.Message)
-	}
-	if r.Hint != "" {
-		parts = append(parts, "hint: "+r.Hint)
-	}
-	if (r.Result == importer.ResultTimeout || r.Result == importer.ResultInterrupted) && r.ImportID != "" {
-		parts = append(parts, "import id "+r.ImportID)
-	}
-	return strings.Join(parts, "; ")
-}
-
-func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
-
-// writeReportCSV writes every result to path (mode 0600), replacing it atomically.
-func writeReportCSV(path string, rows []importer.DeviceResult) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	w := csv.NewWriter(f)
-	_ = w.Write([]string{"file", "line", "serial", "result", "error_code", "error_name", "message", "hint", "import_id", "registration_id"})
-	for _, r := range rows {
-		code := ""
-		if r.ErrorCode != 0 {
-			code = strconv.Itoa(r.ErrorCode)
-		}
-		_ = w.Write([]string{r.File, strconv.Itoa(r.Line), csvSafe(r.Serial), r.Result, code, r.ErrorName, r.Message, r.Hint, r.ImportID, r.RegistrationID})
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	return nil
-}
-
-// csvSafe keeps a serial from being read as a formula by spreadsheet programs.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
-		return "'" + s
-	}
-	return s
+	p.rep.device(deviceLine{DeviceResult: d, pos: p.order[d.File+"\x00"+strconv.Itoa(d.Line)]})
 }

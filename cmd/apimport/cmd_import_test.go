@@ -80,7 +80,7 @@ func (e *emuEnv) args(extra ...string) []string {
 	return append(a, extra...)
 }
 
-type deviceLine struct {
+type jsonLine struct {
 	MessageType string `json:"message_type"`
 	File        string `json:"file"`
 	Line        int    `json:"line"`
@@ -92,12 +92,12 @@ type deviceLine struct {
 	Requests    int    `json:"requests"`
 }
 
-func parseJSONL(t *testing.T, s string) (devices []deviceLine, summary *deviceLine) {
+func parseJSONL(t *testing.T, s string) (devices []jsonLine, summary *jsonLine) {
 	t.Helper()
 	sc := bufio.NewScanner(strings.NewReader(s))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var d deviceLine
+		var d jsonLine
 		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
 			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
 		}
@@ -251,10 +251,10 @@ func TestImportPreflightAndGuardrails(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"missing permission", e.args(file), exitAuth, "add Microsoft Graph application permission DeviceManagementServiceConfig.ReadWrite.All and"},
+		{"missing permission", e.args(file), exitAuth, "grant the application permission DeviceManagementServiceConfig.ReadWrite.All and admin consent"},
 		{"dry run with Read.All", e.args("--dry-run", file), exitOK, "dry run: read-only requests"},
 		{"dry run without Read.All", noRole("--dry-run", file), exitAuth,
-			"add Microsoft Graph application permission DeviceManagementServiceConfig.Read.All (or DeviceManagementServiceConfig.ReadWrite.All) and grant admin consent"},
+			"grant the application permission DeviceManagementServiceConfig.Read.All and admin consent (a dry run only reads)"},
 		{"wrong tenant", e.args("--expect-tenant", "00000000-0000-0000-0000-000000000000", file), exitAuth, "not the expected"},
 		{"auth required", []string{"import", file}, exitUsage, "--auth is required"},
 		{"offline needs dry run", []string{"import", "--offline", file}, exitUsage, "--offline works only with --dry-run"},

@@ -11,9 +11,13 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/apimport/apimport/importer"
 )
 
 // cliEnv is what every command gets: the context (cancelled on SIGINT/SIGTERM) and the
@@ -23,6 +27,27 @@ type cliEnv struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// terminal overrides terminal detection per stream (tests of the table and the
+	// progress display); nil entries are detected.
+	terminal map[io.Writer]bool
+	// progressEvery overrides the 10 s between progress lines off a terminal (tests).
+	progressEvery time.Duration
+}
+
+// isTerminal reports whether w is a terminal (or is declared one).
+func (env *cliEnv) isTerminal(w io.Writer) bool {
+	if t, ok := env.terminal[w]; ok {
+		return t
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func (env *cliEnv) progressInterval() time.Duration {
+	if env.progressEvery > 0 {
+		return env.progressEvery
+	}
+	return 10 * time.Second
 }
 
 // commands is filled by init functions in the cmd_*.go files, one per command, so that
@@ -94,30 +119,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return code
 	}
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, importer.ErrInterrupted) {
 		fmt.Fprintln(stderr, "apimport: interrupted")
 		return exit(exitInterrupted, "interrupted")
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintf(stderr, "apimport: error: %s\n", ee.msg)
-		}
-		if ee.hint != "" {
-			fmt.Fprintf(stderr, "apimport: hint: %s\n", ee.hint)
-		}
-		return exit(ee.code, ee.msg)
-	}
-	// cobra's own argument errors (unknown command, wrong arg count) are usage errors.
 	if isCobraUsageError(err) {
 		fmt.Fprintf(stderr, "apimport: error: %s\napimport: hint: see 'apimport --help'\n", err)
 		return exit(exitUsage, err.Error())
 	}
-	fmt.Fprintf(stderr, "apimport: error: %s\n", err)
-	return exit(codeOf(err), err.Error())
+	code, hint := classify(err)
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(stderr, "apimport: error: %s\n", msg)
+	}
+	if hint != "" {
+		fmt.Fprintf(stderr, "apimport: hint: %s\n", hint)
+	}
+	return exit(code, err.Error())
 }
 
-// jsonExitError is the last line on stderr when a command run with --json fails.
 type jsonExitError struct {
 	MessageType string `json:"message_type"`
 	Code        int    `json:"code"`

@@ -1,0 +1,405 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+)
+
+type jobKind int
+
+const (
+	jobImport jobKind = iota
+	jobDelete
+	jobUpdate
+)
+
+type job struct {
+	kind  jobKind
+	chunk string
+	devs  []*devState
+	ids   []string // delete
+	upd   DeviceUpdate
+	regID string // update
+}
+
+type jobResult struct {
+	job
+	recs    []ImportRecord
+	err     error
+	deleted []string
+	delErr  map[string]error
+}
+
+// deleteBatch is the number of deletions per job: small, so that a job in flight when
+// the clean-up budget runs out ends soon after.
+const deleteBatch = 5
+
+// pool is the workers that send the writes, and what the loop knows of them.
+type pool struct {
+	jobs      chan job
+	results   chan jobResult
+	cancel    context.CancelFunc
+	inflight  int // jobs sent, result not handled
+	importing int // import jobs among them
+}
+
+// loopState is what the phases of the loop share.
+type loopState struct {
+	deadline     time.Time
+	cleanupUntil time.Time // zero until every device is final
+	timedOut     bool
+	fatal        error
+}
+
+// loop submits, updates, polls and cleans up until every device is final and the
+// clean-up budget is spent (or nothing is left to delete). Each turn: dispatch work to
+// the workers, check whether the run is over, handle the deadline, wait for one event.
+func (e *engine) loop(ctx context.Context) error {
+	wctx, cancel := context.WithCancel(ctx)
+	p := &pool{jobs: make(chan job), results: make(chan jobResult, e.opts.Concurrency), cancel: cancel}
+	for range e.opts.Concurrency {
+		go e.worker(wctx, p.jobs, p.results)
+	}
+	defer func() {
+		close(p.jobs)
+		cancel()
+	}()
+	ls := &loopState{deadline: e.start.Add(e.opts.Wait)}
+	for {
+		stopping := ls.fatal != nil || ctx.Err() != nil
+		if !stopping {
+			e.startCleanup(p, ls)
+			e.dispatch(p, ls)
+		}
+		if p.inflight == 0 {
+			if stopping {
+				if ls.fatal != nil {
+					return ls.fatal
+				}
+				return ctx.Err()
+			}
+			if e.over(ls) {
+				return nil
+			}
+			if e.deadlinePassed(ls) {
+				e.timeoutAll()
+				ls.timedOut = true
+				continue
+			}
+		}
+		if err := e.wait(ctx, p, ls, stopping); err != nil && ls.fatal == nil {
+			ls.fatal = err
+			p.cancel()
+		}
+	}
+}
+
+// startCleanup opens the clean-up phase once every device is final and no import is in
+// flight: it may last CleanupShare of the time to the last result plus CleanupGrace
+// (or Options.CleanupTimeout).
+func (e *engine) startCleanup(p *pool, ls *loopState) {
+	if !ls.cleanupUntil.IsZero() || !e.allDone() || p.importing > 0 {
+		return
+	}
+	budget := time.Duration(float64(e.lastFinal.Sub(e.start))*CleanupShare) + CleanupGrace
+	if e.opts.CleanupTimeout > 0 {
+		budget = e.opts.CleanupTimeout
+	}
+	ls.cleanupUntil = e.now().Add(budget)
+}
+
+// over reports whether the run is done: every device final, and the clean-up finished
+// or out of time (what is left stays in the journal).
+func (e *engine) over(ls *loopState) bool {
+	if ls.cleanupUntil.IsZero() {
+		return false
+	}
+	return len(e.leftovers)+len(e.toDelete) == 0 || !e.now().Before(ls.cleanupUntil)
+}
+
+// deadlinePassed reports whether --wait ran out with records still outstanding (or
+// devices waiting to be posted again) and nothing in flight.
+func (e *engine) deadlinePassed(ls *loopState) bool {
+	if e.now().Before(ls.deadline) || len(e.queue) > 0 {
+		return false
+	}
+	return !ls.timedOut || len(e.outstanding()) > 0 && !e.allDone()
+}
+
+// dispatch hands work to idle workers: submissions first, then updates, then, in the
+// clean-up phase, deletions (earlier runs' records first).
+func (e *engine) dispatch(p *pool, ls *loopState) {
+	for p.inflight < e.opts.Concurrency {
+		j, ok := e.nextJob(ls)
+		if !ok {
+			return
+		}
+		p.inflight++
+		if j.kind == jobImport {
+			p.importing++
+		}
+		p.jobs <- j
+	}
+}
+
+func (e *engine) nextJob(ls *loopState) (job, bool) {
+	switch {
+	case len(e.splits) > 0:
+		devs := e.splits[0]
+		e.splits = e.splits[1:]
+		return e.importJob(devs), true
+	case len(e.queue) > 0:
+		n := min(e.opts.ChunkSize, len(e.queue))
+		devs := append([]*devState(nil), e.queue[:n]...)
+		e.queue = e.queue[n:]
+		return e.importJob(devs), true
+	case len(e.updates) > 0:
+		d := e.updates[0]
+		e.updates = e.updates[1:]
+		return job{kind: jobUpdate, devs: []*devState{d}, upd: updateFor(d.item), regID: d.reg.ID}, true
+	case !ls.cleanupUntil.IsZero() && e.now().Before(ls.cleanupUntil):
+		var ids []string
+		if len(e.leftovers) > 0 {
+			n := min(deleteBatch, len(e.leftovers))
+			ids, e.leftovers = append(ids, e.leftovers[:n]...), e.leftovers[n:]
+		} else if len(e.toDelete) > 0 {
+			n := min(deleteBatch, len(e.toDelete))
+			ids, e.toDelete = append(ids, e.toDelete[:n]...), e.toDelete[n:]
+		}
+		if len(ids) > 0 {
+			return job{kind: jobDelete, ids: ids}, true
+		}
+	}
+	return job{}, false
+}
+
+func (e *engine) importJob(devs []*devState) job {
+	for _, d := range devs {
+		e.move(d, phasePosting)
+		d.attempts++
+	}
+	e.sum.Posts++
+	return job{kind: jobImport, chunk: e.nextChunkID(), devs: devs}
+}
+
+func updateFor(it Item) DeviceUpdate {
+	var u DeviceUpdate
+	if it.GroupTag != "" {
+		tag := it.GroupTag
+		u.GroupTag = &tag
+	}
+	if it.AssignedUser != "" {
+		upn := it.AssignedUser
+		u.UserPrincipalName = &upn
+	}
+	return u
+}
+
+// wait blocks for one event: a worker's result, the next poll, or cancellation.
+func (e *engine) wait(ctx context.Context, p *pool, ls *loopState, stopping bool) error {
+	var timerC <-chan time.Time
+	out := e.outstanding()
+	if !stopping && !ls.timedOut && len(out) > 0 && !e.allDone() {
+		submitting := len(e.queue) > 0 || len(e.splits) > 0 || p.importing > 0
+		next := e.nextPoll(out, submitting)
+		if next.After(ls.deadline) && len(e.queue) == 0 {
+			next = ls.deadline
+		}
+		t := e.clk.NewTimer(next.Sub(e.now()))
+		defer t.Stop()
+		timerC = t.C()
+	}
+	var done <-chan struct{}
+	if !stopping {
+		done = ctx.Done()
+	}
+	if timerC == nil && p.inflight == 0 {
+		if stopping {
+			return nil
+		}
+		return errors.New("internal error: the import loop has nothing to wait for")
+	}
+	select {
+	case r := <-p.results:
+		p.inflight--
+		if r.kind == jobImport {
+			p.importing--
+		}
+		return e.handle(ctx, r)
+	case <-timerC:
+		return e.pollEvent(ctx, p, ls)
+	case <-done:
+		p.cancel()
+		return nil
+	}
+}
+
+// pollEvent polls the due records; at the deadline it takes one last look at every
+// outstanding record and times out the rest.
+func (e *engine) pollEvent(ctx context.Context, p *pool, ls *loopState) error {
+	out := e.outstanding()
+	if !e.now().Before(ls.deadline) && len(e.queue) == 0 {
+		if p.inflight > 0 {
+			return nil
+		}
+		if len(out) > 0 {
+			if err := e.poll(ctx, out, true, false); err != nil {
+				return err
+			}
+		}
+		e.timeoutAll()
+		ls.timedOut = true
+		return nil
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	submitting := len(e.queue) > 0 || len(e.splits) > 0 || p.importing > 0
+	return e.poll(ctx, out, false, submitting)
+}
+
+// handle applies a worker's result.
+func (e *engine) handle(ctx context.Context, r jobResult) error {
+	if errors.Is(r.err, ErrJournalWrite) {
+		return r.err
+	}
+	switch r.kind {
+	case jobImport:
+		return e.posted(ctx, r)
+	case jobDelete:
+		e.sum.Deleted += len(r.deleted)
+		for _, err := range r.delErr {
+			if IsAuth(err) {
+				return err
+			}
+			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+				e.sum.DeleteErrors++ // left in the journal: the next run deletes it
+			}
+		}
+		e.progress()
+	case jobUpdate:
+		return e.updated(ctx, r.devs[0], r.err)
+	}
+	return nil
+}
+
+// outstanding returns the records still polled, sorted by id.
+func (e *engine) outstanding() []*tracked {
+	var out []*tracked
+	for _, t := range e.track {
+		if !t.final {
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// timeoutAll gives every device still processing the timeout result; its record stays in
+// the journal for the next run. Devices waiting to be posted again (a 640 seen by the last
+// poll before the deadline) get the timeout result too and are not posted: nothing would
+// poll their new records, and the next run posts them (their failed records are deleted).
+func (e *engine) timeoutAll() {
+	for _, ds := range append(append([][]*devState{}, e.splits...), e.queue) {
+		for _, d := range ds {
+			r := e.result(d, ResultTimeout)
+			r.Hint = HintNotResubmitted
+			r.Message = "not posted again before the deadline (" + e.opts.Wait.String() + ")"
+			e.finish(d, r)
+		}
+	}
+	e.splits, e.queue = nil, nil
+	for _, t := range e.outstanding() {
+		t.final = true // stop polling; not deleted: the record is still processing
+		if d := t.dev; d != nil && d.cur == t && d.phase == phaseProcessing {
+			r := e.result(d, ResultTimeout)
+			r.Hint = HintTimeout
+			if !t.ours {
+				r.Hint = HintForeign
+			}
+			r.Message = "still processing after " + e.opts.Wait.String()
+			e.finish(d, r)
+		}
+	}
+}
+
+func (e *engine) worker(ctx context.Context, jobs <-chan job, results chan<- jobResult) {
+	for j := range jobs {
+		r := jobResult{job: j}
+		switch j.kind {
+		case jobImport:
+			r.recs, r.err = e.submit(ctx, j)
+		case jobDelete:
+			r.deleted, r.delErr, r.err = e.deleteRecords(ctx, j.ids)
+		case jobUpdate:
+			r.err = e.svc.UpdateDevice(ctx, j.regID, j.upd)
+		}
+		results <- r
+	}
+}
+
+// submit posts one chunk: the intent is journalled before the POST, its outcome after.
+func (e *engine) submit(ctx context.Context, j job) ([]ImportRecord, error) {
+	serials := make([]string, len(j.devs))
+	items := make([]ImportItem, len(j.devs))
+	var before map[string][]string
+	for i, d := range j.devs {
+		serials[i] = d.item.Serial
+		items[i] = d.item.importItem()
+		if ids := e.existing[d.key]; len(ids) > 0 {
+			if before == nil {
+				before = map[string][]string{}
+			}
+			before[d.key] = ids
+		}
+	}
+	if err := e.journal(JournalEntry{Type: JournalIntent, Chunk: j.chunk, Serials: serials, Before: before, Format: journalFormat}); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		// Never sent: clear the intent so the next run does not reconcile it.
+		_ = e.journal(JournalEntry{Type: JournalAbandon, Chunk: j.chunk, Serials: serials})
+		return nil, ctx.Err()
+	}
+	recs, err := e.svc.Import(ctx, items)
+	if err != nil {
+		if definitelyNotCreated(err) {
+			_ = e.journal(JournalEntry{Type: JournalAbandon, Chunk: j.chunk, Serials: serials, Message: err.Error()})
+		}
+		return nil, err
+	}
+	ids := map[string]string{}
+	for _, rec := range recs {
+		if rec.ID != "" {
+			ids[rec.Serial] = rec.ID
+		}
+	}
+	if err := e.journal(JournalEntry{Type: JournalPosted, Chunk: j.chunk, Serials: serials, IDs: ids}); err != nil {
+		return recs, err
+	}
+	return recs, nil
+}
+
+// deleteRecords deletes ids one by one and journals the deletions.
+func (e *engine) deleteRecords(ctx context.Context, ids []string) ([]string, map[string]error, error) {
+	var deleted []string
+	failed := map[string]error{}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			failed[id] = ctx.Err()
+			continue
+		}
+		if err := e.svc.DeleteImported(ctx, id); err != nil {
+			failed[id] = err
+			continue
+		}
+		deleted = append(deleted, id)
+	}
+	entries := make([]JournalEntry, len(deleted))
+	for i, id := range deleted {
+		entries[i] = JournalEntry{Type: JournalDeleted, ID: id}
+	}
+	return deleted, failed, e.journal(entries...)
+}

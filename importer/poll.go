@@ -1,0 +1,183 @@
+package importer
+
+import (
+	"context"
+	"time"
+)
+
+// nextPoll is when to look at the outstanding records next, never sooner than PollMin
+// after the previous poll. Each record has a due time (see due). While chunks are still
+// being submitted, only a probe is due: the oldest record, to learn how long processing
+// takes. Afterwards the next poll is when every record is expected final, but due records
+// never wait more than PollMax.
+func (e *engine) nextPoll(out []*tracked, submitting bool) time.Time {
+	var first, last time.Time
+	for _, t := range out {
+		if submitting && !e.probeWanted(t) {
+			continue
+		}
+		d := e.due(t, submitting)
+		if first.IsZero() || d.Before(first) {
+			first = d
+		}
+		if d.After(last) {
+			last = d
+		}
+	}
+	if first.IsZero() {
+		// Nothing worth a probe while submitting: look again after the submissions.
+		first = e.now().Add(e.opts.PollMax)
+		last = first
+	}
+	next := first
+	if !submitting {
+		// One poll when everything is expected final, unless that is far off: then the
+		// due records are read within PollMax.
+		next = last
+		if last.After(e.now().Add(e.opts.PollMax)) {
+			next = first.Add(e.opts.PollMax)
+		}
+	}
+	if floor := e.lastPoll.Add(e.opts.PollMin); next.Before(floor) {
+		next = floor
+	}
+	return next
+}
+
+// probeWanted reports whether probing t while chunks are still being submitted can teach
+// something: its chunk is not known final yet and the processing time estimate is not
+// yet tight (within a tenth, or PollMin).
+func (e *engine) probeWanted(t *tracked) bool {
+	if t.chunk != "" && e.probedFinal[t.chunk] {
+		return false
+	}
+	if e.upper > 0 && e.upper-e.lower <= max(e.opts.PollMin, e.upper/10) {
+		return false
+	}
+	return true
+}
+
+// due is when a record is expected final: at the observed processing time (the shortest
+// age at which a record was seen final) once known; while probing, halfway between the
+// longest age seen still processing and that, to narrow the estimate; before anything
+// was seen final, the age doubles between checks (PollMin, 2×, 4×… in steps of at most
+// PollMax).
+func (e *engine) due(t *tracked, probe bool) time.Time {
+	if t.checked.IsZero() {
+		if e.upper > 0 {
+			if probe && e.lower > 0 && e.lower < e.upper {
+				return t.submitted.Add(e.lower + (e.upper-e.lower+1)/2)
+			}
+			return t.submitted.Add(e.upper)
+		}
+		return t.submitted.Add(e.opts.PollMin)
+	}
+	age := t.checked.Sub(t.submitted)
+	if e.upper > 0 && age < e.upper {
+		return t.submitted.Add(e.upper)
+	}
+	step := min(max(age, e.opts.PollMin), e.opts.PollMax)
+	return t.checked.Add(step)
+}
+
+// poll reads the outstanding records with whichever costs fewer requests: a batched
+// GET of the due ids, or one listing of every import record in the tenant. While
+// submitting (probe), only the oldest due record is read.
+func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) error {
+	now := e.now()
+	var due []*tracked
+	for _, t := range out {
+		if all || !e.due(t, probe).After(now.Add(e.opts.PollMin/4)) {
+			due = append(due, t)
+		}
+	}
+	if len(due) == 0 {
+		due = out
+	}
+	if probe {
+		var oldest *tracked
+		for _, t := range due {
+			if e.probeWanted(t) && (oldest == nil || t.submitted.Before(oldest.submitted)) {
+				oldest = t
+			}
+		}
+		if oldest == nil {
+			return nil
+		}
+		due = []*tracked{oldest}
+	}
+	e.lastPoll = now
+	e.sum.Polls++
+	found := map[string]ImportRecord{}
+	if len(due) <= e.listCost || e.listCost == 0 && len(due) <= 20 {
+		ids := make([]string, len(due))
+		for i, t := range due {
+			ids[i] = t.id
+		}
+		m, err := e.svc.GetImportedMany(ctx, ids)
+		if err != nil {
+			return e.pollErr(ctx, err)
+		}
+		found = m
+	} else {
+		before := e.svc.Stats().Requests
+		want := map[string]bool{}
+		for _, t := range out {
+			want[t.id] = true
+		}
+		n := 0
+		err := e.svc.ListImported(ctx, func(r ImportRecord) bool {
+			n++
+			if want[r.ID] {
+				found[r.ID] = r
+			}
+			return true
+		})
+		if err != nil {
+			return e.pollErr(ctx, err)
+		}
+		e.noteListCost(e.svc.Stats().Requests-before, n)
+		due = out
+	}
+	now = e.now()
+	var finals []ImportRecord
+	for _, t := range due {
+		rec, ok := found[t.id]
+		switch {
+		case !ok:
+			// A record never seen by a read may just not be visible yet (nothing
+			// documents that a new record shows at once): it is waited for until
+			// the deadline. One seen before and missed twice since was deleted.
+			if t.seen {
+				t.misses++
+			}
+			if t.misses >= 2 {
+				if err := e.vanished(ctx, t); err != nil {
+					return err
+				}
+			}
+		case rec.Final():
+			t.seen = true
+			finals = append(finals, rec)
+			if probe && t.chunk != "" {
+				e.probedFinal[t.chunk] = true
+			}
+		default:
+			t.misses, t.seen = 0, true
+			if age := now.Sub(t.submitted); t.submitted != e.start && (e.upper == 0 || age < e.upper) && age > e.lower {
+				e.lower = age
+			}
+			t.checked = now
+		}
+	}
+	return e.finals(ctx, finals)
+}
+
+func (e *engine) pollErr(ctx context.Context, err error) error {
+	if IsAuth(err) || ctx.Err() != nil {
+		return err
+	}
+	// Transient (the client already retried): poll again at the next interval.
+	e.lastPoll = e.now().Add(e.opts.PollMax - e.opts.PollMin)
+	return nil
+}

@@ -1,0 +1,38 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// sync triggers one Autopilot sync after registrations, unless the last one is recent.
+func (e *engine) sync(ctx context.Context) {
+	if e.opts.NoSync {
+		return
+	}
+	if e.sum.Counts[ResultRegistered]+e.sum.Counts[ResultUpdated] == 0 {
+		return
+	}
+	info, err := e.svc.GetSyncInfo(ctx)
+	// The service's 10 minutes count from the last sync call (lastManualSyncTriggerDateTime),
+	// which can be later than the last finished sync.
+	last := info.LastSync
+	if info.LastManualSync.After(last) {
+		last = info.LastManualSync
+	}
+	if err == nil && !last.IsZero() && e.now().Sub(last) < SyncMinInterval {
+		e.sum.Sync = "skipped: last sync " + e.now().Sub(last).Round(time.Second).String() + " ago"
+		return
+	}
+	switch err := e.svc.Sync(ctx); {
+	case err == nil:
+		e.sum.Sync = "called"
+	case errors.Is(err, ErrSyncTooSoon):
+		e.sum.Sync = "too soon"
+	case errors.Is(err, ErrSyncInProgress):
+		e.sum.Sync = "in progress"
+	default:
+		e.sum.Sync = "failed: " + err.Error()
+	}
+}
