@@ -38,6 +38,16 @@ type fakeService struct {
 	getHook    func() error
 	deleteHook func(id string) error
 	updates    map[string]DeviceUpdate
+	// hidden: a new record is missing from reads (GET, batch, listing) for this long
+	// after its creation (nothing documents that a new record shows at once).
+	hidden time.Duration
+	// deleteCost is the fake time one deletion takes (the write limit).
+	deleteCost time.Duration
+}
+
+// visible reports whether reads show r now.
+func (f *fakeService) visible(r *fakeRecord) bool {
+	return f.hidden == 0 || f.clk.Now().Sub(r.created) >= f.hidden
 }
 
 type fakeRecord struct {
@@ -146,7 +156,7 @@ func (f *fakeService) GetImportedMany(ctx context.Context, ids []string) (map[st
 	f.advance()
 	out := map[string]ImportRecord{}
 	for _, id := range ids {
-		if r, ok := f.imports[id]; ok {
+		if r, ok := f.imports[id]; ok && f.visible(r) {
 			out[id] = r.rec
 		}
 	}
@@ -166,7 +176,9 @@ func (f *fakeService) ListImported(ctx context.Context, fn func(ImportRecord) bo
 	f.advance()
 	recs := make([]ImportRecord, 0, len(f.imports))
 	for _, r := range f.imports {
-		recs = append(recs, r.rec)
+		if f.visible(r) {
+			recs = append(recs, r.rec)
+		}
 	}
 	f.stats.Requests += 1 + len(recs)/fakePage
 	f.mu.Unlock()
@@ -189,6 +201,7 @@ func (f *fakeService) DeleteImported(ctx context.Context, id string) error {
 		}
 	}
 	delete(f.imports, id)
+	f.clk.Advance(f.deleteCost)
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sort"
 	"time"
+
+	"github.com/apimport/apimport/internal/clock"
 )
 
 type jobKind int
@@ -21,7 +23,8 @@ type job struct {
 	devs  []*devState
 	ids   []string // delete
 	upd   DeviceUpdate
-	regID string // update
+	regID string    // update
+	until time.Time // delete: the end of the clean-up budget
 }
 
 type jobResult struct {
@@ -169,7 +172,7 @@ func (e *engine) nextJob(ls *loopState) (job, bool) {
 			ids, e.toDelete = append(ids, e.toDelete[:n]...), e.toDelete[n:]
 		}
 		if len(ids) > 0 {
-			return job{kind: jobDelete, ids: ids}, true
+			return job{kind: jobDelete, ids: ids, until: ls.cleanupUntil}, true
 		}
 	}
 	return job{}, false
@@ -201,7 +204,10 @@ func updateFor(it Item) DeviceUpdate {
 func (e *engine) wait(ctx context.Context, p *pool, ls *loopState, stopping bool) error {
 	var timerC <-chan time.Time
 	out := e.outstanding()
-	if !stopping && !ls.timedOut && len(out) > 0 && !e.allDone() {
+	// Under a simulated clock calls take no time: time passes only when nothing is in
+	// flight (engine tests are then deterministic).
+	_, simulated := e.clk.(clock.Simulated)
+	if !stopping && !ls.timedOut && len(out) > 0 && !e.allDone() && !(simulated && p.inflight > 0) {
 		submitting := len(e.queue) > 0 || len(e.splits) > 0 || p.importing > 0
 		next := e.nextPoll(out, submitting)
 		if next.After(ls.deadline) && len(e.queue) == 0 {
@@ -332,7 +338,7 @@ func (e *engine) worker(ctx context.Context, jobs <-chan job, results chan<- job
 		case jobImport:
 			r.recs, r.err = e.submit(ctx, j)
 		case jobDelete:
-			r.deleted, r.delErr, r.err = e.deleteRecords(ctx, j.ids)
+			r.deleted, r.delErr, r.err = e.deleteRecords(ctx, j.ids, j.until)
 		case jobUpdate:
 			r.err = e.svc.UpdateDevice(ctx, j.regID, j.upd)
 		}
@@ -382,14 +388,18 @@ func (e *engine) submit(ctx context.Context, j job) ([]ImportRecord, error) {
 	return recs, nil
 }
 
-// deleteRecords deletes ids one by one and journals the deletions.
-func (e *engine) deleteRecords(ctx context.Context, ids []string) ([]string, map[string]error, error) {
+// deleteRecords deletes ids one by one until the clean-up budget ends (the rest stay
+// in the journal) and journals the deletions.
+func (e *engine) deleteRecords(ctx context.Context, ids []string, until time.Time) ([]string, map[string]error, error) {
 	var deleted []string
 	failed := map[string]error{}
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			failed[id] = ctx.Err()
 			continue
+		}
+		if !e.now().Before(until) {
+			break
 		}
 		if err := e.svc.DeleteImported(ctx, id); err != nil {
 			failed[id] = err

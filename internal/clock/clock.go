@@ -3,7 +3,6 @@
 package clock
 
 import (
-	"runtime"
 	"sync"
 	"time"
 )
@@ -35,11 +34,17 @@ type sysTimer struct{ t *time.Timer }
 func (s sysTimer) C() <-chan time.Time { return s.t.C }
 func (s sysTimer) Stop() bool          { return s.t.Stop() }
 
-// Fake is a clock that moves only when told to (Advance), or by itself for a waiting
-// engine: a timer fires, moving the clock to its deadline, once the goroutines that
-// were ready when it was created have had their turn (a discrete-event simulation:
-// time passes only while everything waits for it). Work that answers at once, such as
-// a fake service's reply, is seen before the clock moves. Safe for concurrent use.
+// Simulated is implemented by clocks whose time passes only while the program waits
+// for it. Under such a clock calls take no time: a program that waits for its own
+// in-flight calls before it lets a timer fire runs as a deterministic discrete-event
+// simulation.
+type Simulated interface {
+	Simulated() bool
+}
+
+// Fake is a simulated clock: it moves only when told to (Advance) or when a timer is
+// created, which fires at once and moves the clock to its deadline (never backwards).
+// Safe for concurrent use.
 type Fake struct {
 	mu  sync.Mutex
 	now time.Time
@@ -47,6 +52,9 @@ type Fake struct {
 
 // NewFake returns a fake clock set to start.
 func NewFake(start time.Time) *Fake { return &Fake{now: start} }
+
+// Simulated reports true.
+func (f *Fake) Simulated() bool { return true }
 
 // Now returns the fake time.
 func (f *Fake) Now() time.Time {
@@ -64,46 +72,19 @@ func (f *Fake) Advance(d time.Duration) {
 	}
 }
 
-// NewTimer returns a timer due d from now. Unless stopped first, it fires after the
-// other runnable goroutines have run, and the clock then jumps to its deadline (never
-// backwards).
+// NewTimer returns a timer that has fired: the clock is at its deadline.
 func (f *Fake) NewTimer(d time.Duration) Timer {
 	f.mu.Lock()
-	t := &fakeTimer{c: make(chan time.Time, 1), at: f.now.Add(max(d, 0))}
-	f.mu.Unlock()
-	go func() {
-		for range 64 {
-			runtime.Gosched()
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if t.stopped {
-			return
-		}
-		t.fired = true
-		if t.at.After(f.now) {
-			f.now = t.at
-		}
-		t.c <- f.now
-	}()
-	return t
+	defer f.mu.Unlock()
+	if d > 0 {
+		f.now = f.now.Add(d)
+	}
+	c := make(chan time.Time, 1)
+	c <- f.now
+	return fakeTimer{c}
 }
 
-type fakeTimer struct {
-	c              chan time.Time
-	at             time.Time
-	mu             sync.Mutex
-	stopped, fired bool
-}
+type fakeTimer struct{ c chan time.Time }
 
-func (t *fakeTimer) C() <-chan time.Time { return t.c }
-
-func (t *fakeTimer) Stop() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	was := !t.stopped && !t.fired
-	t.stopped = true
-	return was
-}
+func (t fakeTimer) C() <-chan time.Time { return t.c }
+func (t fakeTimer) Stop() bool          { return false }

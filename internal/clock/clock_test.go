@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func TestFakeTimerJumpsToDeadline(t *testing.T) {
+func TestFakeTimerMovesTheClockToItsDeadline(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f := NewFake(start)
 	tm := f.NewTimer(90 * time.Second)
@@ -13,27 +13,9 @@ func TestFakeTimerJumpsToDeadline(t *testing.T) {
 	if want := start.Add(90 * time.Second); !got.Equal(want) || !f.Now().Equal(want) {
 		t.Fatalf("fired at %v, clock %v; want %v", got, f.Now(), want)
 	}
-	if tm.Stop() {
-		t.Fatal("Stop after firing reported an active timer")
-	}
-}
-
-func TestFakeTimerStoppedNeverMovesTheClock(t *testing.T) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	f := NewFake(start)
-	tm := f.NewTimer(time.Hour)
-	if !tm.Stop() {
-		t.Fatal("Stop of a pending timer reported false")
-	}
-	// A later timer still fires; the stopped one never moved the clock.
-	<-f.NewTimer(time.Second).C()
-	if got := f.Now(); !got.Equal(start.Add(time.Second)) {
-		t.Fatalf("clock %v after a stopped 1h timer and a 1s timer", got)
-	}
-	select {
-	case <-tm.C():
-		t.Fatal("stopped timer fired")
-	default:
+	f.Advance(time.Second)
+	if want := start.Add(91 * time.Second); !f.Now().Equal(want) {
+		t.Fatalf("clock %v after Advance, want %v", f.Now(), want)
 	}
 }
 
@@ -41,8 +23,15 @@ func TestFakeNeverGoesBack(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f := NewFake(start)
 	f.Advance(time.Minute)
+	f.Advance(-time.Hour)
 	<-f.NewTimer(-time.Second).C()
 	if !f.Now().Equal(start.Add(time.Minute)) {
 		t.Fatalf("clock moved back to %v", f.Now())
+	}
+	if _, ok := Clock(f).(Simulated); !ok {
+		t.Fatal("the fake clock does not say it is simulated")
+	}
+	if _, ok := Clock(System{}).(Simulated); ok {
+		t.Fatal("the system clock says it is simulated")
 	}
 }
