@@ -96,6 +96,7 @@ func (e *engine) loop(ctx context.Context) error {
 			ls.fatal = err
 			p.cancel()
 		}
+		e.progress()
 	}
 }
 

@@ -96,9 +96,17 @@ import CSV and registers the devices through Microsoft Graph.
 
 // run is the whole program; main only calls os.Exit with its result.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, func(env *cliEnv) { env.stdin, env.stdout, env.stderr = stdin, stdout, stderr })
+}
+
+// runWith runs the program in an environment that mod sets up (streams, terminal
+// flags, progress interval).
+func runWith(ctx context.Context, args []string, mod func(*cliEnv)) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env := &cliEnv{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	env := &cliEnv{ctx: ctx, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+	mod(env)
+	stderr := env.stderr
 	root := newRootCmd(env)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
