@@ -1,7 +1,10 @@
 package csvreport
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -204,5 +207,60 @@ func TestBOMAsText(t *testing.T) {
 		if len(res.rows) != 1 || res.rows[0].Serial != "S1" || !slices.Contains(res.noteCodes(), "bom_as_text") {
 			t.Errorf("%s: rows %+v notes %v", enc, res.rows, res.noteCodes())
 		}
+	}
+}
+
+// TestExpandArgsDropFolder: ** matches any depth of folders (files only), --allow-empty
+// skips patterns that match nothing, and an unquoted path with spaces split into
+// arguments is recognised (issue 9).
+func TestExpandArgsDropFolder(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a.csv", "sub/b.csv", "sub/deeper/c.csv", "sub/d.txt", "with space/e.csv", "folder.csv/f.csv"} {
+		p := filepath.Join(dir, filepath.FromSlash(n))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := func(n string) string { return filepath.Join(dir, filepath.FromSlash(n)) }
+	got, err := ExpandArgs([]string{p("**/*.csv")}, false)
+	want := []string{p("a.csv"), p("folder.csv/f.csv"), p("sub/b.csv"), p("sub/deeper/c.csv"), p("with space/e.csv")}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("**: got %v, %v; want %v", got, err, want)
+	}
+	got, err = ExpandArgs([]string{p("sub/**/*.csv")}, false)
+	if want := []string{p("sub/b.csv"), p("sub/deeper/c.csv")}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("sub/**: got %v, %v; want %v", got, err, want)
+	}
+
+	_, err = ExpandArgs([]string{p("empty/*.csv")}, false)
+	var nm *NoMatchError
+	if !errors.As(err, &nm) || nm.Pattern != p("empty/*.csv") {
+		t.Errorf("no match: %v", err)
+	}
+	got, err = ExpandArgs([]string{p("empty/*.csv"), p("a.csv")}, true)
+	if err != nil || !slices.Equal(got, []string{p("a.csv")}) {
+		t.Errorf("allow empty: %v, %v", got, err)
+	}
+	if got, err = ExpandArgs([]string{p("empty/**/*.csv")}, true); err != nil || len(got) != 0 {
+		t.Errorf("allow empty, nothing: %v, %v", got, err)
+	}
+
+	// "<dir>/with space/*.csv" unquoted: two arguments, neither names anything.
+	var sp *SplitPathError
+	for _, args := range [][]string{
+		{p("with"), "space/e.csv"},
+		{p("a.csv"), p("with"), "space/*.csv"},
+	} {
+		_, err = ExpandArgs(args, false)
+		if !errors.As(err, &sp) || !strings.HasSuffix(sp.Joined, "with space/"+filepath.Base(args[len(args)-1])) || len(sp.Args) != 2 {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	// Missing files that do not join into anything are left to the reader to report.
+	if got, err = ExpandArgs([]string{p("nope"), p("neither.csv")}, false); err != nil || len(got) != 2 {
+		t.Errorf("missing: %v, %v", got, err)
 	}
 }

@@ -26,10 +26,13 @@ func newCheckCmd(env *cliEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check [flags] FILE...",
 		Short: "Validate exports offline: encoding, columns, hashes, duplicates (sends nothing)",
-		Long: `Check reads every FILE (globs allowed, also on Windows) and reports, for each
+		Long: `Check reads every FILE (patterns allowed, also on Windows: exports/*.csv, and
+exports/**/*.csv for every subfolder; quote a path with spaces) and reports, for each
 data row, whether the device would be registered: valid, invalid (with codes),
 duplicate (a later copy of a device already seen) or conflict (one serial, two
-different machines). It never contacts Microsoft Graph.
+different machines). It never contacts Microsoft Graph. A warning given on many
+rows of a file for the same reason is printed once, with the count. With
+--allow-empty a drop folder without files is "nothing to do" (exit 0).
 
 Text output: one line per finding, "file:line: serial: code: message", then a
 summary line. With --json: JSON Lines, one {"message_type":"row",...} per data row,
@@ -38,6 +41,7 @@ then one {"message_type":"summary",...}.
 ` + exitCodesHelp,
 		Example: `  apimport check AutopilotHWID.csv
   apimport check --json exports/*.csv > check.jsonl
+  apimport check --allow-empty "C:\Autopilot\inbox\**\*.csv"
   apimport check --group-tag Sales report.csv`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

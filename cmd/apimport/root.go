@@ -23,6 +23,8 @@ type cliEnv struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+
+	allowEmpty bool // --allow-empty of the command being run (see registerAllowEmpty)
 }
 
 // commands is filled by init functions in the cmd_*.go files, one per command, so that
@@ -49,10 +51,15 @@ OEM/partner CSVs), validates and dedupes the rows, converts them to the Intune
 import CSV and registers the devices through Microsoft Graph.
 
 ` + exitCodesHelp,
-		Version:           version(),
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		PersistentPreRunE: checkFlagValues,
+		Version:       version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if f := cmd.Flags().Lookup(allowEmptyFlag); f != nil {
+				env.allowEmpty = f.Value.String() == "true"
+			}
+			return checkFlagValues(cmd, args)
+		},
 	}
 	root.SetIn(env.stdin)
 	root.SetOut(env.stdout)
@@ -99,6 +106,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exit(exitInterrupted, "interrupted")
 	}
 	var ee *exitError
+	if errors.As(err, &ee) && ee.code == exitOK { // e.g. --allow-empty and no file: nothing to do
+		fmt.Fprintf(stderr, "apimport: %s\n", ee.msg)
+		return exitOK
+	}
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
 			fmt.Fprintf(stderr, "apimport: error: %s\n", ee.msg)

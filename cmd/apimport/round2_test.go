@@ -210,3 +210,67 @@ func TestREADMECodeTable(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowEmpty: with --allow-empty, every command that takes FILE patterns ends with
+// exit 0 and "nothing to do" when the patterns match nothing (a quiet day in a drop
+// folder); without it, exit 2 with a hint naming the flag. import does not even sign in.
+func TestAllowEmpty(t *testing.T) {
+	dir := t.TempDir()
+	pattern := filepath.Join(dir, "inbox", "**", "*.csv")
+	for _, args := range [][]string{
+		{"check"}, {"check", "--json"}, {"convert", "-o", filepath.Join(dir, "out.csv")}, {"decode"},
+		{"import", "--auth", "client-secret", "--tenant-id", "00000000-0000-0000-0000-000000000001", "--client-id", "x"},
+	} {
+		name := strings.Join(args[:1], " ")
+		res := runCLI(t, append(slices.Clone(args), pattern)...)
+		if res.code != exitUsage || !strings.Contains(res.stderr, "no files match") || !strings.Contains(res.stderr, "--allow-empty") {
+			t.Errorf("%s without --allow-empty: exit %d, stderr %q", name, res.code, res.stderr)
+		}
+		res = runCLI(t, append(slices.Clone(args), "--allow-empty", pattern)...)
+		if res.code != exitOK || !strings.Contains(res.stderr, "nothing to do") || res.stdout != "" {
+			t.Errorf("%s --allow-empty: exit %d, stdout %q, stderr %q", name, res.code, res.stdout, res.stderr)
+		}
+		if res := runCLI(t, args[0], "-h"); !strings.Contains(res.stdout, "--allow-empty") {
+			t.Errorf("%s -h lacks --allow-empty", name)
+		}
+	}
+	// A pattern that matches nothing is skipped when another one matches.
+	sub := filepath.Join(dir, "inbox", "site1")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(sample("grouptag.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "a.csv"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, "check", "--allow-empty", filepath.Join(dir, "none", "*.csv"), pattern)
+	if res.code != exitOK || !strings.Contains(res.stdout, "4 rows in 1 file") {
+		t.Errorf("check: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+}
+
+// TestQuoteThePath: an unquoted path with spaces, split by the shell into arguments,
+// gets "quote the path" (exit 2) instead of one error per fragment.
+func TestQuoteThePath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "Autopilot exports")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(sample("grouptag.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.csv"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.SplitN(filepath.Join(dir, "*.csv"), " ", 2)
+	for _, cmd := range []string{"check", "decode"} {
+		res := runCLI(t, cmd, parts[0], parts[1])
+		if res.code != exitUsage || !strings.Contains(res.stderr, "quote the path") || !strings.Contains(res.stderr, `"`+filepath.Join(dir, "*.csv")+`"`) {
+			t.Errorf("%s: exit %d, stderr %q", cmd, res.code, res.stderr)
+		}
+	}
+}
