@@ -38,6 +38,7 @@ var ssrsRenderings = []ssrsRendering{
 	{name: "flat unicode, file share", flat: true, encoding: "unicode", finalCRLF: true, wantMode: "flat mode", wantEnc: "Unicode (UTF-16LE)"},
 	{name: "flat unicode, url access", flat: true, encoding: "unicode", wantMode: "flat mode", wantEnc: "Unicode (UTF-16LE)"},
 	{name: "flat utf-8 no header (NoHeader=true), url access", flat: true, noHeader: true, encoding: "utf-8", wantMode: "flat mode", wantEnc: "UTF-8"},
+	{name: "excel unicode no header (NoHeader=true), file share", noHeader: true, encoding: "unicode", finalCRLF: true, wantMode: "Excel mode", wantEnc: "Unicode (UTF-16LE)"},
 	{name: "excel utf-8 bom, url access through PowerShell .Content | Out-File", encoding: "utf-8-bom", psContent: true, finalCRLF: true, wantMode: "Excel mode", wantEnc: "Unicode (UTF-16LE)"},
 	{name: "flat utf-8 bom, url access through PowerShell .Content | Out-File", flat: true, encoding: "utf-8-bom", psContent: true, finalCRLF: true, wantMode: "flat mode", wantEnc: "Unicode (UTF-16LE)"},
 }
