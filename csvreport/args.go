@@ -43,16 +43,31 @@ func glob(pattern string) ([]string, error) {
 	return m, nil
 }
 
+// globCache remembers the matches of each pattern, so that a drop folder is walked once
+// for the split-path check and the expansion.
+type globCache map[string][]string
+
+func (c globCache) glob(pattern string) ([]string, error) {
+	if m, ok := c[pattern]; ok {
+		return m, nil
+	}
+	m, err := glob(pattern)
+	if err == nil {
+		c[pattern] = m
+	}
+	return m, err
+}
+
 // exists reports whether a names an existing file or folder, or is a pattern that
 // matches a file.
-func exists(a string) bool {
+func (c globCache) exists(a string) bool {
 	if _, err := os.Stat(a); err == nil {
 		return true
 	}
 	if !isPattern(a) {
 		return false
 	}
-	m, err := glob(a)
+	m, err := c.glob(a)
 	return err == nil && len(m) > 0
 }
 
@@ -67,7 +82,8 @@ func exists(a string) bool {
 // kept even when missing (reading them reports the error). The result keeps argument
 // order (each pattern's matches sorted) and drops exact repeats.
 func ExpandArgs(args []string, allowEmpty bool) ([]string, error) {
-	if err := checkSplitPaths(args); err != nil {
+	cache := globCache{}
+	if err := cache.checkSplitPaths(args); err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
@@ -87,7 +103,7 @@ func ExpandArgs(args []string, allowEmpty bool) ([]string, error) {
 			add(a)
 			continue
 		}
-		matches, err := glob(a)
+		matches, err := cache.glob(a)
 		if err != nil {
 			return nil, err
 		}
@@ -106,10 +122,10 @@ const maxSplitParts = 8
 
 // checkSplitPaths returns a *SplitPathError for the first run of consecutive arguments
 // that name nothing but do when joined with spaces.
-func checkSplitPaths(args []string) error {
+func (c globCache) checkSplitPaths(args []string) error {
 	missing := make([]bool, len(args))
 	for i, a := range args {
-		missing[i] = a != "-" && !strings.HasPrefix(a, "-") && !exists(a)
+		missing[i] = a != "-" && !strings.HasPrefix(a, "-") && !c.exists(a)
 	}
 	for i := range args {
 		if !missing[i] {
@@ -117,7 +133,7 @@ func checkSplitPaths(args []string) error {
 		}
 		for j := i + 1; j < len(args) && j-i < maxSplitParts && missing[j]; j++ {
 			joined := strings.Join(args[i:j+1], " ")
-			if exists(joined) {
+			if c.exists(joined) {
 				return &SplitPathError{Args: slices.Clone(args[i : j+1]), Joined: joined}
 			}
 		}
