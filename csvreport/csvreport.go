@@ -28,7 +28,39 @@
 // Number,Windows Product ID,Hardware Hash and whose next cells hold the values; its
 // preamble and element-name header may be anything, and report lines after the devices
 // that are not device rows (footers, totals: no labels, no hash) are skipped with a Note
-// each. A file without header whose rows hold
+// each (the first few, then one with the count).
+//
+// # The ConfigMgr report
+//
+// Every rendering of the report by the SSRS CSV renderer is read as-is, by content, and
+// the "ssrs_layout" Note names the one recognised:
+//   - Excel mode (ExcelMode=true, the default): the report's text boxes once
+//     (Textbox_ReportName,Textbox_Description and their values), a blank line, the table's
+//     element-name header (Textbox2,…,Details_Table0_SerialNumber,…), then one row per
+//     device: the column labels Device Serial Number,Windows Product ID,Hardware Hash, then
+//     the values.
+//   - flat mode (ExcelMode=false): one table; the header names every element
+//     (Textbox_ReportName,…,Details_Table0_HardwareHash) and every row repeats the text
+//     boxes' values and the labels before the device's values. The labels are searched
+//     within the first cells of a row, so any number of text boxes in front is read.
+//   - either mode without the header row (NoHeader=true).
+//   - the Encoding device setting: UTF-8 (with or without BOM) or Unicode (UTF-16LE with
+//     BOM; the SSRS 2005 default).
+//   - the delivery: the console's Export, a file-share subscription and URL access
+//     (…&rs:Format=CSV) write the renderer's bytes as they are; a download saved through
+//     PowerShell 5.1's (Invoke-WebRequest …).Content | Out-File is UTF-16LE starting with
+//     "ï»¿" (the UTF-8 BOM read as ANSI), which is dropped with a Note ("bom_as_text").
+//
+// A report row with the labels and a serial is a device row whatever its hash: a device
+// without hash in inventory is a row with an empty hash (mapping reports missing_hash),
+// never a header, in any layout. The tests build every rendering (mapping's
+// TestSSRSRenderingsMissingHash; TestFlatRendering and TestDeviceRowNeverHeader here)
+// from the renderer's documented rules with hashes made by the hwhash encoder; no real
+// export of the report was available, and the label text boxes' names are not relied on.
+//
+// # Headerless and merged files
+//
+// A file without header whose rows hold
 // a hash-like cell (≥ 1000 base64 characters) is read by position. Header lines repeated
 // mid-file (merged exports) are skipped; a header with other columns switches the mapping.
 // A file whose header is separated by semicolons or tabs (Excel in European locales,
@@ -45,8 +77,12 @@
 // quoted or not (copied from a console window), is read whole, with a Note. Values are
 // trimmed of surrounding spaces and otherwise kept verbatim (serials keep leading zeros
 // and inner spaces); zero-width characters and no-break spaces pasted into a hash are
-// removed. Notes also explain rows that are Partner Center tuples (make and model, no
-// hash), serials in Excel's scientific notation and ConfigMgr rows without hash.
+// removed, with one Note per file giving the number of rows cleaned ("hash_cleaned").
+// Notes also explain rows that are Partner Center tuples (make and model, no hash),
+// serials in Excel's scientific notation and ConfigMgr rows without hash. A file keeps at
+// most 10 Notes of one code and then one with the count of the others (a 100,000-column
+// header gives a handful of notes). "\r\r\n" line ends count as one line end. A quote
+// opened and never closed is reported with the line where it opens.
 // Memory use does not grow with the file size; a single record longer than 1 MiB (an
 // unbalanced quote) ends the file with a *FileError of code "record_too_long".
 package csvreport

@@ -336,6 +336,9 @@ func (t *utf8Fallback) countLines(b []byte) {
 
 // crNormalizer turns a lone CR (classic Mac line end) into LF; CRLF and LF pass through.
 // encoding/csv treats a lone CR as data, so without this a CR-only file is one record.
+// A run of CRs before an LF ("\r\r\n": CRLF written through a stream that turns every
+// "\n" into "\r\n", e.g. Python's csv module on Windows without newline=”) is one line
+// end, so that line numbers are not doubled.
 type crNormalizer struct{}
 
 // Reset implements transform.Transformer.
@@ -359,11 +362,22 @@ func (crNormalizer) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err 
 		}
 		nDst += copy(dst[nDst:], chunk[:i])
 		nSrc += i
-		// src[nSrc] is a CR; look at the byte after it.
-		if nSrc+1 >= len(src) && !atEOF {
+		// src[nSrc] is a CR; look at the bytes after the run of CRs it starts.
+		j := nSrc
+		for j < len(src) && src[j] == '\r' {
+			j++
+		}
+		if j >= len(src) && !atEOF {
+			if nSrc == 0 && len(src) >= 64 {
+				// A run of CRs longer than the buffer: not a line end worth joining.
+				dst[nDst] = '\n'
+				return nDst + 1, 1, nil
+			}
 			return nDst, nSrc, transform.ErrShortSrc
 		}
-		if nSrc+1 < len(src) && src[nSrc+1] == '\n' {
+		if j < len(src) && src[j] == '\n' {
+			// CR…CRLF: drop the extra CRs, keep the CRLF.
+			nSrc = j - 1
 			dst[nDst] = '\r'
 		} else {
 			dst[nDst] = '\n'

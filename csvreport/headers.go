@@ -215,30 +215,50 @@ func looksLikeHeader(rec []string) (headerInfo, bool) {
 	if hashIndex(rec) >= 0 {
 		return headerInfo{}, false
 	}
-	if _, strong := labelRow(rec); strong {
+	if _, _, strong := labelRow(rec); strong {
 		return headerInfo{}, false
 	}
 	h := parseHeader(rec)
 	return h, h.matched >= 2
 }
 
-// labelRow tells whether rec looks like a data row of the ConfigMgr SSRS export: the
-// first 3 cells are the labels "Device Serial Number", "Windows Product ID", "Hardware
+// maxLabelOffset bounds where the label cells of an SSRS row are searched: in the flat
+// rendering the report's text boxes come first (a handful in ConfigMgr's reports).
+const maxLabelOffset = 32
+
+// labelOffset returns the index of the first of the 3 report labels "Device Serial
+// Number", "Windows Product ID", "Hardware Hash" in rec, or -1. They are at 0 in the
+// Excel-mode rendering and after the report's text boxes in the flat rendering.
+func labelOffset(rec []string) int {
+	for off := 0; off+3 <= len(rec) && off <= maxLabelOffset; off++ {
+		if labelsAt(rec, off) {
+			return off
+		}
+	}
+	return -1
+}
+
+// labelRow tells whether rec looks like a data row of the ConfigMgr SSRS export: 3 cells
+// (at offset off) are the labels "Device Serial Number", "Windows Product ID", "Hardware
 // Hash" (possibly followed by more labels), then the values in the same order. k is the
 // number of label cells (0 when rec is not such a row). strong means the values clearly
 // hold data (a hash-like cell, or a long base64 token where the hash belongs); a weak
-// match needs more evidence (the next row starting with the labels too), because a
-// header such as "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,
-// Assigned User,Computer Name" looks the same.
-func labelRow(rec []string) (k int, strong bool) {
-	if len(rec) < 6 || !startsWithLabels(rec) {
-		return 0, false
+// match needs more evidence (the next row holding the labels too), because a header such
+// as "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User,
+// Computer Name" looks the same.
+func labelRow(rec []string) (off, k int, strong bool) {
+	if len(rec) < 6 {
+		return 0, 0, false
+	}
+	off = labelOffset(rec)
+	if off < 0 || len(rec)-off < 6 {
+		return 0, 0, false
 	}
 	k = 3
-	for k < len(rec)/2 && lookupField(rec[k]) != fNone && !isHashLike(rec[k]) {
+	for k < (len(rec)-off)/2 && lookupField(rec[off+k]) != fNone && !isHashLike(rec[off+k]) {
 		k++
 	}
-	values := rec[k:]
+	values := rec[off+k:]
 	hasData := false
 	for _, c := range values {
 		c = strings.TrimSpace(c)
@@ -246,19 +266,35 @@ func labelRow(rec []string) (k int, strong bool) {
 			continue
 		}
 		if isHashLike(c) {
-			return k, true
+			return off, k, true
 		}
 		if lookupField(c) == fNone {
 			hasData = true
 		}
 	}
 	if !hasData {
-		return 0, false
+		return 0, 0, false
 	}
-	if hv := strings.TrimSpace(rec[k+2]); len(hv) >= 16 && isBase64(hv) && lookupField(hv) == fNone {
-		return k, true
+	if hv := strings.TrimSpace(rec[off+k+2]); len(hv) >= 16 && isBase64(hv) && lookupField(hv) == fNone {
+		return off, k, true
 	}
-	return k, false
+	return off, k, false
+}
+
+// isDeviceLabelRow reports whether rec is an SSRS device row whatever its hash: the labels
+// followed by a serial value (a non-empty cell that is no column name). Such a row holds
+// data and is never a header, also when its hash is empty (a device without hash in
+// inventory); see issue 9.
+func isDeviceLabelRow(rec []string) bool {
+	off, k, strong := labelRow(rec)
+	if k == 0 {
+		return false
+	}
+	if strong {
+		return true
+	}
+	s := strings.TrimSpace(rec[off+k])
+	return s != "" && lookupField(s) == fNone
 }
 
 // isBase64 reports whether s only holds base64 characters.
@@ -273,12 +309,16 @@ func isBase64(s string) bool {
 }
 
 // startsWithLabels reports whether the first 3 cells of rec are the report labels.
-func startsWithLabels(rec []string) bool {
-	if len(rec) < 3 {
+func startsWithLabels(rec []string) bool { return labelsAt(rec, 0) }
+
+// labelsAt reports whether cells off..off+2 of rec are the report labels.
+func labelsAt(rec []string, off int) bool {
+	if off < 0 || len(rec) < off+3 {
 		return false
 	}
 	for i, l := range ssrsLabels {
-		if normHeader(rec[i]) != l {
+		c := rec[off+i]
+		if len(c) > 64 || normHeader(c) != l {
 			return false
 		}
 	}

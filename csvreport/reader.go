@@ -25,11 +25,19 @@ const (
 	scanRecords = 10
 	// maxOtherLineNotes is how many skipped ConfigMgr report lines get a note each.
 	maxOtherLineNotes = 5
+	// maxUnknownColumnNotes is how many unknown columns of a header get a note each; the
+	// rest are counted in one note.
+	maxUnknownColumnNotes = 5
+	// maxNotesPerCode is how many notes of one code a file keeps (see Reader.note).
+	maxNotesPerCode = 10
 	// batchSize is how many records are handed to gocsv at a time.
 	batchSize = 64
 )
 
 var errRecordTooLong = errors.New("record too long")
+
+// bomAsANSI is the UTF-8 byte order mark EF BB BF decoded as Windows-1252 or Latin-1.
+const bomAsANSI = "\u00ef\u00bb\u00bf"
 
 // Reader streams the rows of one export file. It holds at most one batch of rows
 // (batchSize records) in memory, whatever the file size. A Reader is not safe for
@@ -56,6 +64,11 @@ type Reader struct {
 
 	otherLines int // ConfigMgr report lines skipped as not device rows
 
+	oddQuotes   bool           // the sniffed prefix holds an odd number of quote bytes (an unclosed quote)
+	noteCount   map[string]int // notes per code, including those not kept (see note)
+	cleaned     int            // rows whose hash held white space or invisible characters
+	cleanedLine int            // line of the first of them
+
 	pending []pendingRow
 	tagged  []taggedRow
 	out     []Row
@@ -81,7 +94,8 @@ type layoutMap struct {
 	tags       []string // gocsv header: the tag of each position, then the unused tags
 	width      int      // fields a record should have (trailing empty cells excluded)
 	headerLine int      // 0 when there is no header
-	labels     int      // SSRS: number of label cells at the front of each data row
+	labels     int      // SSRS: number of label cells in each data row
+	off        int      // SSRS: index of the first label cell (0 in Excel mode; after the text boxes in the flat rendering)
 	elemKey    string   // SSRS: normalised element-name header, to skip repeats
 }
 
@@ -155,6 +169,7 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 		}
 	}
 	rd.format.Encoding = s.encoding
+	rd.oddQuotes = bytes.Count(prefix, []byte{'"'})%2 == 1
 	if s.noBOM16 {
 		rd.note(0, "utf16_no_bom", "no byte order mark but NUL bytes between the characters: read as "+
 			strings.ToUpper(s.encoding)+" (this usually comes from PowerShell Out-File or > redirection)")
@@ -264,7 +279,32 @@ func (r *Reader) Format() Format { return r.format }
 // only appear once the rows that need it have been read).
 func (r *Reader) Notes() []Note {
 	r.checkFallback()
-	return append([]Note(nil), r.notes...)
+	out := append([]Note(nil), r.notes...)
+	for _, n := range out {
+		if c := r.noteCount[n.Code]; c > maxNotesPerCode && !r.capNoted(out, n.Code) {
+			out = append(out, Note{File: r.name, Code: n.Code, Message: fmt.Sprintf(
+				"%d more notes like the %s ones above, not shown one by one", c-maxNotesPerCode, n.Code)})
+		}
+	}
+	if r.cleaned > 0 {
+		msg := fmt.Sprintf("the Hardware Hash of %s held spaces, tabs, zero-width or no-break spaces "+
+			"(copied from a web page, chat, document or console window): removed; the SHA-256 trailer decides whether the rest is intact", pluralWord(r.cleaned, "row", "rows"))
+		if r.cleaned == 1 {
+			msg = strings.Replace(msg, "of 1 row held", "on this line held", 1)
+		}
+		out = append(out, Note{File: r.name, Line: r.cleanedLine, Code: "hash_cleaned", Message: msg})
+	}
+	return out
+}
+
+// capNoted reports whether notes already hold the count note of code.
+func (r *Reader) capNoted(notes []Note, code string) bool {
+	for _, n := range notes {
+		if n.Code == code && n.Line == 0 && strings.HasSuffix(n.Message, "not shown one by one") {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the file when Open opened it. It is safe to call more than once.
@@ -283,7 +323,16 @@ func (r *Reader) fileErr(line int, code, msg, hint string, err error) *FileError
 	return &FileError{File: r.name, Line: line, Code: code, Message: msg, Hint: hint, Err: err}
 }
 
+// note adds a file note. Past maxNotesPerCode notes of one code (a merged file with a
+// header per part, thousands of wrapped hashes) the rest are only counted: Notes then
+// ends with one note giving the count.
 func (r *Reader) note(line int, code, msg string) {
+	if r.noteCount == nil {
+		r.noteCount = map[string]int{}
+	}
+	if r.noteCount[code]++; r.noteCount[code] > maxNotesPerCode {
+		return
+	}
 	r.notes = append(r.notes, Note{File: r.name, Line: line, Code: code, Message: msg})
 }
 
@@ -335,7 +384,13 @@ func (r *Reader) readRaw() (record, error) {
 			return record{}, io.EOF
 		}
 		if errors.Is(err, errRecordTooLong) {
-			return record{}, r.fileErr(r.nextLine, "record_too_long",
+			line := max(r.nextLine, 1)
+			if line == 1 && r.oddQuotes {
+				return record{}, r.fileErr(line, "record_too_long",
+					fmt.Sprintf("a quote (\") on line 1 is never closed: more than %d MiB from there on reads as one value", maxRecordBytes>>20),
+					`remove that quote, or close it after its value, and read the file again`, nil)
+			}
+			return record{}, r.fileErr(line, "record_too_long",
 				fmt.Sprintf("a record starting near this line is longer than %d MiB", maxRecordBytes>>20),
 				`a value probably opens a quote (") that is never closed; fix or remove that quote`, nil)
 		}
@@ -393,28 +448,35 @@ func (r *Reader) detect() error {
 		return r.fileErr(0, "empty", "the file has no data, only blank lines",
 			"export the hashes again with Get-WindowsAutopilotInfo or the ConfigMgr report", nil)
 	}
+	if first := &scanned[0]; first.line == 1 && len(first.cells) > 0 {
+		// A UTF-8 byte order mark read as ANSI and saved again: PowerShell 5.1's
+		// Invoke-WebRequest decodes a response without charset as ISO-8859-1, so
+		// (Invoke-WebRequest "…&rs:Format=CSV").Content | Out-File starts with "ï»¿".
+		if rest, ok := strings.CutPrefix(first.cells[0], bomAsANSI); ok {
+			first.cells[0] = rest
+			r.note(1, "bom_as_text", `the file starts with "ï»¿", a UTF-8 byte order mark that was decoded as ANSI and saved again `+
+				`(e.g. PowerShell 5.1: (Invoke-WebRequest <report URL>&rs:Format=CSV).Content | Out-File): ignored; `+
+				`save the download as it is instead (Invoke-WebRequest -OutFile)`)
+		}
+	}
 	for i := 0; i < len(scanned) && i < scanRecords; i++ {
 		rec := scanned[i]
-		if k := ssrsLabelsAt(scanned, i); k > 0 {
+		if off, k := ssrsLabelsAt(scanned, i); k > 0 {
 			var elem *record
 			if i > 0 {
 				elem = &scanned[i-1]
 			}
-			r.setSSRS(rec, k, elem)
+			r.setSSRS(rec, off, k, elem)
 			skipped := i
 			if elem != nil {
 				skipped--
 			}
-			msg := "read as a ConfigMgr report export (SSRS): the first cells of each row repeat the column labels"
-			if skipped > 0 {
-				msg += fmt.Sprintf("; skipped %d report line(s) before the data", skipped)
-			}
-			r.note(rec.line, "ssrs_layout", msg)
+			r.note(rec.line, "ssrs_layout", r.ssrsNote(off, elem != nil && looksLikeElementHeader(elem.cells), skipped))
 			r.queue = scanned[i:]
 			return nil
 		}
 		if h, ok := looksLikeHeader(rec.cells); ok {
-			if ssrsLabelsAt(scanned, i+1) > 0 {
+			if _, k := ssrsLabelsAt(scanned, i+1); k > 0 {
 				continue // the element-name header of an SSRS export
 			}
 			if err := r.checkHeader(rec, h); err != nil {
@@ -451,34 +513,67 @@ func (r *Reader) detect() error {
 	return r.noHeaderError(scanned)
 }
 
-// ssrsLabelsAt returns the number of label cells when scanned[i] is an SSRS label row
-// (clearly, or weakly and followed by another row starting with the labels: a header
-// never repeats on the next line), else 0.
-func ssrsLabelsAt(scanned []record, i int) int {
+// ssrsLabelsAt returns the label offset and the number of label cells when scanned[i] is
+// an SSRS label row (clearly, or weakly and followed by another row with the labels at
+// the same place: a header never repeats on the next line), else k == 0.
+func ssrsLabelsAt(scanned []record, i int) (off, k int) {
 	if i >= len(scanned) {
-		return 0
+		return 0, 0
 	}
-	k, strong := labelRow(scanned[i].cells)
-	if k > 0 && (strong || i+1 < len(scanned) && startsWithLabels(scanned[i+1].cells) || i > 0 && elementHeaderFor(scanned[i-1].cells, scanned[i].cells, k)) {
-		return k
+	off, k, strong := labelRow(scanned[i].cells)
+	if k > 0 && (strong || i+1 < len(scanned) && labelsAt(scanned[i+1].cells, off) || i > 0 && elementHeaderFor(scanned[i-1].cells, scanned[i].cells, off, k)) {
+		return off, k
 	}
-	return 0
+	return 0, 0
 }
 
 // elementHeaderFor reports whether elem is the SSRS element-name header of the label row
-// rec with k labels: its cells k..2k-1 name the same fields as the labels (e.g.
-// Details_Table0_SerialNumber0 over the serial value). It decides a label row whose
+// rec with k labels at off: its cells off+k..off+2k-1 name the same fields as the labels
+// (e.g. Details_Table0_SerialNumber0 over the serial value). It decides a label row whose
 // values look like no data (a single device without hash), which alone reads like a header.
-func elementHeaderFor(elem, rec []string, k int) bool {
-	if len(elem) < 2*k {
+func elementHeaderFor(elem, rec []string, off, k int) bool {
+	if len(elem) < off+2*k {
 		return false
 	}
 	for j := 0; j < k; j++ {
-		if f := lookupField(elem[k+j]); f == fNone || f != lookupField(rec[j]) {
+		if f := lookupField(elem[off+k+j]); f == fNone || f != lookupField(rec[off+j]) {
 			return false
 		}
 	}
 	return true
+}
+
+// looksLikeElementHeader reports whether cells is an SSRS element-name header (its names
+// map to import columns, e.g. Details_Table0_SerialNumber) rather than text-box values.
+func looksLikeElementHeader(cells []string) bool {
+	h := parseHeader(cells)
+	return h.matched >= 2
+}
+
+// ssrsNote names the SSRS CSV rendering recognised: Excel mode (the default: the report's
+// text boxes once, a blank line, then the table) or the flat mode (ExcelMode=false: one
+// table, the text boxes repeated on every row), with or without the element-name header
+// (NoHeader), and the encoding (the Encoding device setting: UTF-8, the default, or
+// Unicode, i.e. UTF-16LE).
+func (r *Reader) ssrsNote(off int, header bool, skipped int) string {
+	mode := "Excel mode, the default: text boxes first, then the table"
+	if off > 0 {
+		mode = fmt.Sprintf("flat mode, ExcelMode=false: the report's %s repeated on every row", pluralWord(off, "text box", "text boxes"))
+	}
+	enc := map[string]string{encUTF8: "UTF-8", encUTF8BOM: "UTF-8 with BOM", encUTF16LE: "Unicode (UTF-16LE)",
+		encUTF16BE: "UTF-16BE", encWin1252: "ANSI"}[r.format.Encoding]
+	msg := "read as a ConfigMgr report export (SSRS CSV, " + mode
+	if !header {
+		msg += "; no header row"
+	}
+	if enc != "" {
+		msg += "; " + enc
+	}
+	msg += "): each row repeats the column labels before the values"
+	if skipped > 0 {
+		msg += fmt.Sprintf("; skipped %d report line(s) before the data", skipped)
+	}
+	return msg
 }
 
 // noHeaderError explains why no header or hash was found in the scanned records.
@@ -526,6 +621,15 @@ func (r *Reader) noHeaderError(scanned []record) error {
 				return r.fileErr(0, "no_rows", "this is a ConfigMgr report export (Windows Autopilot Device Information) without any device rows",
 					"check that hardware inventory collects the class MDM_DevDetail_Ext01 (clients on Windows 10 1703 or later), "+
 						"run the report for the right collection, and export it again", nil)
+			}
+		}
+	}
+	for _, rec := range scanned {
+		for _, c := range rec.cells {
+			if n := strings.Count(c, "\n"); n >= 2 {
+				return r.fileErr(rec.line, "unclosed_quote", fmt.Sprintf(
+					"a quote (\") on line %d is never closed: lines %d to %d read as one value, so no header was found", rec.line, rec.line, rec.line+n),
+					"remove that quote, or close it after its value, and read the file again", nil)
 			}
 		}
 	}
@@ -615,12 +719,28 @@ func (r *Reader) setHeader(rec record, h headerInfo) {
 	if h.has(fManufacturer) || h.has(fModel) {
 		layout = LayoutPartner
 	}
+	unknown := 0
 	for i, f := range h.fields {
 		if name := strings.TrimFunc(rec.cells[i], isSpaceOrInvisible); f == fNone && name != "" {
-			r.note(rec.line, "unknown_column", fmt.Sprintf("column %d %q is not an import column; it is ignored", i+1, name))
+			if unknown++; unknown <= maxUnknownColumnNotes {
+				r.note(rec.line, "unknown_column", fmt.Sprintf("column %d %q is not an import column; it is ignored", i+1, shorten(name, 80)))
+			}
 		}
 	}
+	r.noteMoreUnknown(rec.line, unknown)
 	r.setMap(newMap(layout, h.fields, trimmedLen(rec.cells), rec.line))
+}
+
+// noteMoreUnknown adds one note for the unknown columns past the first
+// maxUnknownColumnNotes (a very wide header must not print a note per column).
+func (r *Reader) noteMoreUnknown(line, unknown int) {
+	if n := unknown - maxUnknownColumnNotes; n > 0 {
+		msg := fmt.Sprintf("%d more columns are not import columns either; they are ignored", n)
+		if n == 1 {
+			msg = "1 more column is not an import column either; it is ignored"
+		}
+		r.note(line, "unknown_column", msg)
+	}
 }
 
 // setHeaderless maps a file without header: serial is the first cell, the hash the
@@ -656,13 +776,13 @@ func (r *Reader) setHeaderless(rec record, hi int) {
 
 // setSSRS maps the ConfigMgr report layout: k label cells, then the k values in the
 // same order, then (rarely) more cells, named by the element-name header if there is one.
-func (r *Reader) setSSRS(rec record, k int, elem *record) {
+func (r *Reader) setSSRS(rec record, off, k int, elem *record) {
 	width := trimmedLen(rec.cells)
-	fields := make([]field, max(width, 2*k))
+	fields := make([]field, max(width, off+2*k))
 	used := map[field]bool{}
 	for j := 0; j < k; j++ {
-		f := lookupField(rec.cells[j])
-		fields[k+j] = f
+		f := lookupField(rec.cells[off+j])
+		fields[off+k+j] = f
 		used[f] = true
 	}
 	headerLine := 0
@@ -671,7 +791,8 @@ func (r *Reader) setSSRS(rec record, k int, elem *record) {
 		headerLine = elem.line
 		elemKey = recordKey(elem.cells)
 	}
-	for i := 2 * k; i < width; i++ {
+	unknown := 0
+	for i := off + 2*k; i < width; i++ {
 		var f field
 		if elem != nil && i < len(elem.cells) {
 			f = lookupField(elem.cells[i])
@@ -683,12 +804,16 @@ func (r *Reader) setSSRS(rec record, k int, elem *record) {
 		}
 		name := ""
 		if elem != nil && i < len(elem.cells) {
-			name = " " + strconv.Quote(strings.TrimSpace(elem.cells[i]))
+			name = " " + strconv.Quote(shorten(strings.TrimSpace(elem.cells[i]), 80))
 		}
-		r.note(rec.line, "unknown_column", fmt.Sprintf("column %d%s of the report rows is not an import column; it is ignored", i+1, name))
+		if unknown++; unknown <= maxUnknownColumnNotes {
+			r.note(rec.line, "unknown_column", fmt.Sprintf("column %d%s of the report rows is not an import column; it is ignored", i+1, name))
+		}
 	}
-	m := newMap(LayoutSSRS, fields, max(width, 2*k), headerLine)
+	r.noteMoreUnknown(rec.line, unknown)
+	m := newMap(LayoutSSRS, fields, max(width, off+2*k), headerLine)
 	m.labels = k
+	m.off = off
 	m.elemKey = elemKey
 	r.setMap(m)
 }
@@ -752,6 +877,12 @@ func (r *Reader) midFileHeader(rec record) (headerAction, headerInfo) {
 	if !ok {
 		return notHeader, headerInfo{}
 	}
+	// A row is a header only if it holds no data: a ConfigMgr report row with the
+	// column labels and a serial but no hash is a device without hash, not a header with
+	// other columns (which would misread every row after it).
+	if isDeviceLabelRow(rec.cells) {
+		return notHeader, headerInfo{}
+	}
 	if r.m.layout != LayoutHeaderless && sameFields(h.fields, r.m.fields) {
 		return headerRepeated, h
 	}
@@ -798,7 +929,7 @@ func (r *Reader) fill() {
 			}
 			continue
 		}
-		if r.m.layout == LayoutSSRS && !startsWithLabels(rec.cells) && hashIndex(rec.cells) < 0 && trimmedLen(rec.cells) < r.m.width {
+		if r.m.layout == LayoutSSRS && !labelsAt(rec.cells, r.m.off) && hashIndex(rec.cells) < 0 && trimmedLen(rec.cells) < r.m.width {
 			// Not a device row: another region of the report (text boxes, totals, a page
 			// footer). Device rows always repeat the labels; one without them but with a
 			// hash is still reported as a malformed row.
@@ -878,6 +1009,14 @@ func (r *Reader) joinWrapped(rec *record) {
 	}
 }
 
+// pluralWord is "1 text box", "2 text boxes".
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
 func pluralLines(n int) string {
 	if n == 1 {
 		return "line"
@@ -932,9 +1071,9 @@ func (r *Reader) checkRow(cells []string, line int) *RowProblem {
 				"remove the stray quote (\") so that every row is on its own line", name, line, end)}
 	}
 	if m.layout == LayoutSSRS {
-		if !startsWithLabels(cells) {
+		if !labelsAt(cells, m.off) {
 			return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
-				"expected the report labels Device Serial Number,Windows Product ID,Hardware Hash in the first cells, then the values (%d fields), got %d fields", m.width, trimmedLen(cells))}
+				"expected the report labels Device Serial Number,Windows Product ID,Hardware Hash in cells %d-%d, then the values (%d fields), got %d fields", m.off+1, m.off+3, m.width, trimmedLen(cells))}
 		}
 	}
 	if got := trimmedLen(cells); got > m.width {
@@ -1048,9 +1187,15 @@ func (r *Reader) convert(n int) {
 			r.format.HasAssignedUser = true
 		}
 		r.noteRow(p.line, &t)
+		hash := dropInvisible(t.Hash)
+		if len(hash) != len(t.Hash) || hasSpace(hash) {
+			if r.cleaned++; r.cleaned == 1 {
+				r.cleanedLine = p.line
+			}
+		}
 		r.out = append(r.out, Row{
 			File: r.name, Line: p.line,
-			Serial: t.Serial, ProductID: t.ProductID, Hash: dropInvisible(t.Hash),
+			Serial: t.Serial, ProductID: t.ProductID, Hash: hash,
 			GroupTag: t.GroupTag, AssignedUser: t.AssignedUser,
 			Manufacturer: t.Manufacturer, Model: t.Model,
 			Problem: p.problem,
@@ -1073,6 +1218,12 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.total += int64(n)
 	return n, err
+}
+
+// hasSpace reports whether s holds a space or tab (inside a hash: pasted text; the hash
+// decoder skips them). Line breaks inside a quoted hash have their own note.
+func hasSpace(s string) bool {
+	return strings.IndexByte(s, ' ') >= 0 || strings.IndexByte(s, '\t') >= 0
 }
 
 // stripSpace returns s without any white space (a hash wrapped over lines).

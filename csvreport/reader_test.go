@@ -650,7 +650,7 @@ func TestExpandArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ExpandArgs(tt.args)
+			got, err := ExpandArgs(tt.args, false)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), tt.args[0]) {
 					t.Fatalf("err = %v, want %q naming the pattern", err, tt.wantErr)

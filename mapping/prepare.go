@@ -69,6 +69,12 @@ func (p *Prepared) Result() Result {
 var productIDIgnored = []Finding{{Code: CodeProductIDIgnored, Warning: true, Message: "the Windows Product ID is not a " +
 	"13-digit product key ID (PKID) but, e.g., the OS product ID of a Configuration Manager report; it is optional and was dropped"}}
 
+// productIDExcel is the finding of a Windows Product ID in Excel's scientific notation
+// (3.30761E+12): a 13-digit PKID that Excel turned into a number, losing digits.
+var productIDExcel = []Finding{{Code: CodeProductIDIgnored, Warning: true, Message: "the Windows Product ID is a number in " +
+	"scientific notation (e.g. 3.30761E+12): Excel converted it and lost digits, so it was dropped (it is optional); " +
+	"export the file again and do not open or save it in Excel"}}
+
 // findings collects a row's findings.
 type findings struct {
 	list   []Finding
@@ -182,9 +188,12 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 	// Windows Product ID: optional, kept only when it is a PKID.
 	var productKey string
 	if pid := strings.TrimSpace(row.ProductID); pid != "" {
-		if isPKID(pid) {
+		switch {
+		case isPKID(pid):
 			productKey = pid
-		} else {
+		case isScientific(pid):
+			fs.list = append(fs.list, productIDExcel[0])
+		default:
 			fs.list = append(fs.list, productIDIgnored[0])
 		}
 	}
@@ -205,9 +214,14 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 	// (Manufacturer and Model are copied by AddPrepared's intern table.)
 	r.Serial = strings.Clone(r.Serial)
 	r.Findings = fs.list
-	if len(fs.list) == 1 && fs.list[0] == productIDIgnored[0] {
+	if len(fs.list) == 1 {
 		// The usual case for a ConfigMgr report: share one slice instead of one per row.
-		r.Findings = productIDIgnored[:1:1]
+		switch fs.list[0] {
+		case productIDIgnored[0]:
+			r.Findings = productIDIgnored[:1:1]
+		case productIDExcel[0]:
+			r.Findings = productIDExcel[:1:1]
+		}
 	}
 	if fs.errors > 0 {
 		r.Status = StatusInvalid

@@ -186,8 +186,8 @@ func accCases(t *testing.T) []accCase {
 			rows: []accRow{v("ssrs-comma.csv", 5)}},
 		{name: "ssrs 20 devices: the per-row product ID warning is summarised", files: []accFile{{"ssrs-20.csv", []byte(ssrs20)}},
 			rows:      ssrs20Rows,
-			stdout:    []string{"ssrs-20.csv:9: CZC00004: product_id_ignored: warning:", "warning product_id_ignored also on 15 more rows (not shown; --json lists every row)"},
-			notStdout: []string{"ssrs-20.csv:10:"}},
+			stdout:    []string{"ssrs-20.csv:5: CZC00000: product_id_ignored: warning:", "(the same on 19 more rows of this file; said once, --json lists every row)"},
+			notStdout: []string{"ssrs-20.csv:6:"}},
 		{name: "ssrs with a trailing report region (totals, footer)", files: []accFile{{"ssrs-footer.csv", []byte(ssrsPre + ssrsElem +
 			ssrsLab + "PF3ABC12,," + hA + "\r\n" + ssrsLab + "PF3ABC13,," + hB + "\r\n\r\nTextbox9,Textbox10\r\n\"Generated 11/25/2026, 10:00\",Page 1 of 1\r\n")}},
 			rows:   []accRow{v("ssrs-footer.csv", 5), v("ssrs-footer.csv", 6)},

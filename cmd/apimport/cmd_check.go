@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,10 +27,13 @@ func newCheckCmd(env *cliEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check [flags] FILE...",
 		Short: "Validate exports offline: encoding, columns, hashes, duplicates (sends nothing)",
-		Long: `Check reads every FILE (globs allowed, also on Windows) and reports, for each
+		Long: `Check reads every FILE (patterns allowed, also on Windows: exports/*.csv, and
+exports/**/*.csv for every subfolder; quote a path with spaces) and reports, for each
 data row, whether the device would be registered: valid, invalid (with codes),
 duplicate (a later copy of a device already seen) or conflict (one serial, two
-different machines). It never contacts Microsoft Graph.
+different machines). It never contacts Microsoft Graph. A warning given on many
+rows of a file for the same reason is printed once, with the count. With
+--allow-empty a drop folder without files is "nothing to do" (exit 0).
 
 Text output: one line per finding, "file:line: serial: code: message", then a
 summary line. With --json: JSON Lines, one {"message_type":"row",...} per data row,
@@ -38,6 +42,7 @@ then one {"message_type":"summary",...}.
 ` + exitCodesHelp,
 		Example: `  apimport check AutopilotHWID.csv
   apimport check --json exports/*.csv > check.jsonl
+  apimport check --allow-empty "C:\Autopilot\inbox\**\*.csv"
   apimport check --group-tag Sales report.csv`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,11 +65,11 @@ func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
 		// Notes (mixed encodings, skipped preambles, Partner tuples) are not part of the
 		// JSON Lines contract; they still reach the user on stderr.
 		printNotes(env.stderr, rep.Notes)
-		writeCheckJSON(out, rep, k.results())
+		writeCheckJSON(out, rep, withPortalWarnings(k.results()))
 	} else {
 		printNotes(env.stderr, rep.Notes)
 		printFileErrors(env.stderr, rep.FileErrors)
-		writeCheckText(out, rep.Summary, k.results())
+		writeCheckText(out, rep.Summary, withPortalWarnings(k.results()))
 	}
 	if err := out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
@@ -72,44 +77,89 @@ func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
 	return exitFor(rep)
 }
 
-// maxRepeatedWarnings is how many rows a warning with the same code and message is shown
-// for in text output; a ConfigMgr report gives every row the same product_id_ignored
-// warning, which would bury the errors. --json still lists every row's warnings.
-const maxRepeatedWarnings = 5
+// maxPendingWarnings bounds the distinct warnings of one file held back by writeCheckText
+// to be said once with their count; further distinct ones are printed at once.
+const maxPendingWarnings = 1000
 
-// writeCheckText writes one line per finding (identical warnings only for the first
-// maxRepeatedWarnings rows, then a count), then the summary.
+// writeCheckText writes one line per error finding, in input order, and the warnings of
+// each file after its rows: a warning given on several rows of a file for the same
+// reason (same code and message: the ConfigMgr report's product IDs on every row) is said
+// once, on the line of its first row, with the count of the others. --json still lists
+// every row's warnings. Then the summary.
 func writeCheckText(w io.Writer, s mapping.Summary, results iter.Seq[mapping.Result]) {
 	type warnKey struct{ code, msg string }
-	shown := map[warnKey]int{}
-	var order []warnKey
+	type warn struct {
+		line   int
+		serial string
+		n      int
+	}
+	var (
+		file    string
+		pending = map[warnKey]*warn{}
+		order   []warnKey
+	)
+	flush := func() {
+		for _, k := range order {
+			x := pending[k]
+			more := ""
+			if x.n > 1 {
+				more = fmt.Sprintf(" (the same on %s of this file; said once, --json lists every row)", plural(x.n-1, "more row"))
+			}
+			fmt.Fprintf(w, "%s:%d: %s: %s: warning: %s%s\n", file, x.line, displaySerial(x.serial), k.code, oneLine(redactHashes(k.msg)), more)
+		}
+		clear(pending)
+		order = order[:0]
+	}
 	for res := range results {
 		r := &res
+		if r.File != file {
+			flush()
+			file = r.File
+		}
 		for _, f := range r.Findings {
-			msg := f.Message
 			if f.Warning {
 				k := warnKey{f.Code, f.Message}
-				if shown[k]++; shown[k] > maxRepeatedWarnings {
+				if x := pending[k]; x != nil {
+					x.n++
 					continue
 				}
-				if shown[k] == 1 {
+				if len(order) < maxPendingWarnings {
+					pending[k] = &warn{line: r.Line, serial: r.Serial, n: 1}
 					order = append(order, k)
+					continue
 				}
-				msg = "warning: " + msg
+				fmt.Fprintf(w, "%s:%d: %s: %s: warning: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, oneLine(redactHashes(f.Message)))
+				continue
 			}
-			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, oneLine(redactHashes(msg)))
+			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, oneLine(redactHashes(f.Message)))
 		}
 		if len(r.Findings) == 0 && r.Status != mapping.StatusValid {
 			fmt.Fprintf(w, "%s:%d: %s: %s: row is %s\n", r.File, r.Line, displaySerial(r.Serial), r.Status, r.Status)
 		}
 	}
-	for _, k := range order {
-		if n := shown[k] - maxRepeatedWarnings; n > 0 {
-			fmt.Fprintf(w, "warning %s also on %s (not shown; --json lists every row)\n", k.code, plural(n, "more row"))
-		}
-	}
+	flush()
 	fmt.Fprintf(w, "%s in %s: %d valid, %d invalid, %s, %s; %s would be registered\n",
 		plural(s.Rows, "row"), plural(s.Files, "file"), s.Valid, s.Invalid, plural(s.Duplicates, "duplicate"), plural(s.Conflicts, "conflict"), plural(s.Devices, "device"))
+}
+
+// withPortalWarnings adds to each valid row that 'apimport convert' would leave out (a
+// value the portal's unquoted ANSI file cannot carry) a warning with convert's code:
+// check and convert agree on every row, and the row stays valid because 'apimport import'
+// can register it.
+func withPortalWarnings(results iter.Seq[mapping.Result]) iter.Seq[mapping.Result] {
+	return func(yield func(mapping.Result) bool) {
+		for r := range results {
+			if r.Status == mapping.StatusValid && r.Device != nil {
+				if code, msg := portalProblem(r.Device); code != "" {
+					r.Findings = append(slices.Clip(r.Findings), mapping.Finding{Code: code, Warning: true,
+						Message: msg + " (apimport convert leaves this row out; apimport import can register it)"})
+				}
+			}
+			if !yield(r) {
+				return
+			}
+		}
+	}
 }
 
 type jsonRow struct {

@@ -185,39 +185,53 @@ type rowKey struct {
 }
 
 // checkPortalSafe turns valid rows whose values the portal file cannot carry into invalid
-// rows with a code, keeping the summary consistent.
+// rows with a code, keeping the summary consistent. 'apimport check' gives the same rows
+// the same code as a warning (withPortalWarnings).
 func checkPortalSafe(rep *mapping.Report) {
-	enc := charmap.Windows1252.NewEncoder()
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		if r.Status != mapping.StatusValid || r.Device == nil {
 			continue
 		}
-		d := r.Device
-		var code, msg string
-		for _, v := range []struct{ name, val string }{{"serial", d.Serial}, {"product ID", d.ProductKey}, {"group tag", d.GroupTag}, {"assigned user", d.AssignedUser}} {
-			if strings.ContainsAny(v.val, ",\"") || strings.IndexFunc(v.val, unicode.IsControl) >= 0 {
-				code, msg = codeNotPortalSafe, fmt.Sprintf("the %s %q has a comma, quote or control character, which the portal's unquoted CSV cannot carry; "+
-					"correct the value, or register the device with 'apimport import'", v.name, v.val)
-				break
-			}
-			if _, err := enc.String(v.val); err != nil {
-				code, msg = codeNotANSI, fmt.Sprintf("the %s %q has characters that ANSI (Windows-1252) cannot represent, and the portal accepts only ANSI files; "+
-					"change the value, or register the device with 'apimport import', which has no such limit", v.name, v.val)
-				break
-			}
-		}
+		code, msg := portalProblem(r.Device)
 		if code == "" {
 			continue
 		}
 		r.Status = mapping.StatusInvalid
 		r.Codes = append(r.Codes, code)
-		r.Findings = append(r.Findings, mapping.Finding{Code: code, Message: msg})
+		r.Findings = append(slices.Clip(r.Findings), mapping.Finding{Code: code, Message: msg})
 		r.Device = nil
 		rep.Summary.Valid--
 		rep.Summary.Devices--
 		rep.Summary.Invalid++
 	}
+}
+
+// portalProblem says why the Intune portal's import file (unquoted, ANSI) cannot carry a
+// device's values: code not_portal_safe or not_ansi with a message, or "" when it can.
+func portalProblem(d *mapping.Device) (code, msg string) {
+	for _, v := range []struct{ name, val string }{{"serial", d.Serial}, {"product ID", d.ProductKey}, {"group tag", d.GroupTag}, {"assigned user", d.AssignedUser}} {
+		if strings.ContainsAny(v.val, ",\"") || strings.IndexFunc(v.val, unicode.IsControl) >= 0 {
+			return codeNotPortalSafe, fmt.Sprintf("the %s %q has a comma, quote or control character, which the portal's unquoted CSV cannot carry; "+
+				"correct the value, or register the device with 'apimport import'", v.name, v.val)
+		}
+		if !isASCII(v.val) {
+			if _, err := charmap.Windows1252.NewEncoder().String(v.val); err != nil {
+				return codeNotANSI, fmt.Sprintf("the %s %q has characters that ANSI (Windows-1252) cannot represent, and the portal accepts only ANSI files; "+
+					"change the value, or register the device with 'apimport import', which has no such limit", v.name, v.val)
+			}
+		}
+	}
+	return "", ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // convertFile streams one input file again and emits the portal line of each valid row.

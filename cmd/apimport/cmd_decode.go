@@ -40,6 +40,7 @@ Exit codes: 0 every hash verifies, 3 some do not, 1 a file unreadable, 2 usage.`
 		},
 	}
 	cmd.Flags().BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
+	registerAllowEmpty(cmd)
 	return cmd
 }
 
@@ -79,7 +80,7 @@ type decodeRow struct {
 }
 
 func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
-	files, err := expandArgs(args)
+	files, err := expandArgs(env, args)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -23,6 +24,7 @@ type rowFlags struct {
 }
 
 func (f *rowFlags) register(cmd *cobra.Command) {
+	registerAllowEmpty(cmd)
 	cmd.Flags().StringVar(&f.groupTag, "group-tag", "", "set this group tag on every device (wins over the file's Group Tag column)")
 	cmd.Flags().StringVar(&f.assignedUser, "assigned-user", "", "set this user `UPN` on every device (wins over the file's Assigned User column)")
 }
@@ -58,7 +60,7 @@ func runChecks(env *cliEnv, args []string, opts mapping.Options) (*checked, erro
 	if len(args) == 0 {
 		return nil, usageErrorf("no input files given")
 	}
-	files, err := expandArgs(args)
+	files, err := expandArgs(env, args)
 	if err != nil {
 		return nil, err
 	}
@@ -80,12 +82,51 @@ func runChecks(env *cliEnv, args []string, opts mapping.Options) (*checked, erro
 // noRowsHint is the advice for an export without device rows.
 const noRowsHint = "export again; for the ConfigMgr report, check that hardware inventory collects the class MDM_DevDetail_Ext01 (Windows 10 1703 or later)"
 
-// expandArgs expands the file arguments (globs too, for Windows shells); a pattern that
-// matches nothing is a usage error.
-func expandArgs(args []string) ([]string, error) {
-	files, err := csvreport.ExpandArgs(args)
-	if err != nil {
+// allowEmptyFlag is the flag of every command that takes FILE patterns.
+const allowEmptyFlag = "allow-empty"
+
+// registerAllowEmpty adds --allow-empty to a command that takes FILE patterns; the root
+// command's pre-run copies it into cliEnv.allowEmpty.
+func registerAllowEmpty(cmd *cobra.Command) {
+	cmd.Flags().Bool(allowEmptyFlag, false, "a pattern that matches no file is not an error; with no file at all, exit 0 (\"nothing to do\"): for scheduled jobs over a drop folder")
+}
+
+// errNothingToDo ends a command that was given only patterns matching no file, with
+// --allow-empty: exit 0.
+func errNothingToDo(args []string) error {
+	return &exitError{code: exitOK, msg: "nothing to do: no files match " + strings.Join(quoteArgs(args), ", ")}
+}
+
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = strconv.Quote(a)
+	}
+	return out
+}
+
+// expandArgs expands the file arguments (globs too, for Windows shells, and ** for
+// subfolders). A pattern that matches nothing is a usage error, unless --allow-empty:
+// then it is skipped, and with no file left the command has nothing to do (exit 0).
+// Arguments that are fragments of a path with spaces are a usage error that says to
+// quote the path.
+func expandArgs(env *cliEnv, args []string) ([]string, error) {
+	files, err := csvreport.ExpandArgs(args, env.allowEmpty)
+	var split *csvreport.SplitPathError
+	var none *csvreport.NoMatchError
+	switch {
+	case errors.As(err, &split):
+		return nil, &exitError{code: exitUsage, msg: split.Error(),
+			hint: fmt.Sprintf("quote the path: %q (in cmd.exe and PowerShell too)", split.Joined)}
+	case errors.As(err, &none):
+		return nil, &exitError{code: exitUsage, msg: err.Error(),
+			hint: "check the file name or pattern (apimport expands patterns like exports/*.csv and exports/**/*.csv itself, also on Windows); " +
+				"for a drop folder that may be empty, add --allow-empty"}
+	case err != nil:
 		return nil, &exitError{code: exitUsage, msg: err.Error(), hint: "check the file name or pattern (apimport expands patterns like exports/*.csv itself, also on Windows)"}
+	}
+	if len(files) == 0 {
+		return nil, errNothingToDo(args)
 	}
 	return files, nil
 }

@@ -32,6 +32,8 @@ type cliEnv struct {
 	terminal map[io.Writer]bool
 	// progressEvery overrides the 10 s between progress lines off a terminal (tests).
 	progressEvery time.Duration
+
+	allowEmpty bool // --allow-empty of the command being run (see registerAllowEmpty)
 }
 
 // isTerminal reports whether w is a terminal (or is declared one).
@@ -74,10 +76,15 @@ OEM/partner CSVs), validates and dedupes the rows, converts them to the Intune
 import CSV and registers the devices through Microsoft Graph.
 
 ` + exitCodesHelp,
-		Version:           version(),
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		PersistentPreRunE: checkFlagValues,
+		Version:       version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if f := cmd.Flags().Lookup(allowEmptyFlag); f != nil {
+				env.allowEmpty = f.Value.String() == "true"
+			}
+			return checkFlagValues(cmd, args)
+		},
 	}
 	root.SetIn(env.stdin)
 	root.SetOut(env.stdout)
@@ -131,6 +138,11 @@ func runWith(ctx context.Context, args []string, mod func(*cliEnv)) int {
 		fmt.Fprintln(stderr, "apimport: interrupted")
 		return exit(exitInterrupted, "interrupted")
 	}
+	if ee := (*exitError)(nil); errors.As(err, &ee) && ee.code == exitOK { // e.g. --allow-empty and no file: nothing to do
+		fmt.Fprintf(stderr, "apimport: %s\n", ee.msg)
+		return exitOK
+	}
+	// cobra's own argument errors (unknown command, wrong arg count) are usage errors.
 	if isCobraUsageError(err) {
 		fmt.Fprintf(stderr, "apimport: error: %s\napimport: hint: see 'apimport --help'\n", err)
 		return exit(exitUsage, err.Error())
