@@ -14,6 +14,7 @@ import (
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/internal/safefile"
 	"github.com/apimport/apimport/mapping"
 	"github.com/spf13/cobra"
 	"golang.org/x/text/encoding/charmap"
@@ -259,19 +260,19 @@ func convertFile(env *cliEnv, path string, valid map[rowKey]*mapping.Device, has
 	})
 }
 
-// chunkWriter writes portal files of at most portalMaxRows rows. Files are written to
-// temporary names and renamed on commit, so a failed or interrupted run leaves none;
-// standard output is written on commit.
+// chunkWriter writes portal files of at most portalMaxRows rows. Each file is written
+// through safefile (a fresh 0600 temporary file in the same folder, renamed on commit),
+// so a failed or interrupted run leaves none; standard output is written on commit.
 type chunkWriter struct {
 	stdout  io.Writer
 	path    string
 	total   int
 	header  string
 	rows    int
-	cur     *os.File
+	cur     *safefile.File
 	buf     *bufio.Writer
 	mem     bytes.Buffer // standard output, written on commit
-	temps   []string
+	files   []*safefile.File
 	finals  []string
 	toStdio bool
 }
@@ -337,12 +338,12 @@ func (w *chunkWriter) writeRow(line []byte) error {
 			return err
 		}
 		final := w.chunkName(len(w.finals) + 1)
-		f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
+		f, err := safefile.Create(final)
 		if err != nil {
 			return fmt.Errorf("creating output: %w", err)
 		}
 		w.cur, w.buf, w.rows = f, bufio.NewWriter(f), 0
-		w.temps = append(w.temps, f.Name())
+		w.files = append(w.files, f)
 		w.finals = append(w.finals, final)
 		w.buf.WriteString(w.header + "\r\n")
 	}
@@ -351,14 +352,13 @@ func (w *chunkWriter) writeRow(line []byte) error {
 	return err
 }
 
+// closeCurrent flushes and closes the file being written (it is committed later),
+// so that a run of many chunks does not hold them all open.
 func (w *chunkWriter) closeCurrent() error {
 	if w.cur == nil {
 		return nil
 	}
 	if err := w.buf.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", w.cur.Name(), err)
-	}
-	if err := w.cur.Sync(); err != nil {
 		return fmt.Errorf("writing %s: %w", w.cur.Name(), err)
 	}
 	err := w.cur.Close()
@@ -377,24 +377,18 @@ func (w *chunkWriter) commit() ([]string, error) {
 	if err := w.closeCurrent(); err != nil {
 		return nil, err
 	}
-	for i, tmp := range w.temps {
-		if err := os.Rename(tmp, w.finals[i]); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", w.finals[i], err)
+	for _, f := range w.files {
+		if err := f.Commit(); err != nil {
+			return nil, err
 		}
-		w.temps[i] = ""
 	}
 	return w.finals, nil
 }
 
-// abort removes temporary files not committed.
+// abort removes the temporary files not committed.
 func (w *chunkWriter) abort() {
-	if w.cur != nil {
-		w.cur.Close()
-	}
-	for _, tmp := range w.temps {
-		if tmp != "" {
-			os.Remove(tmp)
-		}
+	for _, f := range w.files {
+		f.Abort()
 	}
 }
 
