@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"strings"
 
 	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
 	"github.com/spf13/cobra"
 )
@@ -96,10 +96,10 @@ func writeCheckText(w io.Writer, s mapping.Summary, results iter.Seq[mapping.Res
 				}
 				msg = "warning: " + msg
 			}
-			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, oneLine(redactHashes(msg)))
+			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", textsafe.Display(r.File), r.Line, displaySerial(r.Serial), f.Code, textsafe.Inline(redactHashes(msg)))
 		}
 		if len(r.Findings) == 0 && r.Status != mapping.StatusValid {
-			fmt.Fprintf(w, "%s:%d: %s: %s: row is %s\n", r.File, r.Line, displaySerial(r.Serial), r.Status, r.Status)
+			fmt.Fprintf(w, "%s:%d: %s: %s: row is %s\n", textsafe.Display(r.File), r.Line, displaySerial(r.Serial), r.Status, r.Status)
 		}
 	}
 	for _, k := range order {
@@ -181,13 +181,4 @@ func writeCheckJSON(w io.Writer, rep *mapping.Report, results iter.Seq[mapping.R
 		enc.Encode(rowJSON(&r))
 	}
 	enc.Encode(jsonSummary{MessageType: "summary", Summary: rep.Summary, FileErrors: len(rep.FileErrors)})
-}
-
-// oneLine keeps a message on one output line: line breaks (from a value quoted into
-// it) are shown as \n.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }

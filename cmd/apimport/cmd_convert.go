@@ -15,6 +15,7 @@ import (
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
 	"github.com/apimport/apimport/internal/safefile"
+	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
 	"github.com/spf13/cobra"
 	"golang.org/x/text/encoding/charmap"
@@ -69,12 +70,12 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 		// Say so before reading every input, not after.
 		dir := filepath.Dir(opts.output)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return &exitError{code: exitUsage, msg: fmt.Sprintf("output folder %s does not exist", dir),
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("output folder %s does not exist", textsafe.Display(dir)),
 				hint: "create the folder first, or give another -o path"}
 		}
 		if st, err := os.Stat(opts.output); err == nil && st.IsDir() {
-			return &exitError{code: exitUsage, msg: fmt.Sprintf("output %s is a folder", opts.output),
-				hint: "give a file name, e.g. -o " + filepath.Join(opts.output, "intune-import.csv")}
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("output %s is a folder", textsafe.Display(opts.output)),
+				hint: "give a file name, e.g. -o " + textsafe.Display(filepath.Join(opts.output, "intune-import.csv"))}
 		}
 	}
 	// The inputs are read twice (the hashes are not kept in memory), so standard input
@@ -100,7 +101,7 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 	if opts.output != "" && opts.output != "-" {
 		for _, f := range files {
 			if f != "-" && sameFile(f, opts.output) {
-				return usageErrorf("output %s is also an input file", opts.output)
+				return usageErrorf("output %s is also an input file", textsafe.Display(opts.output))
 			}
 		}
 	}
@@ -155,7 +156,7 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 		if err := convertFile(env, f, valid, hasTag, hasUser, func(line string) error {
 			b, err := enc.String(line)
 			if err != nil { // checked before; only a changed file gets here
-				return fmt.Errorf("%s: a value cannot be written as ANSI: %w", f, err)
+				return fmt.Errorf("%s: a value cannot be written as ANSI: %w", textsafe.Display(f), err)
 			}
 			written++
 			return w.writeRow([]byte(b))
@@ -171,9 +172,13 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 		return err
 	}
 	if len(paths) > 0 {
-		fmt.Fprintf(env.stderr, "apimport: wrote %d devices to %s\n", written, strings.Join(paths, ", "))
+		shown := make([]string, len(paths))
+		for i, p := range paths {
+			shown[i] = textsafe.Display(p)
+		}
+		fmt.Fprintf(env.stderr, "apimport: wrote %d devices to %s\n", written, strings.Join(shown, ", "))
 		for _, stale := range w.staleChunks() {
-			fmt.Fprintf(env.stderr, "apimport: warning: %s is left from an earlier run and was not rewritten: delete it before uploading\n", stale)
+			fmt.Fprintf(env.stderr, "apimport: warning: %s is left from an earlier run and was not rewritten: delete it before uploading\n", textsafe.Display(stale))
 		}
 	}
 	return exitFor(rep)
@@ -198,6 +203,14 @@ func checkPortalSafe(rep *mapping.Report) {
 		for _, v := range []struct{ name, val string }{{"serial", d.Serial}, {"product ID", d.ProductKey}, {"group tag", d.GroupTag}, {"assigned user", d.AssignedUser}} {
 			if strings.ContainsAny(v.val, ",\"") || strings.IndexFunc(v.val, unicode.IsControl) >= 0 {
 				code, msg = codeNotPortalSafe, fmt.Sprintf("the %s %q has a comma, quote or control character, which the portal's unquoted CSV cannot carry; "+
+					"correct the value, or register the device with 'apimport import'", v.name, v.val)
+				break
+			}
+			if textsafe.IsFormula(v.val) {
+				// Prefixing a quote (textsafe.CSVCell) would change the value Intune
+				// registers, so the row is left out instead.
+				code, msg = codeNotPortalSafe, fmt.Sprintf("the %s %q starts with a character that spreadsheet programs run as a formula "+
+					"(=, +, -, @), and the portal's unquoted CSV cannot neutralise it without changing the value; "+
 					"correct the value, or register the device with 'apimport import'", v.name, v.val)
 				break
 			}
@@ -239,7 +252,7 @@ func convertFile(env *cliEnv, path string, valid map[rowKey]*mapping.Device, has
 		}
 		h := hwhash.Parse(row.Hash)
 		if !h.Valid() || hwhash.Fingerprint(h.Raw) != d.Fingerprint {
-			return fmt.Errorf("%s:%d: the hash changed while the file was converted", row.File, row.Line)
+			return fmt.Errorf("%s:%d: the hash changed while the file was converted", textsafe.Display(row.File), row.Line)
 		}
 		sb.Reset()
 		sb.WriteString(d.Serial)
@@ -359,7 +372,7 @@ func (w *chunkWriter) closeCurrent() error {
 		return nil
 	}
 	if err := w.buf.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", w.cur.Name(), err)
+		return fmt.Errorf("writing %s: %w", textsafe.Display(w.cur.Name()), err)
 	}
 	err := w.cur.Close()
 	w.cur = nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/spf13/cobra"
 )
 
@@ -188,11 +189,11 @@ func writeDecodeText(w io.Writer, d decodeRow) {
 	if !d.Valid {
 		verdict = "INVALID"
 	}
-	fmt.Fprintf(w, "%s:%d: %s: %s\n", d.File, d.Line, displaySerial(d.Serial), verdict)
+	fmt.Fprintf(w, "%s:%d: %s: %s\n", textsafe.Display(d.File), d.Line, displaySerial(d.Serial), verdict)
 	f := d.Fields
 	field := func(name, val string) {
-		if val != "" {
-			fmt.Fprintf(w, "  %-15s %s\n", name+":", val)
+		if val != "" { // decoded from the hash: any bytes, so escaped
+			fmt.Fprintf(w, "  %-15s %s\n", name+":", textsafe.Inline(val))
 		}
 	}
 	field("fingerprint", d.Fingerprint)
@@ -216,6 +217,6 @@ func writeDecodeText(w io.Writer, d decodeRow) {
 		if p.Warning {
 			kind = "warning"
 		}
-		fmt.Fprintf(w, "  %s: %s: %s\n", kind, p.Code, p.Message)
+		fmt.Fprintf(w, "  %s: %s: %s\n", kind, p.Code, textsafe.Inline(p.Message))
 	}
 }

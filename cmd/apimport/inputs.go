@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
 	"github.com/spf13/cobra"
 )
@@ -144,9 +144,13 @@ func eachRow(ctx context.Context, r *csvreport.Reader, fn func(csvreport.Row) er
 // "apimport: error: file:line: message" + "apimport: hint: …".
 func printFileErrors(w io.Writer, errs []*csvreport.FileError) {
 	for _, fe := range errs {
-		fmt.Fprintf(w, "apimport: error: %s\n", redactHashes(fe.Error()))
+		loc := textsafe.Display(fe.File)
+		if fe.Line > 0 {
+			loc += ":" + strconv.Itoa(fe.Line)
+		}
+		fmt.Fprintf(w, "apimport: error: %s: %s\n", loc, textsafe.Inline(redactHashes(fe.Message)))
 		if fe.Hint != "" {
-			fmt.Fprintf(w, "apimport: hint: %s\n", fe.Hint)
+			fmt.Fprintf(w, "apimport: hint: %s\n", textsafe.Inline(fe.Hint))
 		}
 	}
 }
@@ -154,11 +158,11 @@ func printFileErrors(w io.Writer, errs []*csvreport.FileError) {
 // printNotes writes file-level remarks (unknown columns, encoding fallbacks) to w.
 func printNotes(w io.Writer, notes []csvreport.Note) {
 	for _, n := range notes {
-		loc := n.File
+		loc := textsafe.Display(n.File)
 		if n.Line > 0 {
 			loc += ":" + strconv.Itoa(n.Line)
 		}
-		fmt.Fprintf(w, "apimport: note: %s: %s\n", loc, redactHashes(n.Message))
+		fmt.Fprintf(w, "apimport: note: %s: %s\n", loc, textsafe.Inline(redactHashes(n.Message)))
 	}
 }
 
@@ -176,7 +180,8 @@ func exitFor(rep *mapping.Report) error {
 
 // displaySerial is how a serial is shown in text output: "-" when empty, quoted with
 // escapes when it holds control characters (a NUL from a mixed-encoding file, a line
-// break from an unclosed quote), and shortened when it is long enough to hold a hash.
+// break from an unclosed quote) or other non-printable ones (textsafe.Display), and
+// shortened when it is long enough to hold a hash.
 func displaySerial(s string) string {
 	if s == "" {
 		return "-"
@@ -185,12 +190,7 @@ func displaySerial(s string) string {
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 { // rows joined by an unclosed quote: the first is enough
 		s = s[:i] + "…"
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7F || r == utf8.RuneError {
-			return strconv.Quote(s)
-		}
-	}
-	return s
+	return textsafe.Display(s)
 }
 
 // jsonSerial is the serial as written in JSON output: verbatim, except that a value long

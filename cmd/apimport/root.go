@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -101,19 +102,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintf(stderr, "apimport: error: %s\n", ee.msg)
+			fmt.Fprintf(stderr, "apimport: error: %s\n", textsafe.Inline(ee.msg))
 		}
 		if ee.hint != "" {
-			fmt.Fprintf(stderr, "apimport: hint: %s\n", ee.hint)
+			fmt.Fprintf(stderr, "apimport: hint: %s\n", textsafe.Inline(ee.hint))
 		}
 		return exit(ee.code, ee.msg)
 	}
 	// cobra's own argument errors (unknown command, wrong arg count) are usage errors.
 	if isCobraUsageError(err) {
-		fmt.Fprintf(stderr, "apimport: error: %s\napimport: hint: see 'apimport --help'\n", err)
+		fmt.Fprintf(stderr, "apimport: error: %s\napimport: hint: see 'apimport --help'\n", textsafe.Inline(err.Error()))
 		return exit(exitUsage, err.Error())
 	}
-	fmt.Fprintf(stderr, "apimport: error: %s\n", err)
+	fmt.Fprintf(stderr, "apimport: error: %s\n", textsafe.Inline(err.Error()))
 	return exit(codeOf(err), err.Error())
 }
 
