@@ -14,6 +14,7 @@ import (
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/internal/cancelio"
 	"github.com/apimport/apimport/internal/safefile"
 	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
@@ -50,7 +51,9 @@ left out and reported on stderr.
 
 The portal takes at most 500 devices per file: with more, -o devices.csv writes
 devices-001.csv, devices-002.csv, ... in input order. Without -o the file goes to
-standard output (500 devices at most). Files are written whole or not at all.
+standard output (500 devices at most). Files are written whole or not at all
+(mode 0600). Every input is read twice, so a named pipe can only be given as
+standard input (-).
 
 ` + exitCodesHelp,
 		Example: `  apimport convert -o intune-import.csv ConfigMgr-report.csv
@@ -79,12 +82,22 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 		}
 	}
 	// The inputs are read twice (the hashes are not kept in memory), so standard input
-	// is read once into memory first.
+	// is read once into memory first, and a named pipe can only be given that way.
+	if opts.allowSpecial {
+		if err := refuseSpecialForConvert(args); err != nil {
+			return err
+		}
+	}
 	var stdinData []byte
 	fromStdin := slices.Contains(args, "-")
 	if fromStdin {
-		data, err := io.ReadAll(env.stdin)
+		in := cancelio.NewReader(env.ctx, env.stdin) // Ctrl-C ends a read that blocks
+		data, err := io.ReadAll(in)
+		in.Close()
 		if err != nil {
+			if env.ctx.Err() != nil {
+				return env.ctx.Err()
+			}
 			return fmt.Errorf("reading standard input: %w", err)
 		}
 		stdinData = data
@@ -184,6 +197,26 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 	return exitFor(rep)
 }
 
+// refuseSpecialForConvert refuses inputs that are not regular files even with
+// --allow-special-files: convert reads every input twice, and a named pipe gives its
+// data once.
+func refuseSpecialForConvert(args []string) error {
+	files, err := expandArgs(args)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if f == "-" {
+			continue
+		}
+		if st, err := os.Stat(f); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("%s is %s: convert reads every input twice, so it cannot read it directly", textsafe.Display(f), cancelio.Kind(st.Mode())),
+				hint: "give it as standard input: apimport convert -o OUT.csv - < " + textsafe.Display(f)}
+		}
+	}
+	return nil
+}
+
 type rowKey struct {
 	file string
 	line int
@@ -235,7 +268,7 @@ func checkPortalSafe(rep *mapping.Report) {
 
 // convertFile streams one input file again and emits the portal line of each valid row.
 func convertFile(env *cliEnv, path string, valid map[rowKey]*mapping.Device, hasTag, hasUser bool, emit func(string) error) error {
-	r, err := env.openInput(path)
+	r, err := env.openInput(path, false) // special files were refused before the first pass
 	if err != nil {
 		var fe *csvreport.FileError
 		if errors.As(err, &fe) {

@@ -17,7 +17,8 @@ import (
 func init() { registerCommand(newDecodeCmd) }
 
 type decodeOptions struct {
-	json bool
+	json         bool
+	allowSpecial bool
 }
 
 func newDecodeCmd(env *cliEnv) *cobra.Command {
@@ -40,6 +41,7 @@ Exit codes: 0 every hash verifies, 3 some do not, 1 a file unreadable, 2 usage.`
 		},
 	}
 	cmd.Flags().BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
+	registerAllowSpecial(cmd, &opts.allowSpecial)
 	return cmd
 }
 
@@ -93,7 +95,7 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 			return err
 		}
 		before := rows
-		err := decodeFile(env, f, func(row csvreport.Row) {
+		err := decodeFile(env, f, opts.allowSpecial, func(row csvreport.Row) {
 			d := decodeOne(row)
 			rows++
 			if !d.Valid {
@@ -105,6 +107,9 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 				writeDecodeText(out, d)
 			}
 		})
+		if ctxErr := env.ctx.Err(); ctxErr != nil { // interrupted: not a file error
+			return ctxErr
+		}
 		var fe *csvreport.FileError
 		if errors.As(err, &fe) {
 			fileErrs = append(fileErrs, fe)
@@ -146,8 +151,8 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 
 // decodeFile calls fn for every row of path ("-": standard input) and writes the file's
 // notes (mixed encodings, skipped report lines, …) to stderr.
-func decodeFile(env *cliEnv, path string, fn func(csvreport.Row)) error {
-	r, err := env.openInput(path)
+func decodeFile(env *cliEnv, path string, allowSpecial bool, fn func(csvreport.Row)) error {
+	r, err := env.openInput(path, allowSpecial)
 	if err != nil {
 		return err
 	}

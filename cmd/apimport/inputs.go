@@ -19,15 +19,24 @@ import (
 type rowFlags struct {
 	groupTag     string
 	assignedUser string
+	allowSpecial bool
 }
 
 func (f *rowFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.groupTag, "group-tag", "", "set this group tag on every device (wins over the file's Group Tag column)")
 	cmd.Flags().StringVar(&f.assignedUser, "assigned-user", "", "set this user `UPN` on every device (wins over the file's Assigned User column)")
+	registerAllowSpecial(cmd, &f.allowSpecial)
+}
+
+// allowSpecialFlag is the flag that lets a command read inputs that are not regular files.
+const allowSpecialFlag = "allow-special-files"
+
+func registerAllowSpecial(cmd *cobra.Command, p *bool) {
+	cmd.Flags().BoolVar(p, allowSpecialFlag, false, "also read inputs that are not regular files (named pipes, devices); without it they are refused, as reading one can wait forever")
 }
 
 func (f *rowFlags) options() mapping.Options {
-	return mapping.Options{GroupTag: f.groupTag, AssignedUser: f.assignedUser}
+	return mapping.Options{GroupTag: f.groupTag, AssignedUser: f.assignedUser, AllowSpecialFiles: f.allowSpecial}
 }
 
 // checked is the outcome of the offline checks over every input file. The per-row
@@ -113,12 +122,15 @@ func noRowsError(file string) *csvreport.FileError {
 	return &csvreport.FileError{File: file, Code: "no_rows", Message: "the file has a header but no device rows", Hint: noRowsHint}
 }
 
-// openInput opens a file for reading, or env.stdin for "-".
-func (env *cliEnv) openInput(name string) (*csvreport.Reader, error) {
+// openInput opens a file, or env.stdin for "-". A path that is not a regular file (a
+// named pipe, a device) is refused with a *csvreport.FileError unless allowSpecial, and
+// opening and every read end when env.ctx does (Ctrl-C), also on an input that blocks
+// (standard input, an allowed named pipe without a writer).
+func (env *cliEnv) openInput(name string, allowSpecial bool) (*csvreport.Reader, error) {
 	if name == "-" {
-		return csvreport.NewReader(env.stdin, name)
+		return csvreport.NewReaderContext(env.ctx, env.stdin, name)
 	}
-	return csvreport.Open(name)
+	return csvreport.OpenContext(env.ctx, name, csvreport.OpenOptions{AllowSpecial: allowSpecial})
 }
 
 // eachRow calls fn for every row of r until the end of the file or an error.
