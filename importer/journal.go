@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apimport/apimport/internal/safefile"
 	"github.com/apimport/apimport/internal/serial"
 )
 
@@ -447,7 +448,7 @@ func (j *Journal) Compact() error {
 	}
 	// Write the compacted copy beside the journal and rename it over, so a crash leaves
 	// either the old or the new journal.
-	if err := writeFileAtomic(j.path, buf.Bytes()); err != nil {
+	if err := safefile.Write(j.path, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
 		return fmt.Errorf("compacting the journal: %w", err)
 	}
 	j.f.Close()
@@ -521,36 +522,6 @@ func (s JournalState) entries(now time.Time) []JournalEntry {
 		}
 	}
 	return keep
-}
-
-// writeFileAtomic replaces path with data through a fresh temporary file in the same
-// folder (exclusive create, mode 0600, fsync, rename, fsync of the folder): a symlink
-// or another file at a temporary name is never followed or reused.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // not supported everywhere (Windows): best effort
-		d.Close()
-	}
-	return nil
 }
 
 // Close closes the file and releases the lock.

@@ -32,7 +32,9 @@ type batch struct {
 // CheckFiles reads every file with csvreport ("-" is Options.Stdin, else os.Stdin),
 // verifies the hashes on workers goroutines (0 means GOMAXPROCS), feeds the rows to a Checker in input order
 // and returns the results. A file that cannot be read is recorded in Report.FileErrors
-// and the other files are still read; rows read before a file failed are kept. Bad
+// and the other files are still read; rows read before a file failed are kept. Opening
+// and reading end as soon as ctx is done, also on an input that blocks (standard input,
+// a named pipe allowed by Options.AllowSpecialFiles). Bad
 // option values return an *OptionError; cancelling ctx stops the work and returns
 // ctx.Err().
 //
@@ -96,7 +98,7 @@ func (c *Checker) AddFiles(ctx context.Context, files []string, workers int) (*R
 	go func() {
 		defer close(order)
 		defer close(jobs)
-		readDone <- readFiles(ctx, files, c.opts.Stdin, rep, free, func(b *batch) bool {
+		readDone <- readFiles(ctx, files, c.opts.Stdin, c.opts.AllowSpecialFiles, rep, free, func(b *batch) bool {
 			select {
 			case order <- b:
 			case <-ctx.Done():
@@ -145,7 +147,7 @@ collect:
 
 // readFiles reads the files in order and hands batches of rows to emit, which returns
 // false when the work is cancelled.
-func readFiles(ctx context.Context, files []string, stdin io.Reader, rep *Report, free chan *batch, emit func(*batch) bool) error {
+func readFiles(ctx context.Context, files []string, stdin io.Reader, allowSpecial bool, rep *Report, free chan *batch, emit func(*batch) bool) error {
 	var cur *batch
 	newBatch := func() *batch {
 		var b *batch
@@ -162,7 +164,7 @@ func readFiles(ctx context.Context, files []string, stdin io.Reader, rep *Report
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		r, err := openInput(name, stdin)
+		r, err := openInput(ctx, name, stdin, allowSpecial)
 		if err != nil {
 			rep.FileErrors = append(rep.FileErrors, asFileError(name, err))
 			continue
@@ -200,15 +202,17 @@ func readFiles(ctx context.Context, files []string, stdin io.Reader, rep *Report
 	return ctx.Err()
 }
 
-// openInput opens a file, or stdin (os.Stdin when nil) for "-".
-func openInput(name string, stdin io.Reader) (*csvreport.Reader, error) {
+// openInput opens a file, or stdin (os.Stdin when nil) for "-", so that opening and
+// reading end when ctx does; a path that is not a regular file is refused unless
+// allowSpecial.
+func openInput(ctx context.Context, name string, stdin io.Reader, allowSpecial bool) (*csvreport.Reader, error) {
 	if name == "-" {
 		if stdin == nil {
 			stdin = os.Stdin
 		}
-		return csvreport.NewReader(stdin, name)
+		return csvreport.NewReaderContext(ctx, stdin, name)
 	}
-	return csvreport.Open(name)
+	return csvreport.OpenContext(ctx, name, csvreport.OpenOptions{AllowSpecial: allowSpecial})
 }
 
 // asFileError keeps a *csvreport.FileError as it is and wraps anything else.

@@ -116,6 +116,11 @@ type Options struct {
 	// Stdin is read for the file name "-" by CheckFiles and AddFiles; nil means os.Stdin.
 	// A program that is handed its standard input (tests, the CLI's run) sets it.
 	Stdin io.Reader
+
+	// AllowSpecialFiles reads inputs that are not regular files (named pipes, devices);
+	// without it CheckFiles and AddFiles refuse them with a FileError of code
+	// csvreport.CodeNotRegular, since reading one can wait forever.
+	AllowSpecialFiles bool
 }
 
 // HashBase64 returns the canonical (padded) base64 of Hardware, the form the Intune

@@ -567,6 +567,9 @@ func TestConvertRefusesValuesThePortalCannotCarry(t *testing.T) {
 	}{
 		{"comma", "AB,12", `"AB,12"`},
 		{"control character", "AB\x0112", "AB\x0112"},
+		{"formula", "=1+2", "=1+2"},
+		{"at sign", "@SUM(A1)", "@SUM(A1)"},
+		{"minus", "-CMD", "-CMD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,11 +7,11 @@ import (
 	"io"
 	"iter"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
 )
 
@@ -105,7 +105,7 @@ func writeCheckText(w io.Writer, s mapping.Summary, results iter.Seq[mapping.Res
 			if x.n > 1 {
 				more = fmt.Sprintf(" (the same on %s of this file; said once, --json lists every row)", plural(x.n-1, "more row"))
 			}
-			fmt.Fprintf(w, "%s:%d: %s: %s: warning: %s%s\n", file, x.line, displaySerial(x.serial), k.code, oneLine(redactHashes(k.msg)), more)
+			fmt.Fprintf(w, "%s:%d: %s: %s: warning: %s%s\n", textsafe.Display(file), x.line, displaySerial(x.serial), k.code, textsafe.Inline(redactHashes(k.msg)), more)
 		}
 		clear(pending)
 		order = order[:0]
@@ -128,13 +128,13 @@ func writeCheckText(w io.Writer, s mapping.Summary, results iter.Seq[mapping.Res
 					order = append(order, k)
 					continue
 				}
-				fmt.Fprintf(w, "%s:%d: %s: %s: warning: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, oneLine(redactHashes(f.Message)))
+				fmt.Fprintf(w, "%s:%d: %s: %s: warning: %s\n", textsafe.Display(r.File), r.Line, displaySerial(r.Serial), f.Code, textsafe.Inline(redactHashes(f.Message)))
 				continue
 			}
-			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", r.File, r.Line, displaySerial(r.Serial), f.Code, oneLine(redactHashes(f.Message)))
+			fmt.Fprintf(w, "%s:%d: %s: %s: %s\n", textsafe.Display(r.File), r.Line, displaySerial(r.Serial), f.Code, textsafe.Inline(redactHashes(f.Message)))
 		}
 		if len(r.Findings) == 0 && r.Status != mapping.StatusValid {
-			fmt.Fprintf(w, "%s:%d: %s: %s: row is %s\n", r.File, r.Line, displaySerial(r.Serial), r.Status, r.Status)
+			fmt.Fprintf(w, "%s:%d: %s: %s: row is %s\n", textsafe.Display(r.File), r.Line, displaySerial(r.Serial), r.Status, r.Status)
 		}
 	}
 	flush()
@@ -232,13 +232,4 @@ func writeCheckJSON(w io.Writer, rep *mapping.Report, results iter.Seq[mapping.R
 		enc.Encode(rowJSON(&r))
 	}
 	enc.Encode(jsonSummary{MessageType: "summary", Summary: rep.Summary, FileErrors: len(rep.FileErrors)})
-}
-
-// oneLine keeps a message on one output line: line breaks (from a value quoted into
-// it) are shown as \n.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }

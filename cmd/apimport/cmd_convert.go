@@ -17,6 +17,9 @@ import (
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/internal/cancelio"
+	"github.com/apimport/apimport/internal/safefile"
+	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
 )
 
@@ -49,7 +52,9 @@ left out and reported on stderr.
 
 The portal takes at most 500 devices per file: with more, -o devices.csv writes
 devices-001.csv, devices-002.csv, ... in input order. Without -o the file goes to
-standard output (500 devices at most). Files are written whole or not at all.
+standard output (500 devices at most). Files are written whole or not at all
+(mode 0600). Every input is read twice, so a named pipe can only be given as
+standard input (-).
 
 ` + exitCodesHelp,
 		Example: `  apimport convert -o intune-import.csv ConfigMgr-report.csv
@@ -69,21 +74,31 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 		// Say so before reading every input, not after.
 		dir := filepath.Dir(opts.output)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return &exitError{code: exitUsage, msg: fmt.Sprintf("output folder %s does not exist", dir),
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("output folder %s does not exist", textsafe.Display(dir)),
 				hint: "create the folder first, or give another -o path"}
 		}
 		if st, err := os.Stat(opts.output); err == nil && st.IsDir() {
-			return &exitError{code: exitUsage, msg: fmt.Sprintf("output %s is a folder", opts.output),
-				hint: "give a file name, e.g. -o " + filepath.Join(opts.output, "intune-import.csv")}
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("output %s is a folder", textsafe.Display(opts.output)),
+				hint: "give a file name, e.g. -o " + textsafe.Display(filepath.Join(opts.output, "intune-import.csv"))}
 		}
 	}
 	// The inputs are read twice (the hashes are not kept in memory), so standard input
-	// is read once into memory first.
+	// is read once into memory first, and a named pipe can only be given that way.
+	if opts.allowSpecial {
+		if err := refuseSpecialForConvert(env, args); err != nil {
+			return err
+		}
+	}
 	var stdinData []byte
 	fromStdin := slices.Contains(args, "-")
 	if fromStdin {
-		data, err := io.ReadAll(env.stdin)
+		in := cancelio.NewReader(env.ctx, env.stdin) // Ctrl-C ends a read that blocks
+		data, err := io.ReadAll(in)
+		in.Close()
 		if err != nil {
+			if env.ctx.Err() != nil {
+				return env.ctx.Err()
+			}
 			return fmt.Errorf("reading standard input: %w", err)
 		}
 		stdinData = data
@@ -100,7 +115,7 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 	if opts.output != "" && opts.output != "-" {
 		for _, f := range files {
 			if f != "-" && sameFile(f, opts.output) {
-				return usageErrorf("output %s is also an input file", opts.output)
+				return usageErrorf("output %s is also an input file", textsafe.Display(opts.output))
 			}
 		}
 	}
@@ -155,7 +170,7 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 		if err := convertFile(env, f, valid, hasTag, hasUser, func(line string) error {
 			b, err := enc.String(line)
 			if err != nil { // checked before; only a changed file gets here
-				return fmt.Errorf("%s: a value cannot be written as ANSI: %w", f, err)
+				return fmt.Errorf("%s: a value cannot be written as ANSI: %w", textsafe.Display(f), err)
 			}
 			written++
 			return w.writeRow([]byte(b))
@@ -171,12 +186,36 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 		return err
 	}
 	if len(paths) > 0 {
-		fmt.Fprintf(env.stderr, "apimport: wrote %d devices to %s\n", written, strings.Join(paths, ", "))
+		shown := make([]string, len(paths))
+		for i, p := range paths {
+			shown[i] = textsafe.Display(p)
+		}
+		fmt.Fprintf(env.stderr, "apimport: wrote %d devices to %s\n", written, strings.Join(shown, ", "))
 		for _, stale := range w.staleChunks() {
-			fmt.Fprintf(env.stderr, "apimport: warning: %s is left from an earlier run and was not rewritten: delete it before uploading\n", stale)
+			fmt.Fprintf(env.stderr, "apimport: warning: %s is left from an earlier run and was not rewritten: delete it before uploading\n", textsafe.Display(stale))
 		}
 	}
 	return exitFor(rep)
+}
+
+// refuseSpecialForConvert refuses inputs that are not regular files even with
+// --allow-special-files: convert reads every input twice, and a named pipe gives its
+// data once.
+func refuseSpecialForConvert(env *cliEnv, args []string) error {
+	files, err := expandArgs(env, args)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if f == "-" {
+			continue
+		}
+		if st, err := os.Stat(f); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("%s is %s: convert reads every input twice, so it cannot read it directly", textsafe.Display(f), cancelio.Kind(st.Mode())),
+				hint: "give it as standard input: apimport convert -o OUT.csv - < " + textsafe.Display(f)}
+		}
+	}
+	return nil
 }
 
 type rowKey struct {
@@ -215,6 +254,13 @@ func portalProblem(d *mapping.Device) (code, msg string) {
 			return codeNotPortalSafe, fmt.Sprintf("the %s %q has a comma, quote or control character, which the portal's unquoted CSV cannot carry; "+
 				"correct the value, or register the device with 'apimport import'", v.name, v.val)
 		}
+		if textsafe.IsFormula(v.val) {
+			// Prefixing a quote (textsafe.CSVCell) would change the value Intune
+			// registers, so the row is left out instead.
+			return codeNotPortalSafe, fmt.Sprintf("the %s %q starts with a character that spreadsheet programs run as a formula "+
+				"(=, +, -, @), and the portal's unquoted CSV cannot neutralise it without changing the value; "+
+				"correct the value, or register the device with 'apimport import'", v.name, v.val)
+		}
 		if !isASCII(v.val) {
 			if _, err := charmap.Windows1252.NewEncoder().String(v.val); err != nil {
 				return codeNotANSI, fmt.Sprintf("the %s %q has characters that ANSI (Windows-1252) cannot represent, and the portal accepts only ANSI files; "+
@@ -236,7 +282,7 @@ func isASCII(s string) bool {
 
 // convertFile streams one input file again and emits the portal line of each valid row.
 func convertFile(env *cliEnv, path string, valid map[rowKey]*mapping.Device, hasTag, hasUser bool, emit func(string) error) error {
-	r, err := env.openInput(path)
+	r, err := env.openInput(path, false) // special files were refused before the first pass
 	if err != nil {
 		var fe *csvreport.FileError
 		if errors.As(err, &fe) {
@@ -253,7 +299,7 @@ func convertFile(env *cliEnv, path string, valid map[rowKey]*mapping.Device, has
 		}
 		h := hwhash.Parse(row.Hash)
 		if !h.Valid() || hwhash.Fingerprint(h.Raw) != d.Fingerprint {
-			return fmt.Errorf("%s:%d: the hash changed while the file was converted", row.File, row.Line)
+			return fmt.Errorf("%s:%d: the hash changed while the file was converted", textsafe.Display(row.File), row.Line)
 		}
 		sb.Reset()
 		sb.WriteString(d.Serial)
@@ -274,19 +320,19 @@ func convertFile(env *cliEnv, path string, valid map[rowKey]*mapping.Device, has
 	})
 }
 
-// chunkWriter writes portal files of at most portalMaxRows rows. Files are written to
-// temporary names and renamed on commit, so a failed or interrupted run leaves none;
-// standard output is written on commit.
+// chunkWriter writes portal files of at most portalMaxRows rows. Each file is written
+// through safefile (a fresh 0600 temporary file in the same folder, renamed on commit),
+// so a failed or interrupted run leaves none; standard output is written on commit.
 type chunkWriter struct {
 	stdout  io.Writer
 	path    string
 	total   int
 	header  string
 	rows    int
-	cur     *os.File
+	cur     *safefile.File
 	buf     *bufio.Writer
 	mem     bytes.Buffer // standard output, written on commit
-	temps   []string
+	files   []*safefile.File
 	finals  []string
 	toStdio bool
 }
@@ -352,12 +398,12 @@ func (w *chunkWriter) writeRow(line []byte) error {
 			return err
 		}
 		final := w.chunkName(len(w.finals) + 1)
-		f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
+		f, err := safefile.Create(final)
 		if err != nil {
 			return fmt.Errorf("creating output: %w", err)
 		}
 		w.cur, w.buf, w.rows = f, bufio.NewWriter(f), 0
-		w.temps = append(w.temps, f.Name())
+		w.files = append(w.files, f)
 		w.finals = append(w.finals, final)
 		w.buf.WriteString(w.header + "\r\n")
 	}
@@ -366,15 +412,14 @@ func (w *chunkWriter) writeRow(line []byte) error {
 	return err
 }
 
+// closeCurrent flushes and closes the file being written (it is committed later),
+// so that a run of many chunks does not hold them all open.
 func (w *chunkWriter) closeCurrent() error {
 	if w.cur == nil {
 		return nil
 	}
 	if err := w.buf.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", w.cur.Name(), err)
-	}
-	if err := w.cur.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", w.cur.Name(), err)
+		return fmt.Errorf("writing %s: %w", textsafe.Display(w.cur.Name()), err)
 	}
 	err := w.cur.Close()
 	w.cur = nil
@@ -392,24 +437,18 @@ func (w *chunkWriter) commit() ([]string, error) {
 	if err := w.closeCurrent(); err != nil {
 		return nil, err
 	}
-	for i, tmp := range w.temps {
-		if err := os.Rename(tmp, w.finals[i]); err != nil {
-			return nil, fmt.Errorf("writing %s: %w", w.finals[i], err)
+	for _, f := range w.files {
+		if err := f.Commit(); err != nil {
+			return nil, err
 		}
-		w.temps[i] = ""
 	}
 	return w.finals, nil
 }
 
-// abort removes temporary files not committed.
+// abort removes the temporary files not committed.
 func (w *chunkWriter) abort() {
-	if w.cur != nil {
-		w.cur.Close()
-	}
-	for _, tmp := range w.temps {
-		if tmp != "" {
-			os.Remove(tmp)
-		}
+	for _, f := range w.files {
+		f.Abort()
 	}
 }
 

@@ -12,12 +12,14 @@ import (
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/internal/textsafe"
 )
 
 func init() { registerCommand(newDecodeCmd) }
 
 type decodeOptions struct {
-	json bool
+	json         bool
+	allowSpecial bool
 }
 
 func newDecodeCmd(env *cliEnv) *cobra.Command {
@@ -41,6 +43,7 @@ Exit codes: 0 every hash verifies, 3 some do not, 1 a file unreadable, 2 usage.`
 	}
 	cmd.Flags().BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
 	registerAllowEmpty(cmd)
+	registerAllowSpecial(cmd, &opts.allowSpecial)
 	return cmd
 }
 
@@ -94,7 +97,7 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 			return err
 		}
 		before := rows
-		err := decodeFile(env, f, func(row csvreport.Row) {
+		err := decodeFile(env, f, opts.allowSpecial, func(row csvreport.Row) {
 			d := decodeOne(row)
 			rows++
 			if !d.Valid {
@@ -106,6 +109,9 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 				writeDecodeText(out, d)
 			}
 		})
+		if ctxErr := env.ctx.Err(); ctxErr != nil { // interrupted: not a file error
+			return ctxErr
+		}
 		var fe *csvreport.FileError
 		if errors.As(err, &fe) {
 			fileErrs = append(fileErrs, fe)
@@ -147,8 +153,8 @@ func runDecode(env *cliEnv, opts *decodeOptions, args []string) error {
 
 // decodeFile calls fn for every row of path ("-": standard input) and writes the file's
 // notes (mixed encodings, skipped report lines, …) to stderr.
-func decodeFile(env *cliEnv, path string, fn func(csvreport.Row)) error {
-	r, err := env.openInput(path)
+func decodeFile(env *cliEnv, path string, allowSpecial bool, fn func(csvreport.Row)) error {
+	r, err := env.openInput(path, allowSpecial)
 	if err != nil {
 		return err
 	}
@@ -190,11 +196,11 @@ func writeDecodeText(w io.Writer, d decodeRow) {
 	if !d.Valid {
 		verdict = "INVALID"
 	}
-	fmt.Fprintf(w, "%s:%d: %s: %s\n", d.File, d.Line, displaySerial(d.Serial), verdict)
+	fmt.Fprintf(w, "%s:%d: %s: %s\n", textsafe.Display(d.File), d.Line, displaySerial(d.Serial), verdict)
 	f := d.Fields
 	field := func(name, val string) {
-		if val != "" {
-			fmt.Fprintf(w, "  %-15s %s\n", name+":", val)
+		if val != "" { // decoded from the hash: any bytes, so escaped
+			fmt.Fprintf(w, "  %-15s %s\n", name+":", textsafe.Inline(val))
 		}
 	}
 	field("fingerprint", d.Fingerprint)
@@ -218,6 +224,6 @@ func writeDecodeText(w io.Writer, d decodeRow) {
 		if p.Warning {
 			kind = "warning"
 		}
-		fmt.Fprintf(w, "  %s: %s: %s\n", kind, p.Code, p.Message)
+		fmt.Fprintf(w, "  %s: %s: %s\n", kind, p.Code, textsafe.Inline(p.Message))
 	}
 }

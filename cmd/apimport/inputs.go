@@ -9,11 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
 )
 
@@ -21,16 +21,25 @@ import (
 type rowFlags struct {
 	groupTag     string
 	assignedUser string
+	allowSpecial bool
 }
 
 func (f *rowFlags) register(cmd *cobra.Command) {
 	registerAllowEmpty(cmd)
 	cmd.Flags().StringVar(&f.groupTag, "group-tag", "", "set this group tag on every device (wins over the file's Group Tag column)")
 	cmd.Flags().StringVar(&f.assignedUser, "assigned-user", "", "set this user `UPN` on every device (wins over the file's Assigned User column)")
+	registerAllowSpecial(cmd, &f.allowSpecial)
+}
+
+// allowSpecialFlag is the flag that lets a command read inputs that are not regular files.
+const allowSpecialFlag = "allow-special-files"
+
+func registerAllowSpecial(cmd *cobra.Command, p *bool) {
+	cmd.Flags().BoolVar(p, allowSpecialFlag, false, "also read inputs that are not regular files (named pipes, devices); without it they are refused, as reading one can wait forever")
 }
 
 func (f *rowFlags) options() mapping.Options {
-	return mapping.Options{GroupTag: f.groupTag, AssignedUser: f.assignedUser}
+	return mapping.Options{GroupTag: f.groupTag, AssignedUser: f.assignedUser, AllowSpecialFiles: f.allowSpecial}
 }
 
 // checked is the outcome of the offline checks over every input file. The per-row
@@ -155,12 +164,15 @@ func noRowsError(file string) *csvreport.FileError {
 	return &csvreport.FileError{File: file, Code: "no_rows", Message: "the file has a header but no device rows", Hint: noRowsHint}
 }
 
-// openInput opens a file for reading, or env.stdin for "-".
-func (env *cliEnv) openInput(name string) (*csvreport.Reader, error) {
+// openInput opens a file, or env.stdin for "-". A path that is not a regular file (a
+// named pipe, a device) is refused with a *csvreport.FileError unless allowSpecial, and
+// opening and every read end when env.ctx does (Ctrl-C), also on an input that blocks
+// (standard input, an allowed named pipe without a writer).
+func (env *cliEnv) openInput(name string, allowSpecial bool) (*csvreport.Reader, error) {
 	if name == "-" {
-		return csvreport.NewReader(env.stdin, name)
+		return csvreport.NewReaderContext(env.ctx, env.stdin, name)
 	}
-	return csvreport.Open(name)
+	return csvreport.OpenContext(env.ctx, name, csvreport.OpenOptions{AllowSpecial: allowSpecial})
 }
 
 // eachRow calls fn for every row of r until the end of the file or an error.
@@ -186,9 +198,13 @@ func eachRow(ctx context.Context, r *csvreport.Reader, fn func(csvreport.Row) er
 // "apimport: error: file:line: message" + "apimport: hint: …".
 func printFileErrors(w io.Writer, errs []*csvreport.FileError) {
 	for _, fe := range errs {
-		fmt.Fprintf(w, "apimport: error: %s\n", redactHashes(fe.Error()))
+		loc := textsafe.Display(fe.File)
+		if fe.Line > 0 {
+			loc += ":" + strconv.Itoa(fe.Line)
+		}
+		fmt.Fprintf(w, "apimport: error: %s: %s\n", loc, textsafe.Inline(redactHashes(fe.Message)))
 		if fe.Hint != "" {
-			fmt.Fprintf(w, "apimport: hint: %s\n", fe.Hint)
+			fmt.Fprintf(w, "apimport: hint: %s\n", textsafe.Inline(fe.Hint))
 		}
 	}
 }
@@ -196,11 +212,11 @@ func printFileErrors(w io.Writer, errs []*csvreport.FileError) {
 // printNotes writes file-level remarks (unknown columns, encoding fallbacks) to w.
 func printNotes(w io.Writer, notes []csvreport.Note) {
 	for _, n := range notes {
-		loc := n.File
+		loc := textsafe.Display(n.File)
 		if n.Line > 0 {
 			loc += ":" + strconv.Itoa(n.Line)
 		}
-		fmt.Fprintf(w, "apimport: note: %s: %s\n", loc, redactHashes(n.Message))
+		fmt.Fprintf(w, "apimport: note: %s: %s\n", loc, textsafe.Inline(redactHashes(n.Message)))
 	}
 }
 
@@ -218,7 +234,8 @@ func exitFor(rep *mapping.Report) error {
 
 // displaySerial is how a serial is shown in text output: "-" when empty, quoted with
 // escapes when it holds control characters (a NUL from a mixed-encoding file, a line
-// break from an unclosed quote), and shortened when it is long enough to hold a hash.
+// break from an unclosed quote) or other non-printable ones (textsafe.Display), and
+// shortened when it is long enough to hold a hash.
 func displaySerial(s string) string {
 	if s == "" {
 		return "-"
@@ -227,12 +244,7 @@ func displaySerial(s string) string {
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 { // rows joined by an unclosed quote: the first is enough
 		s = s[:i] + "…"
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7F || r == utf8.RuneError {
-			return strconv.Quote(s)
-		}
-	}
-	return s
+	return textsafe.Display(s)
 }
 
 // jsonSerial is the serial as written in JSON output: verbatim, except that a value long

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/apimport/apimport/importer"
+	"github.com/apimport/apimport/internal/safefile"
+	"github.com/apimport/apimport/internal/textsafe"
 )
 
 // deviceLine is one row's result as every output shows it: hashes shortened, and its
@@ -171,7 +173,7 @@ func (t *textReporter) summary(s runSummary) {
 	}
 	fmt.Fprintln(w, "ROW\tSERIAL\tRESULT\tDETAIL")
 	for _, r := range t.rows.sorted() {
-		fmt.Fprintf(w, "%s:%d\t%s\t%s\t%s\n", r.File, r.Line, displaySerial(r.Serial), r.Result, detail(r.DeviceResult))
+		fmt.Fprintf(w, "%s:%d\t%s\t%s\t%s\n", textsafe.Display(r.File), r.Line, displaySerial(r.Serial), r.Result, textsafe.Inline(detail(r.DeviceResult)))
 	}
 	if tw != nil {
 		tw.Flush()
@@ -222,7 +224,7 @@ func (c *csvReporter) close() error {
 	for _, r := range c.rows.sorted() {
 		vals := r.values()
 		for i := range vals {
-			vals[i] = csvSafe(vals[i])
+			vals[i] = textsafe.CSVCell(vals[i])
 		}
 		_ = w.Write(vals)
 	}
@@ -230,7 +232,7 @@ func (c *csvReporter) close() error {
 	if err := w.Error(); err != nil {
 		return fmt.Errorf("writing the report %s: %w", c.path, err)
 	}
-	if err := writeFileAtomic(c.path, buf.Bytes()); err != nil {
+	if err := safefile.Write(c.path, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
 		return fmt.Errorf("writing the report %s: %w", c.path, err)
 	}
 	return nil
@@ -255,43 +257,6 @@ func checkWritable(flag, path string) error {
 	f.Close()
 	os.Remove(name)
 	return nil
-}
-
-// writeFileAtomic replaces path with data through a fresh temporary file in the same
-// folder (exclusive create, mode 0600, fsync, rename, fsync of the folder).
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-// csvSafe keeps a cell from being read as a formula by spreadsheet programs.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // progressPrinter shows the engine's progress on stderr: a line redrawn in place on a

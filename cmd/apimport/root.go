@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/apimport/apimport/internal/textsafe"
+
 	"github.com/apimport/apimport/importer"
 )
 
@@ -139,20 +141,20 @@ func runWith(ctx context.Context, args []string, mod func(*cliEnv)) int {
 		return exit(exitInterrupted, "interrupted")
 	}
 	if ee := (*exitError)(nil); errors.As(err, &ee) && ee.code == exitOK { // e.g. --allow-empty and no file: nothing to do
-		fmt.Fprintf(stderr, "apimport: %s\n", ee.msg)
+		fmt.Fprintf(stderr, "apimport: %s\n", textsafe.Inline(ee.msg))
 		return exitOK
 	}
 	// cobra's own argument errors (unknown command, wrong arg count) are usage errors.
 	if isCobraUsageError(err) {
-		fmt.Fprintf(stderr, "apimport: error: %s\napimport: hint: see 'apimport --help'\n", err)
+		fmt.Fprintf(stderr, "apimport: error: %s\napimport: hint: see 'apimport --help'\n", textsafe.Inline(err.Error()))
 		return exit(exitUsage, err.Error())
 	}
 	code, hint := classify(err)
 	if msg := err.Error(); msg != "" {
-		fmt.Fprintf(stderr, "apimport: error: %s\n", msg)
+		fmt.Fprintf(stderr, "apimport: error: %s\n", textsafe.Inline(msg))
 	}
 	if hint != "" {
-		fmt.Fprintf(stderr, "apimport: hint: %s\n", hint)
+		fmt.Fprintf(stderr, "apimport: hint: %s\n", textsafe.Inline(hint))
 	}
 	return exit(code, err.Error())
 }
