@@ -62,10 +62,11 @@ func registerCommand(f func(env *cliEnv) *cobra.Command) { commands = append(com
 
 const exitCodesHelp = `Exit codes:
   0    every row valid (check/convert) or registered (import); duplicates are fine
-  1    fatal: a file unreadable or not an import file, Graph unreachable
-  2    usage error
+  1    fatal: a file unreadable or not an import file; the authority or Graph
+       unreachable or failing TLS (the hint names the host)
+  2    usage error: flags, paths, URLs, --ca-file, the journal of another tenant
   3    finished, but some rows invalid, in conflict, rejected or timed out
-  4    authentication or permission failure (import)
+  4    credentials rejected, a permission missing, or the --auth mode unavailable
   130  interrupted (SIGINT/SIGTERM)`
 
 func newRootCmd(env *cliEnv) *cobra.Command {
