@@ -41,4 +41,5 @@ require (
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
+	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )

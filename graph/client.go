@@ -85,6 +85,7 @@ type Client struct {
 	adapter abs.RequestAdapter
 	dm      *devicemanagement.DeviceManagementRequestBuilder
 	lim     *limiter
+	rt      *retryTransport
 	policy  RetryPolicy
 	stats   *counters
 	log     *slog.Logger
@@ -116,14 +117,23 @@ func odataErrorMappings() abs.ErrorMappings {
 // NewClient returns a Graph client using cred. The base URL is cfg.GraphURL (or
 // the cloud's) + "/v1.0"; tokens are attached only for that host (plus loopback
 // names when it is loopback). The SDK's own RetryHandler is left out: the
-// client's transport is the single retry and throttle layer.
+// client's transport is the single retry and throttle layer. A bad GraphURL,
+// Cloud or CAFile is an error matching importer.ErrConfig.
+//
+// Error contract: every error of the client's methods that is about the
+// connection matches one importer class: a *importer.HostError of class
+// ErrNetwork (refused, DNS, timeout, proxy, a refused redirect) or ErrTLS naming
+// the Graph host; 401 ErrCredential, 403 ErrPermission, 404 ErrNotFound and 429
+// after the retries ErrThrottled (the *importer.APIError); token failures keep
+// the class the credential gave them (NewCredential). Other answers (400, 5xx
+// after the retries) are an *importer.APIError of no class.
 func NewClient(cred azcore.TokenCredential, cfg ClientConfig) (*Client, error) {
 	if cred == nil {
 		return nil, errors.New("graph client needs a credential")
 	}
 	ep, err := ResolveEndpoints(cfg.Cloud, cfg.GraphURL, "", cfg.Scope)
 	if err != nil {
-		return nil, err
+		return nil, err // matches importer.ErrConfig
 	}
 	registerSerializers()
 	gu, _ := url.Parse(ep.GraphURL)
@@ -146,6 +156,7 @@ func NewClient(cred azcore.TokenCredential, cfg ClientConfig) (*Client, error) {
 			tk, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{ep.Scope}, EnableCAE: true})
 			return tk.Token, err
 		}}
+	c.rt = rt
 
 	opts := core.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: sdkLibraryVersion}
 	ua := khttp.NewUserAgentHandlerOptions()
@@ -158,8 +169,9 @@ func NewClient(cred azcore.TokenCredential, cfg ClientConfig) (*Client, error) {
 	}
 	// The kiota defaults minus RetryHandler (ours is the only retry layer).
 	mw := []khttp.Middleware{
+		redirectGuard{},
 		core.NewGraphTelemetryHandler(&opts),
-		khttp.NewRedirectHandler(),
+		khttp.NewRedirectHandlerWithOptions(khttp.RedirectHandlerOptions{MaxRedirects: 5, ShouldRedirect: sameOriginRedirect}),
 		khttp.NewCompressionHandlerWithOptions(*khttp.NewCompressionOptionsReference(!cfg.DisableCompression)),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandlerWithOptions(ua),

@@ -34,12 +34,12 @@ func (c *classifiedCredential) GetToken(ctx context.Context, opts policy.TokenRe
 	if err == nil || ctx.Err() != nil {
 		return tok, err
 	}
-	return tok, classifyCredentialError(err, c.tr.last())
+	return tok, classifyCredentialError(err, c.tr.last(), c.tr.unreachableIsUnavailable)
 }
 
 // classifyCredentialError maps an azidentity error (and the transport failure seen
 // while it was produced, if any) to the error contract.
-func classifyCredentialError(err error, transportErr *importer.HostError) error {
+func classifyCredentialError(err error, transportErr *importer.HostError, unreachableIsUnavailable bool) error {
 	var afe *azidentity.AuthenticationFailedError
 	if errors.As(err, &afe) && afe.RawResponse != nil {
 		if afe.RawResponse.StatusCode >= 500 {
@@ -48,6 +48,10 @@ func classifyCredentialError(err error, transportErr *importer.HostError) error 
 		return fmt.Errorf("%w: %w", importer.ErrCredential, err)
 	}
 	if transportErr != nil {
+		if unreachableIsUnavailable {
+			return fmt.Errorf("%w: no managed identity endpoint answered at %s (not on Azure?): %w",
+				importer.ErrCredentialUnavailable, transportErr.Host, err)
+		}
 		return &importer.HostError{Host: transportErr.Host, Class: transportErr.Class, Err: err}
 	}
 	var are *azidentity.AuthenticationRequiredError
@@ -68,10 +72,20 @@ func classifyCredentialError(err error, transportErr *importer.HostError) error 
 
 // recordingTransport is the credential's HTTP transport: it remembers the last
 // network or TLS failure, classified, for classifiedCredential.
+//
+// It also bounds azcore's retries of failures no retry fixes: a TLS failure and a
+// refused redirect are final at once, and a connection that could not be made (refused, unknown name)
+// is retried once, then final (managed identity's IMDS policy would otherwise
+// retry an absent endpoint for more than a minute).
 type recordingTransport struct {
 	base policy.Transporter
-	mu   sync.Mutex
-	err  *importer.HostError
+	// unreachableIsUnavailable: a network failure means the credential cannot
+	// work here (managed identity off Azure), not that a host is down.
+	unreachableIsUnavailable bool
+
+	mu           sync.Mutex
+	err          *importer.HostError
+	dialFailures int
 }
 
 func (t *recordingTransport) Do(req *http.Request) (*http.Response, error) {
@@ -80,14 +94,30 @@ func (t *recordingTransport) Do(req *http.Request) (*http.Response, error) {
 		he := classifyTransportError(req.URL.Host, err)
 		t.mu.Lock()
 		t.err = he
+		var re *RedirectError
+		final := he.Class == importer.ErrTLS || errors.As(err, &re)
+		if notSent(err) {
+			t.dialFailures++
+			final = final || t.dialFailures > 1
+		}
 		t.mu.Unlock()
+		if final {
+			return resp, nonRetriable{err}
+		}
 	}
 	return resp, err
 }
 
+// nonRetriable tells azcore's retry policy to stop (errorinfo.NonRetriable).
+type nonRetriable struct{ error }
+
+func (e nonRetriable) NonRetriable() {}
+func (e nonRetriable) Unwrap() error { return e.error }
+
 func (t *recordingTransport) reset() {
 	t.mu.Lock()
 	t.err = nil
+	t.dialFailures = 0
 	t.mu.Unlock()
 }
 
@@ -98,7 +128,21 @@ func (t *recordingTransport) last() *importer.HostError {
 }
 
 // classifyTransportError tells a TLS failure from any other failure to reach host.
+// An error that already is a *importer.HostError keeps its class.
 func classifyTransportError(host string, err error) *importer.HostError {
+	var prev *importer.HostError
+	if errors.As(err, &prev) {
+		return prev
+	}
+	if isTLSError(err) {
+		return &importer.HostError{Host: host, Class: importer.ErrTLS, Err: err}
+	}
+	return &importer.HostError{Host: host, Class: importer.ErrNetwork, Err: err}
+}
+
+// isTLSError reports a failed TLS handshake, by the typed errors crypto/tls and
+// crypto/x509 return (never by text).
+func isTLSError(err error) bool {
 	var (
 		ua  x509.UnknownAuthorityError
 		ci  x509.CertificateInvalidError
@@ -107,8 +151,16 @@ func classifyTransportError(host string, err error) *importer.HostError {
 		rhe tls.RecordHeaderError
 		ae  tls.AlertError
 	)
-	if errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he) || errors.As(err, &cve) || errors.As(err, &rhe) || errors.As(err, &ae) {
-		return &importer.HostError{Host: host, Class: importer.ErrTLS, Err: err}
+	return errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he) || errors.As(err, &cve) || errors.As(err, &rhe) || errors.As(err, &ae)
+}
+
+// hasClass reports whether err already matches a class of the error contract.
+func hasClass(err error) bool {
+	for _, c := range []error{importer.ErrConfig, importer.ErrCredential, importer.ErrPermission,
+		importer.ErrCredentialUnavailable, importer.ErrNetwork, importer.ErrTLS, importer.ErrThrottled} {
+		if errors.Is(err, c) {
+			return true
+		}
 	}
-	return &importer.HostError{Host: host, Class: importer.ErrNetwork, Err: err}
+	return false
 }
