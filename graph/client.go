@@ -86,6 +86,7 @@ type Client struct {
 	dm      *devicemanagement.DeviceManagementRequestBuilder
 	lim     *limiter
 	rt      *retryTransport
+	clock   func() time.Time // nil: time.Now (tests replace it)
 	policy  RetryPolicy
 	stats   *counters
 	log     *slog.Logger
@@ -663,29 +664,76 @@ func (c *Client) GetSyncInfo(ctx context.Context) (importer.SyncInfo, error) {
 	return info, nil
 }
 
-// Sync calls beta windowsAutopilotSettings/sync once, never retried and without
-// pausing the budget (its 429 means "wait 10 minutes", not app throttling): nil
-// on 204, ErrSyncTooSoon on 429, importer.ErrSyncInProgress on 409 (both wrap the *importer.APIError).
+// syncCooldown is the service's rule: a sync within 10 minutes of the previous
+// manual trigger answers 429 (graph-api.md §1.4).
+const syncCooldown = 10 * time.Minute
+
+// Sync calls beta windowsAutopilotSettings/sync: nil on 204, ErrSyncInProgress on
+// 409 (wrapping the *importer.APIError). A 429 is not always the 10-minute rule
+// (issue 8 item 9): Sync reads lastManualSyncTriggerDateTime, and when the last
+// manual trigger is less than 10 minutes old the answer is ErrSyncTooSoon (no
+// retry; it does not also match ErrThrottled). Otherwise the 429 is throttling:
+// the sync is sent again after its Retry-After (or the backoff), at most
+// RetryPolicy.MaxRetries times, never waiting past ctx's deadline or
+// MaxRetryAfter; throttled to the end, the error matches importer.ErrThrottled.
+// The sync's own attempts bypass the transport's retries and do not pause the
+// shared budget.
 func (c *Client) Sync(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := c.syncOnce(ctx)
+		if err == nil {
+			return nil
+		}
+		var ae *importer.APIError
+		if !errors.As(err, &ae) {
+			return fmt.Errorf("autopilot sync: %w", err)
+		}
+		switch ae.StatusCode {
+		case http.StatusConflict:
+			return fmt.Errorf("autopilot sync: %w: %w", importer.ErrSyncInProgress, err)
+		case http.StatusTooManyRequests:
+		default:
+			return fmt.Errorf("autopilot sync: %w", err)
+		}
+		info, ierr := c.GetSyncInfo(ctx)
+		if ierr != nil {
+			return fmt.Errorf("autopilot sync: %w (and reading the sync settings to tell the 10-minute rule from throttling: %v)", err, ierr)
+		}
+		if since := c.now().Sub(info.LastManualSync); !info.LastManualSync.IsZero() && since < syncCooldown {
+			// Not %w: this 429 is the rule, not throttling.
+			return fmt.Errorf("autopilot sync: %w: the last manual sync was %s ago (%v)", importer.ErrSyncTooSoon, max(since, 0).Round(time.Second), ae)
+		}
+		wait := ae.RetryAfter
+		if wait <= 0 {
+			wait = c.policy.backoff(attempt)
+		}
+		if attempt >= c.policy.MaxRetries || wait > c.policy.MaxRetryAfter {
+			return fmt.Errorf("autopilot sync: throttled after %d attempts: %w", attempt+1, err)
+		}
+		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
+			return fmt.Errorf("autopilot sync: throttled, and the Retry-After of %s ends after the run's deadline: %w", wait, err)
+		}
+		c.stats.retries.Add(1)
+		if err := sleepCtx(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// syncOnce sends one sync request, never retried by the transport.
+func (c *Client) syncOnce(ctx context.Context) error {
 	ri, err := c.betaRequest(abs.POST, "/deviceManagement/windowsAutopilotSettings/sync")
 	if err != nil {
 		return err
 	}
-	err = c.adapter.SendNoContent(withCallOpts(ctx, callOpts{noRetry: true}), ri, odataErrorMappings())
-	if err == nil {
-		return nil
+	return convertError(c.adapter.SendNoContent(withCallOpts(ctx, callOpts{noRetry: true}), ri, odataErrorMappings()))
+}
+
+func (c *Client) now() time.Time {
+	if c.clock != nil {
+		return c.clock()
 	}
-	err = convertError(err)
-	var ae *importer.APIError
-	if errors.As(err, &ae) {
-		switch ae.StatusCode {
-		case http.StatusTooManyRequests:
-			return fmt.Errorf("autopilot sync: %w: %w", importer.ErrSyncTooSoon, err)
-		case http.StatusConflict:
-			return fmt.Errorf("autopilot sync: %w: %w", importer.ErrSyncInProgress, err)
-		}
-	}
-	return fmt.Errorf("autopilot sync: %w", err)
+	return time.Now()
 }
 
 // writeErr converts the error of a non-idempotent write. When a request left

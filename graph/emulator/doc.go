@@ -115,6 +115,11 @@
 // (DOCUMENTED). Within sync_cooldown (10m, DOCUMENTED) of the last manual trigger → 429
 // with an Intune error and Retry-After = seconds left (Retry-After ASSUMED; omitted with
 // omit_retry_after). The cooldown counts from lastManualSyncTriggerDateTime only (ASSUMED).
+// sync_throttled=n (or Server.SetSyncThrottled) answers the next n sync calls with a
+// throttling 429 instead — the gateway's plain "Please retry again later." with
+// Retry-After as for any throttled request, lastManualSyncTriggerDateTime unchanged —
+// so a client must tell throttling from the 10-minute rule by reading the settings
+// (ASSUMED: the docs name only the 10-minute 429; issue 8 item 9 saw throttled syncs).
 //
 // # Errors (§1.6)
 //
@@ -207,6 +212,7 @@
 //	retry_after_seconds        0 = computed
 //	sync_cooldown              "10m"
 //	sync_duration              "30s"
+//	sync_throttled             0 (the first n sync calls get a throttling 429)
 //	page_size                  1000
 //	max_import_items           0 = unlimited
 //	max_body_bytes             33554432 (after gunzip; larger → 413)

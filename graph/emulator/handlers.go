@@ -828,6 +828,18 @@ func (s *Server) routeSettings(r *http.Request, version string, sub []string) *r
 		defer s.mu.Unlock()
 		now := s.clock()
 		set := &s.st.settings
+		if s.syncThrottled > 0 {
+			// Throttled like any request (ASSUMED: the sync action shares the app's
+			// throttling), told apart from the 10-minute rule by its shape: the
+			// gateway's plain message, and lastManualSyncTriggerDateTime unchanged.
+			s.syncThrottled--
+			rs := graphError(r, http.StatusTooManyRequests, "TooManyRequests", "Please retry again later.", false)
+			if !s.cfg.OmitRetryAfter {
+				rs.header.Set("Retry-After", strconv.Itoa(s.retryAfterSeconds(time.Second)))
+			}
+			rs.throttled = true
+			return rs
+		}
 		if set.SyncStatus == "inProgress" {
 			return graphError(r, http.StatusConflict, "Conflict", "A sync is already in progress.", true)
 		}
