@@ -82,6 +82,10 @@ type Config struct {
 
 	ProcessingDelay Duration `json:"processing_delay"` // unknown -> complete/error after this; default 5s
 	InitialStatus   string   `json:"initial_status"`   // status while processing: "unknown" (default), "pending" or "partial"
+	// VisibilityDelay hides a new import record from GET {id}, the list and $batch
+	// GETs (404 / absent) for this long after it was created; DELETE still finds
+	// it. Default 0 (visible at once). ASSUMED mode: nothing documents either way.
+	VisibilityDelay Duration `json:"visibility_delay"`
 
 	WriteLimit        int      `json:"write_limit"`         // writes per window per app; default 100
 	RequestLimit      int      `json:"request_limit"`       // requests per window per app; default 1000
@@ -216,8 +220,8 @@ func (c Config) validate() error {
 	if c.WriteLimit < 0 || c.RequestLimit < 0 || c.PageSize < 0 || c.MaxImportItems < 0 || c.SyncThrottled < 0 {
 		return fmt.Errorf("write_limit, request_limit, page_size, max_import_items and sync_throttled must not be negative")
 	}
-	if c.ProcessingDelay < 0 || c.TokenLifetime < 0 || c.ThrottleWindow < 0 {
-		return fmt.Errorf("processing_delay, token_lifetime and throttle_window must not be negative")
+	if c.ProcessingDelay < 0 || c.TokenLifetime < 0 || c.ThrottleWindow < 0 || c.VisibilityDelay < 0 {
+		return fmt.Errorf("processing_delay, token_lifetime, throttle_window and visibility_delay must not be negative")
 	}
 	return nil
 }

@@ -94,6 +94,14 @@
 //     Get-WindowsAutopilotInfo; we make it true).
 //
 // Records are never expired by the emulator (§2 "UNCONFIRMED"); clients delete them.
+//
+// Late visibility (ASSUMED mode, off by default; issue 8 item 3): with
+// visibility_delay set, a new import record is absent from GET {id} (404
+// ResourceNotFound), from the list (with or without contains()) and from $batch GETs
+// until visibility_delay after its creation, as an eventually consistent store would
+// behave; the POST/import answer still returns it, DELETE finds it, and its verdict
+// is decided on schedule. Nothing documents whether Graph shows a fresh record at
+// once, so a client must not conclude from a miss that a record is gone.
 // Responses include hardwareIdentifier (base64) because it is an entity property (ASSUMED).
 //
 // # Listing, $filter, $select
@@ -204,6 +212,7 @@
 //	token_lifetime             "1h"
 //	processing_delay           "5s" (tests use "20ms")
 //	initial_status             "unknown" | "pending" | "partial" while processing
+//	visibility_delay           "0s" (a new import record is hidden from GET/list/$batch this long)
 //	write_limit, request_limit 100, 1000
 //	throttle_window            "20s"
 //	throttle_mode              "sliding" | "fixed"

@@ -197,6 +197,7 @@ func (s *Server) routeImported(r *http.Request, version string, sub []string, bo
 		case http.MethodGet:
 			s.mu.Lock()
 			rec, ok := s.st.importedByID[id]
+			ok = ok && s.visibleLocked(rec)
 			var out importedOut
 			if ok {
 				out = importedJSON(rec)
@@ -359,6 +360,13 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// visibleLocked reports whether a new import record is visible yet to GET, list and
+// $batch GET (visibility_delay, ASSUMED mode; DELETE always finds it).
+func (s *Server) visibleLocked(rec *ImportedIdentity) bool {
+	d := s.cfg.VisibilityDelay.D()
+	return d <= 0 || !s.clock().Before(rec.CreatedAt.Add(d))
 }
 
 func (s *Server) newRecord(rec *ImportedIdentity, now time.Time) {
@@ -573,6 +581,7 @@ func (s *Server) listImported(r *http.Request, version string) *resp {
 	needle := strings.ToLower(lq.contains)
 	s.mu.Lock()
 	list := s.st.imported
+	hidden := s.cfg.VisibilityDelay > 0
 	i := sort.Search(len(list), func(i int) bool { return list[i].seq > lq.after })
 	vals := make([]importedOut, 0, min(lq.top, len(list)-i))
 	var last int64
@@ -580,6 +589,9 @@ func (s *Server) listImported(r *http.Request, version string) *resp {
 	for ; i < len(list); i++ {
 		rec := list[i]
 		if needle != "" && !strings.Contains(strings.ToLower(rec.SerialNumber), needle) {
+			continue
+		}
+		if hidden && !s.visibleLocked(rec) {
 			continue
 		}
 		if len(vals) == lq.top {
