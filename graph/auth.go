@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,7 +62,7 @@ var ErrMissingPermission = fmt.Errorf("%w: missing Graph permission %s", importe
 type AuthConfig struct {
 	Mode         string // one of AuthModes
 	Cloud        string // global (default), usgov, usgovdod, china
-	AuthorityURL string // overrides the cloud's authority (emulator, private endpoint); https only
+	AuthorityURL string // overrides the cloud's authority (emulator, private endpoint); https, or http on loopback (rehearsals)
 	TenantID     string
 	ClientID     string // app id; for managed-identity optional (user-assigned identity)
 
@@ -126,7 +127,16 @@ func newCredential(cfg AuthConfig, rt *recordingTransport) (azcore.TokenCredenti
 	co := azcore.ClientOptions{Cloud: ep.Cloud.azcoreConfig()}
 	disableDiscovery := false
 	if cfg.AuthorityURL != "" {
-		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: ep.AuthorityURL, Services: co.Cloud.Services}
+		authority := ep.AuthorityURL
+		if u, _ := url.Parse(authority); u != nil && u.Scheme == "http" {
+			// Loopback only (ResolveEndpoints): azidentity refuses a non-https
+			// authority, so it is given the https form and the transport speaks
+			// plain http to that host (see recordingTransport.plainHost).
+			rt.plainHost = u.Host
+			u.Scheme = "https"
+			authority = u.String()
+		}
+		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: authority, Services: co.Cloud.Services}
 		disableDiscovery = true
 	}
 	switch {

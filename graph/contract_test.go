@@ -506,3 +506,48 @@ func TestCredentialErrorClasses(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopbackHTTPAuthority: an http:// authority on loopback (a rehearsal
+// stand-in) issues tokens, although azidentity itself accepts only https.
+func TestLoopbackHTTPAuthority(t *testing.T) {
+	var paths []string
+	var base string
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.Method+" "+r.URL.Path)
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/v2.0/.well-known/openid-configuration"):
+			writeJSON(w, 200, map[string]any{"token_endpoint": base + "/t1/oauth2/v2.0/token",
+				"authorization_endpoint": base + "/t1/oauth2/v2.0/authorize", "issuer": base + "/t1/v2.0"})
+		case strings.HasSuffix(r.URL.Path, "/oauth2/v2.0/token"):
+			if err := r.ParseForm(); err != nil || r.PostForm.Get("client_secret") != "Sup3rS3cretValue" {
+				writeJSON(w, 401, map[string]any{"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."})
+				return
+			}
+			writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3600, "access_token": permissionToken})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer sts.Close()
+	base = sts.URL
+	for _, secret := range []string{"Sup3rS3cretValue", "wrong"} {
+		cred, err := NewCredential(AuthConfig{Mode: AuthClientSecret, AuthorityURL: sts.URL, TenantID: "t1", ClientID: "c",
+			Getenv: func(k string) string {
+				if k == EnvClientSecret {
+					return secret
+				}
+				return ""
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
+		if secret == "wrong" {
+			assertOneClass(t, err, importer.ErrCredential)
+			continue
+		}
+		if err != nil || tok.Token != permissionToken {
+			t.Fatalf("token %q, err %v (requests %v)", tok.Token, err, paths)
+		}
+	}
+}

@@ -1,12 +1,15 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -82,6 +85,11 @@ type recordingTransport struct {
 	// unreachableIsUnavailable: a network failure means the credential cannot
 	// work here (managed identity off Azure), not that a host is down.
 	unreachableIsUnavailable bool
+	// plainHost is the host:port of an http:// loopback authority (a rehearsal
+	// stand-in): requests to https://plainHost go out as http, and the https form
+	// replaces http://plainHost in its OpenID configuration, whose issuer MSAL
+	// compares with the authority it was given.
+	plainHost string
 
 	mu           sync.Mutex
 	err          *importer.HostError
@@ -89,7 +97,15 @@ type recordingTransport struct {
 }
 
 func (t *recordingTransport) Do(req *http.Request) (*http.Response, error) {
+	plain := t.plainHost != "" && req.URL.Scheme == "https" && strings.EqualFold(req.URL.Host, t.plainHost)
+	if plain {
+		req = req.Clone(req.Context())
+		req.URL.Scheme = "http"
+	}
 	resp, err := t.base.Do(req)
+	if plain && err == nil && strings.HasSuffix(req.URL.Path, "/.well-known/openid-configuration") {
+		resp, err = upgradeDiscovery(resp, t.plainHost)
+	}
 	if err != nil && req.Context().Err() == nil {
 		he := classifyTransportError(req.URL.Host, err)
 		t.mu.Lock()
@@ -163,4 +179,19 @@ func hasClass(err error) bool {
 		}
 	}
 	return false
+}
+
+// upgradeDiscovery rewrites http://host to https://host in an OpenID configuration
+// served by a plain-http loopback authority (only that host, only that document).
+func upgradeDiscovery(resp *http.Response, host string) (*http.Response, error) {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.ReplaceAll(b, []byte("http://"+host), []byte("https://"+host))
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
 }
