@@ -60,9 +60,10 @@ type ClientConfig struct {
 // Client implements Service with msgraph-sdk-go. It is safe for concurrent use;
 // all its requests share one throttle budget and one retry policy.
 //
-// Middleware: the kiota defaults without RetryHandler (telemetry, redirect,
-// gzip compression, parameter decoding, user agent, header inspection), then one
-// transport of ours that does all throttling and retrying:
+// Middleware: the kiota defaults without RetryHandler (telemetry, redirect —
+// configured to follow only redirects that stay on the host and keep https, see
+// RedirectError — gzip compression, parameter decoding, user agent, header
+// inspection), then one transport of ours that does all throttling and retrying:
 //   - every attempt first takes budget from a sliding-window limiter (Limits;
 //     a $batch of n items takes n);
 //   - 429 is always resent (the service did not process it); its Retry-After,
@@ -71,7 +72,9 @@ type ClientConfig struct {
 //   - 500/502/503/504 and connection errors are resent only for GET/DELETE (and
 //     $batch of GETs); a POST that may have reached the service is never resent
 //     and fails with an *AmbiguousError (a dial failure, which sent nothing, is
-//     resent);
+//     resent); until Graph has answered once, a failed connect is resent only
+//     RetryPolicy.ConnectRetries times within NetworkDeadline, so an unreachable
+//     Graph is reported in seconds; a TLS failure is never resent;
 //   - at most RetryPolicy.MaxRetries resends; a Retry-After above
 //     MaxRetryAfter is returned at once as an *APIError with RetryAfter set;
 //     every wait ends when ctx does.

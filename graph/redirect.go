@@ -22,7 +22,7 @@ type RedirectError struct {
 }
 
 func (e *RedirectError) Error() string {
-	return fmt.Sprintf("refused a redirect (HTTP %d) from %s to %s: a redirect may not leave the host or downgrade https", e.Status, e.From, e.To)
+	return fmt.Sprintf("did not follow a redirect (HTTP %d) from %s to %s: redirects must stay on the host and on https (and be at most 5)", e.Status, e.From, e.To)
 }
 
 // redirectTarget resolves the Location of resp against the request URL.
