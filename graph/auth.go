@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -72,7 +73,7 @@ func (e *classError) Is(target error) bool { return target == e.class }
 type AuthConfig struct {
 	Mode         string // one of AuthModes
 	Cloud        string // global (default), usgov, usgovdod, china
-	AuthorityURL string // overrides the cloud's authority (emulator, private endpoint); https only
+	AuthorityURL string // overrides the cloud's authority (emulator, private endpoint); https, or http on loopback (rehearsals)
 	TenantID     string
 	ClientID     string // app id; for managed-identity optional (user-assigned identity)
 
@@ -102,11 +103,20 @@ type AuthConfig struct {
 // per token lifetime. Errors name what is missing and how to provide it.
 //
 // Every error of the returned credential matches a class of the importer error
-// contract (see classifiedCredential).
+// contract (see classifiedCredential). NewCredential's own errors match
+// importer.ErrConfig (a missing or unusable setting: mode, ids, secret, certificate
+// file, --authority-url, --ca-file), importer.ErrCredential (a certificate file
+// whose password is wrong) or importer.ErrCredentialUnavailable (workload identity
+// without a token file).
 func NewCredential(cfg AuthConfig) (azcore.TokenCredential, error) {
 	rt := &recordingTransport{}
 	cred, err := newCredential(cfg, rt)
 	if err != nil {
+		if !hasClass(err) {
+			// azidentity's constructors refuse only settings (a malformed tenant id,
+			// missing AZURE_* variables for environment auth).
+			err = fmt.Errorf("%w: %w", importer.ErrConfig, err)
+		}
 		return nil, err
 	}
 	return &classifiedCredential{cred: cred, tr: rt}, nil
@@ -128,7 +138,16 @@ func newCredential(cfg AuthConfig, rt *recordingTransport) (azcore.TokenCredenti
 	co := azcore.ClientOptions{Cloud: ep.Cloud.azcoreConfig()}
 	disableDiscovery := false
 	if cfg.AuthorityURL != "" {
-		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: ep.AuthorityURL, Services: co.Cloud.Services}
+		authority := ep.AuthorityURL
+		if u, _ := url.Parse(authority); u != nil && u.Scheme == "http" {
+			// Loopback only (ResolveEndpoints): azidentity refuses a non-https
+			// authority, so it is given the https form and the transport speaks
+			// plain http to that host (see recordingTransport.plainHost).
+			rt.plainHost = u.Host
+			u.Scheme = "https"
+			authority = u.String()
+		}
+		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: authority, Services: co.Cloud.Services}
 		disableDiscovery = true
 	}
 	switch {
@@ -139,14 +158,14 @@ func newCredential(cfg AuthConfig, rt *recordingTransport) (azcore.TokenCredenti
 		if err != nil {
 			return nil, err
 		}
-		co.Transport = &http.Client{Transport: t}
+		co.Transport = &http.Client{Transport: t, CheckRedirect: checkRedirect}
 	}
 	if co.Transport == nil {
 		t, err := newBaseTransport("")
 		if err != nil {
 			return nil, err
 		}
-		co.Transport = &http.Client{Transport: t}
+		co.Transport = &http.Client{Transport: t, CheckRedirect: checkRedirect}
 	}
 	rt.base = co.Transport
 	co.Transport = rt
@@ -159,7 +178,7 @@ func newCredential(cfg AuthConfig, rt *recordingTransport) (azcore.TokenCredenti
 			missing = append(missing, "a client id (--client-id or AZURE_CLIENT_ID)")
 		}
 		if len(missing) > 0 {
-			return fmt.Errorf("%s auth needs %s", mode, strings.Join(missing, " and "))
+			return fmt.Errorf("%w: %s auth needs %s", importer.ErrConfig, mode, strings.Join(missing, " and "))
 		}
 		return nil
 	}
@@ -180,24 +199,23 @@ func newCredential(cfg AuthConfig, rt *recordingTransport) (azcore.TokenCredenti
 			return nil, err
 		}
 		if cfg.CertificateFile == "" {
-			return nil, errors.New("certificate auth needs --certificate (PEM or PFX with the private key)")
+			return nil, fmt.Errorf("%w: certificate auth needs --certificate (PEM or PFX with the private key)", importer.ErrConfig)
 		}
 		data, err := os.ReadFile(cfg.CertificateFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading certificate: %w", err)
+			return nil, fmt.Errorf("%w: reading certificate: %w", importer.ErrConfig, err)
 		}
-		var pw []byte
-		if p := getenv(EnvCertificatePassword); p != "" {
-			pw = []byte(p)
-		}
-		certs, key, err := azidentity.ParseCertificates(data, pw)
+		certs, key, err := parseCertificates(data, getenv(EnvCertificatePassword))
 		if err != nil {
-			return nil, fmt.Errorf("certificate %s: %w (a password goes in %s)", cfg.CertificateFile, err, EnvCertificatePassword)
+			return nil, fmt.Errorf("certificate %s: %w", cfg.CertificateFile, err)
 		}
 		return azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: disableDiscovery,
 				SendCertificateChain: cfg.SendCertificateChain})
 	case AuthManagedIdentity:
+		// A managed identity endpoint that cannot be reached means there is no
+		// managed identity here (off Azure): ErrCredentialUnavailable, not a network failure.
+		rt.unreachableIsUnavailable = true
 		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
 		if cfg.ClientID != "" {
 			o.ID = azidentity.ClientID(cfg.ClientID)
@@ -208,7 +226,7 @@ func newCredential(cfg AuthConfig, rt *recordingTransport) (azcore.TokenCredenti
 			return nil, err
 		}
 		if getenv("AZURE_FEDERATED_TOKEN_FILE") == "" {
-			return nil, errors.New("workload-identity auth needs AZURE_FEDERATED_TOKEN_FILE (set by the workload identity webhook)")
+			return nil, fmt.Errorf("%w: workload-identity auth needs AZURE_FEDERATED_TOKEN_FILE (set by the workload identity webhook)", importer.ErrCredentialUnavailable)
 		}
 		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
 			ClientOptions: co, ClientID: cfg.ClientID, TenantID: cfg.TenantID,
@@ -224,9 +242,9 @@ func newCredential(cfg AuthConfig, rt *recordingTransport) (azcore.TokenCredenti
 		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{
 			ClientOptions: co, DisableInstanceDiscovery: disableDiscovery})
 	case "":
-		return nil, fmt.Errorf("no auth mode chosen (want one of %s)", strings.Join(AuthModes, ", "))
+		return nil, fmt.Errorf("%w: no auth mode chosen (want one of %s)", importer.ErrConfig, strings.Join(AuthModes, ", "))
 	default:
-		return nil, fmt.Errorf("unknown auth mode %q (want one of %s)", cfg.Mode, strings.Join(AuthModes, ", "))
+		return nil, fmt.Errorf("%w: unknown auth mode %q (want one of %s)", importer.ErrConfig, cfg.Mode, strings.Join(AuthModes, ", "))
 	}
 }
 
@@ -235,18 +253,18 @@ func readSecret(file string, getenv func(string) string) (string, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("reading client secret file: %w", err)
+			return "", fmt.Errorf("%w: reading client secret file: %w", importer.ErrConfig, err)
 		}
 		s := strings.TrimRight(string(b), "\r\n")
 		if s == "" {
-			return "", fmt.Errorf("client secret file %s is empty", file)
+			return "", fmt.Errorf("%w: client secret file %s is empty", importer.ErrConfig, file)
 		}
 		return s, nil
 	}
 	if s := getenv(EnvClientSecret); s != "" {
 		return s, nil
 	}
-	return "", fmt.Errorf("client-secret auth needs %s or --client-secret-file", EnvClientSecret)
+	return "", fmt.Errorf("%w: client-secret auth needs %s or --client-secret-file", importer.ErrConfig, EnvClientSecret)
 }
 
 // deviceCodeCredential adds a saved AuthenticationRecord to azidentity's device
@@ -375,7 +393,14 @@ func (c *Client) Preflight(ctx context.Context) (TokenInfo, error) {
 // PreflightFor is Preflight for a run that writes (readOnly false: RequiredPermission)
 // or only reads, like a dry run (readOnly true: ReadPermission or RequiredPermission).
 // A token without it yields an error that matches ErrMissingPermission and names the
-// permission to grant.
+// permission to grant. With the token in order, it sends one small read to Graph
+// (see checkGraph), so that an unreachable or refusing Graph is reported before
+// any work starts, within seconds (RetryPolicy.ConnectRetries).
+//
+// Every error matches one importer class: the credential's (ErrCredential,
+// ErrCredentialUnavailable, or a HostError for the authority), ErrPermission, or
+// for Graph a HostError (ErrNetwork, ErrTLS), ErrCredential (401), ErrPermission
+// (403) or ErrThrottled.
 func (c *Client) PreflightFor(ctx context.Context, readOnly bool) (TokenInfo, error) {
 	// EnableCAE matches what the SDK requests, so this token lands in the same cache slot.
 	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.ep.Scope}, EnableCAE: true})
@@ -395,7 +420,7 @@ func (c *Client) PreflightFor(ctx context.Context, readOnly bool) (TokenInfo, er
 	}
 	for _, p := range accepted {
 		if slices.Contains(info.Roles, p) || slices.Contains(info.Scopes, p) {
-			return info, nil
+			return info, c.checkGraph(ctx)
 		}
 	}
 	kind, have := "roles", info.Roles
@@ -448,4 +473,19 @@ func decodeToken(token string) (TokenInfo, error) {
 		info.Expires = time.Unix(int64(c.Exp), 0)
 	}
 	return info, nil
+}
+
+// preflightSerial is the serial the pre-flight looks for: no device has it, and it
+// has no hyphen or space (contains() with those has answered 400, graph-api.md §1.3).
+const preflightSerial = "APIMPORTPREFLIGHTCHECK"
+
+// checkGraph reads the registered-device list filtered on a serial no device has:
+// the documented query the run itself uses (FindDevices), with an empty answer. It
+// proves that Graph is reachable, trusts the token and grants the read.
+func (c *Client) checkGraph(ctx context.Context) error {
+	err := c.listDevices(ctx, "contains(serialNumber,'"+preflightSerial+"')", func(importer.AutopilotDevice) bool { return false })
+	if err != nil {
+		return fmt.Errorf("pre-flight read from %s: %w", c.ep.GraphURL, err)
+	}
+	return nil
 }

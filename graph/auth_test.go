@@ -5,11 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apimport/apimport/importer"
 )
 
 func TestNewCredentialErrors(t *testing.T) {
@@ -27,35 +31,45 @@ func TestNewCredentialErrors(t *testing.T) {
 		cfg     AuthConfig
 		env     map[string]string
 		wantErr string // "" = success
+		wantIs  error  // the error's class
 	}{
-		{name: "no mode", cfg: AuthConfig{}, wantErr: "no auth mode chosen"},
-		{name: "unknown mode", cfg: AuthConfig{Mode: "password"}, wantErr: `unknown auth mode "password"`},
+		{name: "no mode", cfg: AuthConfig{}, wantErr: "no auth mode chosen", wantIs: importer.ErrConfig},
+		{name: "unknown mode", cfg: AuthConfig{Mode: "password"}, wantErr: `unknown auth mode "password"`, wantIs: importer.ErrConfig},
 		{name: "secret without secret", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c"},
-			wantErr: "client-secret auth needs AZURE_CLIENT_SECRET or --client-secret-file"},
+			wantErr: "client-secret auth needs AZURE_CLIENT_SECRET or --client-secret-file", wantIs: importer.ErrConfig},
 		{name: "secret without tenant", cfg: AuthConfig{Mode: AuthClientSecret, ClientID: "c"}, env: map[string]string{EnvClientSecret: "Sup3rS3cretValue"},
-			wantErr: "client-secret auth needs a tenant id (--tenant-id or AZURE_TENANT_ID)"},
-		{name: "secret without both ids", cfg: AuthConfig{Mode: AuthClientSecret}, wantErr: "a tenant id (--tenant-id or AZURE_TENANT_ID) and a client id"},
+			wantErr: "client-secret auth needs a tenant id (--tenant-id or AZURE_TENANT_ID)", wantIs: importer.ErrConfig},
+		{name: "secret without both ids", cfg: AuthConfig{Mode: AuthClientSecret}, wantErr: "a tenant id (--tenant-id or AZURE_TENANT_ID) and a client id", wantIs: importer.ErrConfig},
 		{name: "secret from env", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c"}, env: map[string]string{EnvClientSecret: "Sup3rS3cretValue"}},
-		{name: "empty secret file", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c", ClientSecretFile: empty}, wantErr: "is empty"},
-		{name: "missing secret file", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c", ClientSecretFile: filepath.Join(dir, "nope")}, wantErr: "reading client secret file"},
-		{name: "cert without file", cfg: AuthConfig{Mode: AuthCertificate, TenantID: "t", ClientID: "c"}, wantErr: "certificate auth needs --certificate"},
-		{name: "cert not parseable", cfg: AuthConfig{Mode: AuthCertificate, TenantID: "t", ClientID: "c", CertificateFile: notCert}, wantErr: "AZURE_CLIENT_CERTIFICATE_PASSWORD"},
-		{name: "workload without token file", cfg: AuthConfig{Mode: AuthWorkloadIdentity, TenantID: "t", ClientID: "c"}, wantErr: "AZURE_FEDERATED_TOKEN_FILE"},
-		{name: "device code without client", cfg: AuthConfig{Mode: AuthDeviceCode, TenantID: "t"}, wantErr: "device-code auth needs a client id"},
+		{name: "empty secret file", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c", ClientSecretFile: empty}, wantErr: "is empty", wantIs: importer.ErrConfig},
+		{name: "missing secret file", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c", ClientSecretFile: filepath.Join(dir, "nope")}, wantErr: "reading client secret file", wantIs: importer.ErrConfig},
+		{name: "cert without file", cfg: AuthConfig{Mode: AuthCertificate, TenantID: "t", ClientID: "c"}, wantErr: "certificate auth needs --certificate", wantIs: importer.ErrConfig},
+		{name: "cert file missing", cfg: AuthConfig{Mode: AuthCertificate, TenantID: "t", ClientID: "c", CertificateFile: filepath.Join(dir, "nope.pfx")}, wantErr: "reading certificate", wantIs: importer.ErrConfig},
+		{name: "cert not parseable", cfg: AuthConfig{Mode: AuthCertificate, TenantID: "t", ClientID: "c", CertificateFile: notCert}, wantErr: "not a PEM or PFX file", wantIs: importer.ErrConfig},
+		{name: "workload without token file", cfg: AuthConfig{Mode: AuthWorkloadIdentity, TenantID: "t", ClientID: "c"}, wantErr: "AZURE_FEDERATED_TOKEN_FILE", wantIs: importer.ErrCredentialUnavailable},
+		{name: "device code without client", cfg: AuthConfig{Mode: AuthDeviceCode, TenantID: "t"}, wantErr: "device-code auth needs a client id", wantIs: importer.ErrConfig},
 		{name: "managed identity", cfg: AuthConfig{Mode: AuthManagedIdentity, ClientID: "c"}},
 		{name: "azure cli", cfg: AuthConfig{Mode: AuthAzureCLI}},
 		{name: "http authority refused", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c", AuthorityURL: "http://login.example.com"},
-			env: map[string]string{EnvClientSecret: "Sup3rS3cretValue"}, wantErr: "http:// is refused"},
-		{name: "bad cloud", cfg: AuthConfig{Mode: AuthManagedIdentity, Cloud: "moon"}, wantErr: `unknown cloud "moon"`},
-		{name: "missing CA file", cfg: AuthConfig{Mode: AuthManagedIdentity, CAFile: filepath.Join(dir, "none.pem")}, wantErr: "reading CA file"},
-		{name: "CA file without PEM", cfg: AuthConfig{Mode: AuthManagedIdentity, CAFile: notCert}, wantErr: "no PEM certificate found"},
+			env: map[string]string{EnvClientSecret: "Sup3rS3cretValue"}, wantErr: "http:// is refused", wantIs: importer.ErrConfig},
+		{name: "unparseable authority", cfg: AuthConfig{Mode: AuthClientSecret, TenantID: "t", ClientID: "c", AuthorityURL: "https://login.example.com:port/"},
+			env: map[string]string{EnvClientSecret: "Sup3rS3cretValue"}, wantErr: "authority URL is not a URL", wantIs: importer.ErrConfig},
+		{name: "bad cloud", cfg: AuthConfig{Mode: AuthManagedIdentity, Cloud: "moon"}, wantErr: `unknown cloud "moon"`, wantIs: importer.ErrConfig},
+		{name: "missing CA file", cfg: AuthConfig{Mode: AuthManagedIdentity, CAFile: filepath.Join(dir, "none.pem")}, wantErr: "reading CA file", wantIs: importer.ErrConfig},
+		{name: "CA file without PEM", cfg: AuthConfig{Mode: AuthManagedIdentity, CAFile: notCert}, wantErr: "no PEM certificate found", wantIs: importer.ErrConfig},
+		{name: "environment without variables", cfg: AuthConfig{Mode: AuthEnvironment}, wantErr: "", wantIs: importer.ErrConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Getenv = func(k string) string { return tt.env[k] }
 			tt.cfg.NoPersistentCache = true
+			if tt.cfg.Mode == AuthEnvironment {
+				for _, k := range []string{"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME"} {
+					t.Setenv(k, "")
+				}
+			}
 			cred, err := NewCredential(tt.cfg)
-			if tt.wantErr == "" {
+			if tt.wantIs == nil {
 				if err != nil || cred == nil {
 					t.Fatalf("err = %v", err)
 				}
@@ -64,10 +78,28 @@ func TestNewCredentialErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
+			assertOneClass(t, err, tt.wantIs)
 			if v := tt.env[EnvClientSecret]; v != "" && strings.Contains(err.Error(), v) {
 				t.Errorf("error echoes the secret: %v", err)
 			}
 		})
+	}
+}
+
+// contractClasses are the classes of the importer error contract.
+var contractClasses = []error{importer.ErrConfig, importer.ErrCredential, importer.ErrPermission,
+	importer.ErrCredentialUnavailable, importer.ErrNetwork, importer.ErrTLS, importer.ErrThrottled}
+
+// assertOneClass checks that err matches want and no other class of the contract.
+func assertOneClass(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("errors.Is(%v, %v) = false", err, want)
+	}
+	for _, c := range contractClasses {
+		if c != want && errors.Is(err, c) {
+			t.Errorf("%v also matches %v", err, c)
+		}
 	}
 }
 
@@ -113,7 +145,7 @@ func TestPreflight(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewClient(&stubCred{token: tt.token}, ClientConfig{})
+			c, err := NewClient(&stubCred{token: tt.token}, ClientConfig{Transport: emptyGraph})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +173,7 @@ func TestPreflight(t *testing.T) {
 			}
 		})
 	}
-	c, _ := NewClient(&stubCred{err: errors.New("AADSTS7000215: invalid secret")}, ClientConfig{Cloud: CloudUSGov})
+	c, _ := NewClient(&stubCred{err: errors.New("AADSTS7000215: invalid secret")}, ClientConfig{Cloud: CloudUSGov, Transport: emptyGraph})
 	if _, err := c.Preflight(context.Background()); err == nil || !strings.Contains(err.Error(), "https://graph.microsoft.us/.default") {
 		t.Errorf("credential failure: %v, want the scope named", err)
 	}
@@ -168,7 +200,7 @@ func TestPreflightReadOnly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewClient(&stubCred{token: jwt(tt.claims)}, ClientConfig{})
+			c, err := NewClient(&stubCred{token: jwt(tt.claims)}, ClientConfig{Transport: emptyGraph})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,3 +256,10 @@ func TestDefaultRecordFile(t *testing.T) {
 		t.Errorf("record file = %s", f)
 	}
 }
+
+// emptyGraph answers every request with an empty collection, offline.
+var emptyGraph = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	body := `{"value":[]}`
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}, nil
+})

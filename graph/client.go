@@ -60,9 +60,10 @@ type ClientConfig struct {
 // Client implements Service with msgraph-sdk-go. It is safe for concurrent use;
 // all its requests share one throttle budget and one retry policy.
 //
-// Middleware: the kiota defaults without RetryHandler (telemetry, redirect,
-// gzip compression, parameter decoding, user agent, header inspection), then one
-// transport of ours that does all throttling and retrying:
+// Middleware: the kiota defaults without RetryHandler (telemetry, redirect —
+// configured to follow only redirects that stay on the host and keep https, see
+// RedirectError — gzip compression, parameter decoding, user agent, header
+// inspection), then one transport of ours that does all throttling and retrying:
 //   - every attempt first takes budget from a sliding-window limiter (Limits;
 //     a $batch of n items takes n);
 //   - 429 is always resent (the service did not process it); its Retry-After,
@@ -71,7 +72,9 @@ type ClientConfig struct {
 //   - 500/502/503/504 and connection errors are resent only for GET/DELETE (and
 //     $batch of GETs); a POST that may have reached the service is never resent
 //     and fails with an *AmbiguousError (a dial failure, which sent nothing, is
-//     resent);
+//     resent); until Graph has answered once, a failed connect is resent only
+//     RetryPolicy.ConnectRetries times within NetworkDeadline, so an unreachable
+//     Graph is reported in seconds; a TLS failure is never resent;
 //   - at most RetryPolicy.MaxRetries resends; a Retry-After above
 //     MaxRetryAfter is returned at once as an *APIError with RetryAfter set;
 //     every wait ends when ctx does.
@@ -85,6 +88,8 @@ type Client struct {
 	adapter abs.RequestAdapter
 	dm      *devicemanagement.DeviceManagementRequestBuilder
 	lim     *limiter
+	rt      *retryTransport
+	clock   func() time.Time // nil: time.Now (tests replace it)
 	policy  RetryPolicy
 	stats   *counters
 	log     *slog.Logger
@@ -116,14 +121,23 @@ func odataErrorMappings() abs.ErrorMappings {
 // NewClient returns a Graph client using cred. The base URL is cfg.GraphURL (or
 // the cloud's) + "/v1.0"; tokens are attached only for that host (plus loopback
 // names when it is loopback). The SDK's own RetryHandler is left out: the
-// client's transport is the single retry and throttle layer.
+// client's transport is the single retry and throttle layer. A bad GraphURL,
+// Cloud or CAFile is an error matching importer.ErrConfig.
+//
+// Error contract: every error of the client's methods that is about the
+// connection matches one importer class: a *importer.HostError of class
+// ErrNetwork (refused, DNS, timeout, proxy, a refused redirect) or ErrTLS naming
+// the Graph host; 401 ErrCredential, 403 ErrPermission, 404 ErrNotFound and 429
+// after the retries ErrThrottled (the *importer.APIError); token failures keep
+// the class the credential gave them (NewCredential). Other answers (400, 5xx
+// after the retries) are an *importer.APIError of no class.
 func NewClient(cred azcore.TokenCredential, cfg ClientConfig) (*Client, error) {
 	if cred == nil {
 		return nil, errors.New("graph client needs a credential")
 	}
 	ep, err := ResolveEndpoints(cfg.Cloud, cfg.GraphURL, "", cfg.Scope)
 	if err != nil {
-		return nil, err
+		return nil, err // matches importer.ErrConfig
 	}
 	registerSerializers()
 	gu, _ := url.Parse(ep.GraphURL)
@@ -146,6 +160,7 @@ func NewClient(cred azcore.TokenCredential, cfg ClientConfig) (*Client, error) {
 			tk, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{ep.Scope}, EnableCAE: true})
 			return tk.Token, err
 		}}
+	c.rt = rt
 
 	opts := core.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: sdkLibraryVersion}
 	ua := khttp.NewUserAgentHandlerOptions()
@@ -158,8 +173,9 @@ func NewClient(cred azcore.TokenCredential, cfg ClientConfig) (*Client, error) {
 	}
 	// The kiota defaults minus RetryHandler (ours is the only retry layer).
 	mw := []khttp.Middleware{
+		redirectGuard{},
 		core.NewGraphTelemetryHandler(&opts),
-		khttp.NewRedirectHandler(),
+		khttp.NewRedirectHandlerWithOptions(khttp.RedirectHandlerOptions{MaxRedirects: 5, ShouldRedirect: sameOriginRedirect}),
 		khttp.NewCompressionHandlerWithOptions(*khttp.NewCompressionOptionsReference(!cfg.DisableCompression)),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandlerWithOptions(ua),
@@ -651,29 +667,76 @@ func (c *Client) GetSyncInfo(ctx context.Context) (importer.SyncInfo, error) {
 	return info, nil
 }
 
-// Sync calls beta windowsAutopilotSettings/sync once, never retried and without
-// pausing the budget (its 429 means "wait 10 minutes", not app throttling): nil
-// on 204, ErrSyncTooSoon on 429, importer.ErrSyncInProgress on 409 (both wrap the *importer.APIError).
+// syncCooldown is the service's rule: a sync within 10 minutes of the previous
+// manual trigger answers 429 (graph-api.md §1.4).
+const syncCooldown = 10 * time.Minute
+
+// Sync calls beta windowsAutopilotSettings/sync: nil on 204, ErrSyncInProgress on
+// 409 (wrapping the *importer.APIError). A 429 is not always the 10-minute rule
+// (issue 8 item 9): Sync reads lastManualSyncTriggerDateTime, and when the last
+// manual trigger is less than 10 minutes old the answer is ErrSyncTooSoon (no
+// retry; it does not also match ErrThrottled). Otherwise the 429 is throttling:
+// the sync is sent again after its Retry-After (or the backoff), at most
+// RetryPolicy.MaxRetries times, never waiting past ctx's deadline or
+// MaxRetryAfter; throttled to the end, the error matches importer.ErrThrottled.
+// The sync's own attempts bypass the transport's retries and do not pause the
+// shared budget.
 func (c *Client) Sync(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := c.syncOnce(ctx)
+		if err == nil {
+			return nil
+		}
+		var ae *importer.APIError
+		if !errors.As(err, &ae) {
+			return fmt.Errorf("autopilot sync: %w", err)
+		}
+		switch ae.StatusCode {
+		case http.StatusConflict:
+			return fmt.Errorf("autopilot sync: %w: %w", importer.ErrSyncInProgress, err)
+		case http.StatusTooManyRequests:
+		default:
+			return fmt.Errorf("autopilot sync: %w", err)
+		}
+		info, ierr := c.GetSyncInfo(ctx)
+		if ierr != nil {
+			return fmt.Errorf("autopilot sync: %w (and reading the sync settings to tell the 10-minute rule from throttling: %v)", err, ierr)
+		}
+		if since := c.now().Sub(info.LastManualSync); !info.LastManualSync.IsZero() && since < syncCooldown {
+			// Not %w: this 429 is the rule, not throttling.
+			return fmt.Errorf("autopilot sync: %w: the last manual sync was %s ago (%v)", importer.ErrSyncTooSoon, max(since, 0).Round(time.Second), ae)
+		}
+		wait := ae.RetryAfter
+		if wait <= 0 {
+			wait = c.policy.backoff(attempt)
+		}
+		if attempt >= c.policy.MaxRetries || wait > c.policy.MaxRetryAfter {
+			return fmt.Errorf("autopilot sync: throttled after %d attempts: %w", attempt+1, err)
+		}
+		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
+			return fmt.Errorf("autopilot sync: throttled, and the Retry-After of %s ends after the run's deadline: %w", wait, err)
+		}
+		c.stats.retries.Add(1)
+		if err := sleepCtx(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// syncOnce sends one sync request, never retried by the transport.
+func (c *Client) syncOnce(ctx context.Context) error {
 	ri, err := c.betaRequest(abs.POST, "/deviceManagement/windowsAutopilotSettings/sync")
 	if err != nil {
 		return err
 	}
-	err = c.adapter.SendNoContent(withCallOpts(ctx, callOpts{noRetry: true}), ri, odataErrorMappings())
-	if err == nil {
-		return nil
+	return convertError(c.adapter.SendNoContent(withCallOpts(ctx, callOpts{noRetry: true}), ri, odataErrorMappings()))
+}
+
+func (c *Client) now() time.Time {
+	if c.clock != nil {
+		return c.clock()
 	}
-	err = convertError(err)
-	var ae *importer.APIError
-	if errors.As(err, &ae) {
-		switch ae.StatusCode {
-		case http.StatusTooManyRequests:
-			return fmt.Errorf("autopilot sync: %w: %w", importer.ErrSyncTooSoon, err)
-		case http.StatusConflict:
-			return fmt.Errorf("autopilot sync: %w: %w", importer.ErrSyncInProgress, err)
-		}
-	}
-	return fmt.Errorf("autopilot sync: %w", err)
+	return time.Now()
 }
 
 // writeErr converts the error of a non-idempotent write. When a request left

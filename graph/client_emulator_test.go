@@ -341,7 +341,13 @@ func TestEmulatorFaults(t *testing.T) {
 			if tt.write {
 				method = "POST"
 			}
-			if n := countReq(srv.Requests(), method, suffix); n != tt.wantSent {
+			n := countReq(srv.Requests(), method, suffix)
+			if !tt.write && tt.faults.DropConnection > 0 && n == tt.wantSent+1 {
+				// net/http itself resends a GET once when a reused keep-alive
+				// connection (here the pre-flight's) is closed before any answer.
+				n--
+			}
+			if n != tt.wantSent {
 				t.Errorf("emulator logged %d %s requests, want %d", n, method, tt.wantSent)
 			}
 			if tt.faults.DropAfterProcessing {

@@ -613,24 +613,33 @@ func TestPagingAndFind(t *testing.T) {
 }
 
 func TestSyncAndUpdate(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 5, 0, 0, time.UTC)
+	var mu sync.Mutex
+	lastManual := "0001-01-01T00:00:00Z"
+	syncN, updN := 0, 0
 	srv := newStub(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+		mu.Lock()
+		defer mu.Unlock()
 		switch {
 		case r.URL.Path == "/beta/deviceManagement/windowsAutopilotSettings" && r.Method == "GET":
-			writeJSON(w, 200, map[string]any{"lastSyncDateTime": "2026-11-25T10:00:00Z", "lastManualSyncTriggerDateTime": "0001-01-01T00:00:00Z", "syncStatus": "completed"})
+			writeJSON(w, 200, map[string]any{"lastSyncDateTime": "2026-11-25T10:00:00Z", "lastManualSyncTriggerDateTime": lastManual, "syncStatus": "completed"})
 		case r.URL.Path == "/beta/deviceManagement/windowsAutopilotSettings/sync":
-			switch n {
-			case 2:
+			syncN++
+			switch syncN {
+			case 1:
+				lastManual = t0.Format(time.RFC3339)
 				w.WriteHeader(204)
-			case 3:
+			case 2: // one minute later: the 10-minute rule
 				w.Header().Set("Retry-After", "0")
 				writeJSON(w, 429, map[string]any{"error": map[string]any{"code": "TooManyRequests", "message": "too soon"}})
-			case 4:
+			case 3:
 				writeJSON(w, 409, map[string]any{"error": map[string]any{"code": "Conflict", "message": "running"}})
 			default:
 				writeJSON(w, 503, map[string]any{"error": map[string]any{"code": "x", "message": "down"}})
 			}
 		case strings.HasSuffix(r.URL.Path, "/updateDeviceProperties"):
-			if n == 6 {
+			updN++
+			if updN == 1 {
 				writeJSON(w, 502, map[string]any{"error": map[string]any{"code": "BadGateway", "message": "x"}})
 				return
 			}
@@ -638,6 +647,7 @@ func TestSyncAndUpdate(t *testing.T) {
 		}
 	})
 	c, _ := newTestClient(t, srv.URL, nil)
+	c.clock = func() time.Time { return t0.Add(time.Minute) }
 	ctx := context.Background()
 	info, err := c.GetSyncInfo(ctx)
 	if err != nil {
@@ -649,8 +659,8 @@ func TestSyncAndUpdate(t *testing.T) {
 	if err := c.Sync(ctx); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	if err := c.Sync(ctx); !errors.Is(err, importer.ErrSyncTooSoon) {
-		t.Errorf("429: %v, want ErrSyncTooSoon", err)
+	if err := c.Sync(ctx); !errors.Is(err, importer.ErrSyncTooSoon) || errors.Is(err, importer.ErrThrottled) {
+		t.Errorf("429 a minute after a sync: %v, want ErrSyncTooSoon (and not ErrThrottled)", err)
 	}
 	if err := c.Sync(ctx); !errors.Is(err, importer.ErrSyncInProgress) {
 		t.Errorf("409: %v, want ErrSyncInProgress", err)
@@ -666,7 +676,7 @@ func TestSyncAndUpdate(t *testing.T) {
 		}
 	}
 	if syncs != 4 {
-		t.Errorf("%d sync requests, want 4 (never retried)", syncs)
+		t.Errorf("%d sync requests, want 4 (too soon, 409 and 503 are not retried)", syncs)
 	}
 	tag := "Kiosk"
 	// updateDeviceProperties is idempotent: the 502 is retried, not reported as ambiguous.

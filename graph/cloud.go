@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+
+	"github.com/apimport/apimport/importer"
 )
 
 // Cloud is one Microsoft cloud: the Entra authority, the Graph host and the
@@ -72,7 +75,7 @@ func LookupCloud(name string) (Cloud, error) {
 	}
 	c, ok := Clouds[strings.ToLower(strings.TrimSpace(name))]
 	if !ok {
-		return Cloud{}, fmt.Errorf("unknown cloud %q (want one of %s)", name, strings.Join(CloudNames(), ", "))
+		return Cloud{}, fmt.Errorf("%w: unknown cloud %q (want one of %s)", importer.ErrConfig, name, strings.Join(CloudNames(), ", "))
 	}
 	return c, nil
 }
@@ -99,8 +102,9 @@ type Endpoints struct {
 
 // ResolveEndpoints picks the endpoints of cloudName, then applies the optional
 // overrides (the emulator, a TLS-inspecting proxy, a private endpoint). Overrides
-// must be absolute https URLs; http is accepted only for loopback hosts. The scope
-// stays the cloud's unless scope is set.
+// must be absolute https URLs; http is accepted only for loopback hosts
+// (127.0.0.0/8, ::1, localhost: rehearsals). The scope stays the cloud's unless
+// scope is set. Every error matches importer.ErrConfig.
 func ResolveEndpoints(cloudName, graphURL, authorityURL, scope string) (Endpoints, error) {
 	c, err := LookupCloud(cloudName)
 	if err != nil {
@@ -134,19 +138,23 @@ func ResolveEndpoints(cloudName, graphURL, authorityURL, scope string) (Endpoint
 func checkEndpointURL(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w", what, raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, which may hold a password
+		}
+		return nil, fmt.Errorf("%w: %s is not a URL: %w", importer.ErrConfig, what, err)
 	}
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%s %q: want an absolute https:// URL", what, raw)
+		return nil, fmt.Errorf("%w: %s %q: want an absolute https:// URL", importer.ErrConfig, what, u.Redacted())
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("%s: credentials in the URL are not allowed", what)
+		return nil, fmt.Errorf("%w: %s: credentials in the URL are not allowed", importer.ErrConfig, what)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%s %q: a query or fragment is not allowed", what, raw)
+		return nil, fmt.Errorf("%w: %s %q: a query or fragment is not allowed", importer.ErrConfig, what, raw)
 	}
 	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-		return nil, fmt.Errorf("%s %q: http:// is refused for non-loopback hosts, use https://", what, raw)
+		return nil, fmt.Errorf("%w: %s %q: http:// is refused for non-loopback hosts, use https://", importer.ErrConfig, what, raw)
 	}
 	return u, nil
 }

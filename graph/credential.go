@@ -1,12 +1,15 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -34,12 +37,12 @@ func (c *classifiedCredential) GetToken(ctx context.Context, opts policy.TokenRe
 	if err == nil || ctx.Err() != nil {
 		return tok, err
 	}
-	return tok, classifyCredentialError(err, c.tr.last())
+	return tok, classifyCredentialError(err, c.tr.last(), c.tr.unreachableIsUnavailable)
 }
 
 // classifyCredentialError maps an azidentity error (and the transport failure seen
 // while it was produced, if any) to the error contract.
-func classifyCredentialError(err error, transportErr *importer.HostError) error {
+func classifyCredentialError(err error, transportErr *importer.HostError, unreachableIsUnavailable bool) error {
 	var afe *azidentity.AuthenticationFailedError
 	if errors.As(err, &afe) && afe.RawResponse != nil {
 		if afe.RawResponse.StatusCode >= 500 {
@@ -48,6 +51,10 @@ func classifyCredentialError(err error, transportErr *importer.HostError) error 
 		return fmt.Errorf("%w: %w", importer.ErrCredential, err)
 	}
 	if transportErr != nil {
+		if unreachableIsUnavailable {
+			return fmt.Errorf("%w: no managed identity endpoint answered at %s (not on Azure?): %w",
+				importer.ErrCredentialUnavailable, transportErr.Host, err)
+		}
 		return &importer.HostError{Host: transportErr.Host, Class: transportErr.Class, Err: err}
 	}
 	var are *azidentity.AuthenticationRequiredError
@@ -68,26 +75,65 @@ func classifyCredentialError(err error, transportErr *importer.HostError) error 
 
 // recordingTransport is the credential's HTTP transport: it remembers the last
 // network or TLS failure, classified, for classifiedCredential.
+//
+// It also bounds azcore's retries of failures no retry fixes: a TLS failure and a
+// refused redirect are final at once, and a connection that could not be made (refused, unknown name)
+// is retried once, then final (managed identity's IMDS policy would otherwise
+// retry an absent endpoint for more than a minute).
 type recordingTransport struct {
 	base policy.Transporter
-	mu   sync.Mutex
-	err  *importer.HostError
+	// unreachableIsUnavailable: a network failure means the credential cannot
+	// work here (managed identity off Azure), not that a host is down.
+	unreachableIsUnavailable bool
+	// plainHost is the host:port of an http:// loopback authority (a rehearsal
+	// stand-in): requests to https://plainHost go out as http, and the https form
+	// replaces http://plainHost in its OpenID configuration, whose issuer MSAL
+	// compares with the authority it was given.
+	plainHost string
+
+	mu           sync.Mutex
+	err          *importer.HostError
+	dialFailures int
 }
 
 func (t *recordingTransport) Do(req *http.Request) (*http.Response, error) {
+	plain := t.plainHost != "" && req.URL.Scheme == "https" && strings.EqualFold(req.URL.Host, t.plainHost)
+	if plain {
+		req = req.Clone(req.Context())
+		req.URL.Scheme = "http"
+	}
 	resp, err := t.base.Do(req)
+	if plain && err == nil && strings.HasSuffix(req.URL.Path, "/.well-known/openid-configuration") {
+		resp, err = upgradeDiscovery(resp, t.plainHost)
+	}
 	if err != nil && req.Context().Err() == nil {
 		he := classifyTransportError(req.URL.Host, err)
 		t.mu.Lock()
 		t.err = he
+		var re *RedirectError
+		final := he.Class == importer.ErrTLS || errors.As(err, &re)
+		if notSent(err) {
+			t.dialFailures++
+			final = final || t.dialFailures > 1
+		}
 		t.mu.Unlock()
+		if final {
+			return resp, nonRetriable{err}
+		}
 	}
 	return resp, err
 }
 
+// nonRetriable tells azcore's retry policy to stop (errorinfo.NonRetriable).
+type nonRetriable struct{ error }
+
+func (e nonRetriable) NonRetriable() {}
+func (e nonRetriable) Unwrap() error { return e.error }
+
 func (t *recordingTransport) reset() {
 	t.mu.Lock()
 	t.err = nil
+	t.dialFailures = 0
 	t.mu.Unlock()
 }
 
@@ -98,7 +144,21 @@ func (t *recordingTransport) last() *importer.HostError {
 }
 
 // classifyTransportError tells a TLS failure from any other failure to reach host.
+// An error that already is a *importer.HostError keeps its class.
 func classifyTransportError(host string, err error) *importer.HostError {
+	var prev *importer.HostError
+	if errors.As(err, &prev) {
+		return prev
+	}
+	if isTLSError(err) {
+		return &importer.HostError{Host: host, Class: importer.ErrTLS, Err: err}
+	}
+	return &importer.HostError{Host: host, Class: importer.ErrNetwork, Err: err}
+}
+
+// isTLSError reports a failed TLS handshake, by the typed errors crypto/tls and
+// crypto/x509 return (never by text).
+func isTLSError(err error) bool {
 	var (
 		ua  x509.UnknownAuthorityError
 		ci  x509.CertificateInvalidError
@@ -107,8 +167,31 @@ func classifyTransportError(host string, err error) *importer.HostError {
 		rhe tls.RecordHeaderError
 		ae  tls.AlertError
 	)
-	if errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he) || errors.As(err, &cve) || errors.As(err, &rhe) || errors.As(err, &ae) {
-		return &importer.HostError{Host: host, Class: importer.ErrTLS, Err: err}
+	return errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he) || errors.As(err, &cve) || errors.As(err, &rhe) || errors.As(err, &ae)
+}
+
+// hasClass reports whether err already matches a class of the error contract.
+func hasClass(err error) bool {
+	for _, c := range []error{importer.ErrConfig, importer.ErrCredential, importer.ErrPermission,
+		importer.ErrCredentialUnavailable, importer.ErrNetwork, importer.ErrTLS, importer.ErrThrottled} {
+		if errors.Is(err, c) {
+			return true
+		}
 	}
-	return &importer.HostError{Host: host, Class: importer.ErrNetwork, Err: err}
+	return false
+}
+
+// upgradeDiscovery rewrites http://host to https://host in an OpenID configuration
+// served by a plain-http loopback authority (only that host, only that document).
+func upgradeDiscovery(resp *http.Response, host string) (*http.Response, error) {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.ReplaceAll(b, []byte("http://"+host), []byte("https://"+host))
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
 }

@@ -250,19 +250,47 @@ func TestEngineEmulatorUpdateExisting(t *testing.T) {
 	}
 }
 
-func TestEngineEmulatorSyncTooSoon(t *testing.T) {
-	// The service's cooldown is longer than the 10 minutes the engine knows (the
-	// emulator's is an hour here): the last trigger 20 minutes ago passes the engine's
-	// check, the sync call gets 429, which is informational.
-	srv := startEmulator(t, func(cfg *emulator.Config) { cfg.SyncCooldown = emulator.Duration(time.Hour) })
+func TestEngineEmulatorSyncThrottled(t *testing.T) {
+	// Issue 8 item 9: a throttled sync (the last manual trigger is older than 10
+	// minutes) is retried within the run, so the sync happens.
+	srv := startEmulator(t, func(cfg *emulator.Config) { cfg.SyncThrottled = 2; cfg.OmitRetryAfter = true })
 	c := emuClient(t, srv, secretCred(t, srv), nil)
 	if err := srv.Seed(emulator.State{Settings: &emulator.AutopilotSettings{LastSyncDateTime: time.Now().Add(-time.Hour),
 		LastManualSyncTriggerDateTime: time.Now().Add(-20 * time.Minute), SyncStatus: "completed"}}); err != nil {
 		t.Fatal(err)
 	}
 	res, sum := runEmu(t, c, emuRows(2, "SY"), emuOpts())
-	if sum.Sync != "too soon" {
-		t.Errorf("sync = %q", sum.Sync)
+	if sum.Sync != "called" {
+		t.Errorf("sync = %q, want called after the throttling", sum.Sync)
+	}
+	if n := countReq(srv.Requests(), "POST", "/windowsAutopilotSettings/sync"); n != 3 {
+		t.Errorf("%d sync calls, want 3", n)
+	}
+	for _, d := range res.Results() {
+		if d.Result != importer.ResultRegistered {
+			t.Errorf("%+v", d)
+		}
+	}
+}
+
+func TestEngineEmulatorSyncLongCooldown(t *testing.T) {
+	// A service whose cooldown outlasts the documented 10 minutes (an hour here):
+	// the last trigger 20 minutes ago passes the 10-minute rule, so the 429 counts as
+	// throttling; its Retry-After (40 min) is beyond MaxRetryAfter, so the sync gives
+	// up at once instead of holding the run, and the devices stay registered.
+	srv := startEmulator(t, func(cfg *emulator.Config) { cfg.SyncCooldown = emulator.Duration(time.Hour) })
+	c := emuClient(t, srv, secretCred(t, srv), nil)
+	if err := srv.Seed(emulator.State{Settings: &emulator.AutopilotSettings{LastSyncDateTime: time.Now().Add(-time.Hour),
+		LastManualSyncTriggerDateTime: time.Now().Add(-20 * time.Minute), SyncStatus: "completed"}}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, sum := runEmu(t, c, emuRows(2, "SY"), emuOpts())
+	if sum.Sync == "called" || time.Since(start) > 30*time.Second {
+		t.Errorf("sync = %q after %v", sum.Sync, time.Since(start))
+	}
+	if n := countReq(srv.Requests(), "POST", "/windowsAutopilotSettings/sync"); n != 1 {
+		t.Errorf("%d sync calls, want 1", n)
 	}
 	for _, d := range res.Results() {
 		if d.Result != importer.ResultRegistered {

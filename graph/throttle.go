@@ -42,12 +42,23 @@ type RetryPolicy struct {
 	MaxRetryAfter time.Duration // a longer Retry-After is returned as an error, not waited; default 10m
 	// AttemptTimeout bounds one HTTP attempt including reading the response; default 100s.
 	AttemptTimeout time.Duration
+
+	// Until the Graph host has answered once (the pre-flight), a connection that
+	// could not be made (refused, unknown name, unreachable, connect timeout) is
+	// retried at most ConnectRetries times (default 2, negative none), ConnectDelay
+	// apart (default 500ms), and never after NetworkDeadline from the first
+	// attempt (default 10s): a wrong or unreachable --graph-url is reported in
+	// seconds. Afterwards connect failures follow MaxRetries and the backoff.
+	ConnectRetries  int
+	ConnectDelay    time.Duration
+	NetworkDeadline time.Duration
 }
 
 // DefaultRetryPolicy returns the defaults described on RetryPolicy.
 func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{MaxRetries: 6, BaseDelay: 2 * time.Second, MaxDelay: 60 * time.Second,
-		MaxRetryAfter: 10 * time.Minute, AttemptTimeout: 100 * time.Second}
+		MaxRetryAfter: 10 * time.Minute, AttemptTimeout: 100 * time.Second,
+		ConnectRetries: 2, ConnectDelay: 500 * time.Millisecond, NetworkDeadline: 10 * time.Second}
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -72,6 +83,18 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.AttemptTimeout <= 0 {
 		p.AttemptTimeout = d.AttemptTimeout
+	}
+	switch {
+	case p.ConnectRetries == 0:
+		p.ConnectRetries = d.ConnectRetries
+	case p.ConnectRetries < 0:
+		p.ConnectRetries = 0
+	}
+	if p.ConnectDelay <= 0 {
+		p.ConnectDelay = d.ConnectDelay
+	}
+	if p.NetworkDeadline <= 0 {
+		p.NetworkDeadline = d.NetworkDeadline
 	}
 	return p
 }

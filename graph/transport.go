@@ -127,10 +127,14 @@ func isIdempotentMethod(m string) bool {
 // newBaseTransport returns an *http.Transport honouring HTTPS_PROXY/NO_PROXY that
 // trusts the system roots plus, when caFile is set, the PEM certificates in it
 // (a TLS-inspecting proxy's CA, or the emulator's).
+//
+// Connecting gives up after dialTimeout (http.DefaultTransport waits 30 s), so a
+// host behind a firewall that drops packets is reported in seconds, not minutes.
 func newBaseTransport(caFile string) (*http.Transport, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = http.ProxyFromEnvironment
 	t.ForceAttemptHTTP2 = true
+	t.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	if caFile != "" {
 		pool, err := certPoolWith(caFile)
 		if err != nil {
@@ -141,18 +145,22 @@ func newBaseTransport(caFile string) (*http.Transport, error) {
 	return t, nil
 }
 
-// certPoolWith returns the system roots plus the PEM certificates in caFile.
+// dialTimeout bounds one TCP connect (DNS included).
+const dialTimeout = 10 * time.Second
+
+// certPoolWith returns the system roots plus the PEM certificates in caFile. Its
+// errors match importer.ErrConfig (an unusable --ca-file is a usage error).
 func certPoolWith(caFile string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("reading CA file: %w", err)
+		return nil, fmt.Errorf("%w: reading CA file: %w", importer.ErrConfig, err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CA file %s: no PEM certificate found", caFile)
+		return nil, fmt.Errorf("%w: CA file %s: no PEM certificate found", importer.ErrConfig, caFile)
 	}
 	return pool, nil
 }
@@ -166,11 +174,22 @@ type retryTransport struct {
 	policy RetryPolicy
 	stats  *counters
 	log    *slog.Logger
+	// reached is set once the host has answered any request (see ConnectRetries).
+	reached atomic.Bool
+	// now is the clock (tests replace it); nil means time.Now.
+	clock func() time.Time
 	// token, when set, returns a fresh bearer token. A 401 answer to a request that
 	// carried one (a token that expired while the request waited for budget or a
 	// Retry-After) is resent once with a fresh token: the service refused it before
 	// processing anything, so even a write is safe to resend.
 	token func(ctx context.Context) (string, error)
+}
+
+func (t *retryTransport) now() time.Time {
+	if t.clock != nil {
+		return t.clock()
+	}
+	return time.Now()
 }
 
 // RoundTrip sends req under the budget, retrying per the policy (see Client).
@@ -196,6 +215,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	idempotent := o.idempotent || isIdempotentMethod(req.Method)
 	reauthed := false
+	start := t.now()
+	connectFailures := 0
 
 	for attempt := 0; ; attempt++ {
 		if err := t.lim.acquire(ctx, n, w); err != nil {
@@ -207,19 +228,36 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if ctx.Err() != nil {
 				return nil, err
 			}
+			// Every network failure leaves as a *importer.HostError naming the host
+			// (class ErrNetwork or ErrTLS).
+			he := classifyTransportError(req.URL.Host, err)
 			sent := !notSent(err)
 			if !idempotent && sent {
-				return nil, &AmbiguousError{Op: req.Method + " " + redactURL(req), Err: err}
+				return nil, &AmbiguousError{Op: req.Method + " " + redactURL(req), Err: he}
 			}
-			if !retriesLeft || permanentTransportError(err) {
-				return nil, err
+			if !retriesLeft || he.Class == importer.ErrTLS {
+				return nil, he
+			}
+			wait := t.policy.backoff(attempt)
+			if !sent && !t.reached.Load() {
+				// Nothing answered yet from this host (the pre-flight, or a wrong
+				// --graph-url): a refused connection or an unknown name is reported
+				// after ConnectRetries quick tries within NetworkDeadline, not after
+				// minutes of backoff. Once the host has answered, a connect failure
+				// is a blip and gets the normal policy.
+				connectFailures++
+				wait = t.policy.ConnectDelay
+				if connectFailures > t.policy.ConnectRetries || t.now().Add(wait).Sub(start) > t.policy.NetworkDeadline {
+					return nil, he
+				}
 			}
 			t.stats.retries.Add(1)
-			if err := sleepCtx(ctx, t.policy.backoff(attempt)); err != nil {
+			if err := sleepCtx(ctx, wait); err != nil {
 				return nil, err
 			}
 			continue
 		}
+		t.reached.Store(true)
 		ra, hasRA := retryAfter(resp.Header)
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized:
@@ -370,19 +408,60 @@ func drain(resp *http.Response) {
 	resp.Body.Close()
 }
 
-// retryAfter parses Retry-After as seconds or an HTTP date.
+// retryAfter parses the Retry-After header (see parseRetryAfter) against the clock.
 func retryAfter(h http.Header) (time.Duration, bool) {
-	v := h.Get("Retry-After")
+	return parseRetryAfter(h.Get("Retry-After"), time.Now())
+}
+
+// maxRetryAfterValue is the ceiling of a parsed Retry-After: far above any
+// RetryPolicy.MaxRetryAfter, so a huge value is returned to the caller as "too
+// long to wait", never wrapped into a negative or overflowing duration.
+const maxRetryAfterValue = 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After value per RFC 9110 §10.2.3: delay-seconds
+// (1*DIGIT; a decimal fraction is tolerated) or an HTTP-date (IMF-fixdate, or the
+// obsolete RFC 850 and asctime forms). ok is false for an absent or malformed
+// value — a sign, an exponent, "Inf", "NaN", garbage — which the caller treats as
+// no header (its own backoff applies). A date in the past is 0; anything above
+// maxRetryAfterValue is clamped to it. The result is never negative.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+	if isDelaySeconds(v) {
+		s, err := strconv.ParseFloat(v, 64)
+		if err != nil { // only a value too large for float64 fails here
+			return maxRetryAfterValue, true
+		}
+		if s >= maxRetryAfterValue.Seconds() {
+			return maxRetryAfterValue, true
+		}
 		return time.Duration(s * float64(time.Second)), true
 	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
 	}
-	return 0, false
+	d := t.Sub(now) // saturates instead of overflowing
+	return min(max(d, 0), maxRetryAfterValue), true
+}
+
+// isDelaySeconds reports whether v is DIGITS or DIGITS "." DIGITS.
+func isDelaySeconds(v string) bool {
+	digits := func(s string) bool {
+		if s == "" {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	whole, frac, hasDot := strings.Cut(v, ".")
+	return digits(whole) && (!hasDot || digits(frac))
 }
 
 // notSent reports whether err happened before the request left this machine
@@ -393,14 +472,5 @@ func notSent(err error) bool {
 		return true
 	}
 	var dns *net.DNSError
-	return errors.As(err, &dns)
-}
-
-// permanentTransportError reports errors that a retry cannot fix (TLS trust).
-func permanentTransportError(err error) bool {
-	var ua x509.UnknownAuthorityError
-	var hn x509.HostnameError
-	var ci x509.CertificateInvalidError
-	var cv *tls.CertificateVerificationError
-	return errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &cv)
+	return errors.As(err, &dns) || isTLSError(err) // a failed handshake sent nothing
 }

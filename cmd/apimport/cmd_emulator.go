@@ -18,6 +18,7 @@ type emulatorOptions struct {
 	log             string
 	dir             string
 	processingDelay time.Duration
+	visibilityDelay time.Duration
 	allowRemote     bool
 }
 
@@ -54,6 +55,7 @@ tenant, client and secret stay the same across restarts.
 	f.StringVar(&opts.log, "log", "", "append a JSON Lines request log to this `file`")
 	f.StringVar(&opts.dir, "dir", "", "keep the CA, keys, tenant and secret in this `directory` across restarts")
 	f.DurationVar(&opts.processingDelay, "processing-delay", 5*time.Second, "time before an import record reports complete or error")
+	f.DurationVar(&opts.visibilityDelay, "visibility-delay", 0, "hide a new import record from GET, list and $batch for this long (rehearses a service that shows records late)")
 	f.BoolVar(&opts.allowRemote, "allow-remote", false, "allow a non-loopback --addr")
 	return cmd
 }
@@ -84,6 +86,12 @@ func runEmulator(env *cliEnv, cmd *cobra.Command, opts *emulatorOptions) error {
 			return usageErrorf("--processing-delay must be positive, got %s", opts.processingDelay)
 		}
 		cfg.ProcessingDelay = emulator.Duration(opts.processingDelay)
+	}
+	if flags.Changed("visibility-delay") {
+		if opts.visibilityDelay < 0 {
+			return usageErrorf("--visibility-delay must not be negative, got %s", opts.visibilityDelay)
+		}
+		cfg.VisibilityDelay = emulator.Duration(opts.visibilityDelay)
 	}
 	if !opts.allowRemote {
 		if err := emulator.CheckLoopback(cfg.Addr); err != nil {

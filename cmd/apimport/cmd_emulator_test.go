@@ -100,3 +100,10 @@ func TestEmulatorCommandRefusesRemoteAddr(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
 	}
 }
+
+func TestEmulatorCommandVisibilityDelay(t *testing.T) {
+	res := runCLI(t, "emulator", "--visibility-delay", "-1s")
+	if res.code != exitUsage || !strings.Contains(res.stderr, "--visibility-delay") {
+		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
+	}
+}

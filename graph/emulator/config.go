@@ -82,6 +82,10 @@ type Config struct {
 
 	ProcessingDelay Duration `json:"processing_delay"` // unknown -> complete/error after this; default 5s
 	InitialStatus   string   `json:"initial_status"`   // status while processing: "unknown" (default), "pending" or "partial"
+	// VisibilityDelay hides a new import record from GET {id}, the list and $batch
+	// GETs (404 / absent) for this long after it was created; DELETE still finds
+	// it. Default 0 (visible at once). ASSUMED mode: nothing documents either way.
+	VisibilityDelay Duration `json:"visibility_delay"`
 
 	WriteLimit        int      `json:"write_limit"`         // writes per window per app; default 100
 	RequestLimit      int      `json:"request_limit"`       // requests per window per app; default 1000
@@ -93,6 +97,9 @@ type Config struct {
 
 	SyncCooldown Duration `json:"sync_cooldown"` // 429 for a sync within this of the last one; default 10m
 	SyncDuration Duration `json:"sync_duration"` // 409 while a sync runs; default 30s
+	// SyncThrottled: the first n sync calls are throttled (429 in the gateway's
+	// shape, not the 10-minute rule), whatever the cooldown says; default 0.
+	SyncThrottled int `json:"sync_throttled"`
 
 	PageSize             int   `json:"page_size"`                 // list page size; default 1000
 	MaxImportItems       int   `json:"max_import_items"`          // items per import action; 0 = no limit (default)
@@ -210,11 +217,11 @@ func (c Config) validate() error {
 			return fmt.Errorf("faults.%s = %v: a rate must be between 0 and 1", k, v)
 		}
 	}
-	if c.WriteLimit < 0 || c.RequestLimit < 0 || c.PageSize < 0 || c.MaxImportItems < 0 {
-		return fmt.Errorf("write_limit, request_limit, page_size and max_import_items must not be negative")
+	if c.WriteLimit < 0 || c.RequestLimit < 0 || c.PageSize < 0 || c.MaxImportItems < 0 || c.SyncThrottled < 0 {
+		return fmt.Errorf("write_limit, request_limit, page_size, max_import_items and sync_throttled must not be negative")
 	}
-	if c.ProcessingDelay < 0 || c.TokenLifetime < 0 || c.ThrottleWindow < 0 {
-		return fmt.Errorf("processing_delay, token_lifetime and throttle_window must not be negative")
+	if c.ProcessingDelay < 0 || c.TokenLifetime < 0 || c.ThrottleWindow < 0 || c.VisibilityDelay < 0 {
+		return fmt.Errorf("processing_delay, token_lifetime, throttle_window and visibility_delay must not be negative")
 	}
 	return nil
 }

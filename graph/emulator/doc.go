@@ -94,6 +94,14 @@
 //     Get-WindowsAutopilotInfo; we make it true).
 //
 // Records are never expired by the emulator (§2 "UNCONFIRMED"); clients delete them.
+//
+// Late visibility (ASSUMED mode, off by default; issue 8 item 3): with
+// visibility_delay set, a new import record is absent from GET {id} (404
+// ResourceNotFound), from the list (with or without contains()) and from $batch GETs
+// until visibility_delay after its creation, as an eventually consistent store would
+// behave; the POST/import answer still returns it, DELETE finds it, and its verdict
+// is decided on schedule. Nothing documents whether Graph shows a fresh record at
+// once, so a client must not conclude from a miss that a record is gone.
 // Responses include hardwareIdentifier (base64) because it is an entity property (ASSUMED).
 //
 // # Listing, $filter, $select
@@ -115,6 +123,11 @@
 // (DOCUMENTED). Within sync_cooldown (10m, DOCUMENTED) of the last manual trigger → 429
 // with an Intune error and Retry-After = seconds left (Retry-After ASSUMED; omitted with
 // omit_retry_after). The cooldown counts from lastManualSyncTriggerDateTime only (ASSUMED).
+// sync_throttled=n (or Server.SetSyncThrottled) answers the next n sync calls with a
+// throttling 429 instead — the gateway's plain "Please retry again later." with
+// Retry-After as for any throttled request, lastManualSyncTriggerDateTime unchanged —
+// so a client must tell throttling from the 10-minute rule by reading the settings
+// (ASSUMED: the docs name only the 10-minute 429; issue 8 item 9 saw throttled syncs).
 //
 // # Errors (§1.6)
 //
@@ -199,6 +212,7 @@
 //	token_lifetime             "1h"
 //	processing_delay           "5s" (tests use "20ms")
 //	initial_status             "unknown" | "pending" | "partial" while processing
+//	visibility_delay           "0s" (a new import record is hidden from GET/list/$batch this long)
 //	write_limit, request_limit 100, 1000
 //	throttle_window            "20s"
 //	throttle_mode              "sliding" | "fixed"
@@ -207,6 +221,7 @@
 //	retry_after_seconds        0 = computed
 //	sync_cooldown              "10m"
 //	sync_duration              "30s"
+//	sync_throttled             0 (the first n sync calls get a throttling 429)
 //	page_size                  1000
 //	max_import_items           0 = unlimited
 //	max_body_bytes             33554432 (after gunzip; larger → 413)

@@ -197,6 +197,7 @@ func (s *Server) routeImported(r *http.Request, version string, sub []string, bo
 		case http.MethodGet:
 			s.mu.Lock()
 			rec, ok := s.st.importedByID[id]
+			ok = ok && s.visibleLocked(rec)
 			var out importedOut
 			if ok {
 				out = importedJSON(rec)
@@ -359,6 +360,13 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// visibleLocked reports whether a new import record is visible yet to GET, list and
+// $batch GET (visibility_delay, ASSUMED mode; DELETE always finds it).
+func (s *Server) visibleLocked(rec *ImportedIdentity) bool {
+	d := s.cfg.VisibilityDelay.D()
+	return d <= 0 || !s.clock().Before(rec.CreatedAt.Add(d))
 }
 
 func (s *Server) newRecord(rec *ImportedIdentity, now time.Time) {
@@ -573,6 +581,7 @@ func (s *Server) listImported(r *http.Request, version string) *resp {
 	needle := strings.ToLower(lq.contains)
 	s.mu.Lock()
 	list := s.st.imported
+	hidden := s.cfg.VisibilityDelay > 0
 	i := sort.Search(len(list), func(i int) bool { return list[i].seq > lq.after })
 	vals := make([]importedOut, 0, min(lq.top, len(list)-i))
 	var last int64
@@ -580,6 +589,9 @@ func (s *Server) listImported(r *http.Request, version string) *resp {
 	for ; i < len(list); i++ {
 		rec := list[i]
 		if needle != "" && !strings.Contains(strings.ToLower(rec.SerialNumber), needle) {
+			continue
+		}
+		if hidden && !s.visibleLocked(rec) {
 			continue
 		}
 		if len(vals) == lq.top {
@@ -828,6 +840,18 @@ func (s *Server) routeSettings(r *http.Request, version string, sub []string) *r
 		defer s.mu.Unlock()
 		now := s.clock()
 		set := &s.st.settings
+		if s.syncThrottled > 0 {
+			// Throttled like any request (ASSUMED: the sync action shares the app's
+			// throttling), told apart from the 10-minute rule by its shape: the
+			// gateway's plain message, and lastManualSyncTriggerDateTime unchanged.
+			s.syncThrottled--
+			rs := graphError(r, http.StatusTooManyRequests, "TooManyRequests", "Please retry again later.", false)
+			if !s.cfg.OmitRetryAfter {
+				rs.header.Set("Retry-After", strconv.Itoa(s.retryAfterSeconds(time.Second)))
+			}
+			rs.throttled = true
+			return rs
+		}
 		if set.SyncStatus == "inProgress" {
 			return graphError(r, http.StatusConflict, "Conflict", "A sync is already in progress.", true)
 		}

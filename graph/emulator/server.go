@@ -40,14 +40,15 @@ type Server struct {
 	tmpDir  string
 	serveWG sync.WaitGroup
 
-	mu         sync.Mutex // guards everything below
-	st         *store
-	rng        *rand.Rand // per-request faults
-	storageRng *rand.Rand // 640 verdicts
-	faults     Faults
-	buckets    map[string]*bucket
-	clock      func() time.Time
-	dirty      bool
+	mu            sync.Mutex // guards everything below
+	st            *store
+	rng           *rand.Rand // per-request faults
+	storageRng    *rand.Rand // 640 verdicts
+	faults        Faults
+	syncThrottled int // sync calls still to be answered with a throttling 429
+	buckets       map[string]*bucket
+	clock         func() time.Time
+	dirty         bool
 
 	logMu   sync.Mutex
 	log     []LogEntry
@@ -87,7 +88,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, st: newStore(), buckets: map[string]*bucket{}, clock: time.Now,
-		faults: cfg.Faults, rng: rand.New(rand.NewSource(cfg.RandomSeed)),
+		faults: cfg.Faults, syncThrottled: cfg.SyncThrottled, rng: rand.New(rand.NewSource(cfg.RandomSeed)),
 		storageRng: rand.New(rand.NewSource(cfg.RandomSeed + 1)),
 		stop:       make(chan struct{}), saverDone: make(chan struct{})}
 	var id identity
@@ -280,6 +281,14 @@ func (s *Server) now() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.clock()
+}
+
+// SetSyncThrottled makes the next n sync calls answer a throttling 429 (see
+// Config.SyncThrottled), whatever the cooldown says.
+func (s *Server) SetSyncThrottled(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.syncThrottled = n
 }
 
 // SetFaults changes the fault rates at run time.
