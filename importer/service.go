@@ -114,8 +114,10 @@ type Service interface {
 	UpdateDevice(ctx context.Context, id string, u DeviceUpdate) error
 	// GetSyncInfo reads beta windowsAutopilotSettings.
 	GetSyncInfo(ctx context.Context) (SyncInfo, error)
-	// Sync calls beta windowsAutopilotSettings/sync once (never retried): nil on 204,
-	// ErrSyncTooSoon on 429, ErrSyncInProgress on 409.
+	// Sync calls beta windowsAutopilotSettings/sync: nil on 204, ErrSyncInProgress on
+	// 409, ErrSyncTooSoon on a 429 when the last manual trigger is under 10 minutes
+	// old; any other 429 is throttling, retried within ctx's deadline (ErrThrottled
+	// when it runs out).
 	Sync(ctx context.Context) error
 	// Stats returns the counters so far.
 	Stats() Stats

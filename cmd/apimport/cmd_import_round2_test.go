@@ -134,22 +134,57 @@ func TestImportTableAndProgress(t *testing.T) {
 	}
 }
 
-func TestImportNetworkFailuresExitOneWithAHint(t *testing.T) {
+func TestImportConnectionFailuresExitCodes(t *testing.T) {
 	e := startEmu(t, nil)
 	file := writeFleet(t, e.dir, "NET", 1)
-	args := e.args(file)
-	for i, a := range args {
-		if a == "--authority-url" {
-			args[i+1] = "https://127.0.0.1:9/" // nothing listens on the discard port
-		}
+	bad := filepath.Join(e.dir, "bad-secret.txt")
+	if err := os.WriteFile(bad, []byte("not-the-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	start := time.Now()
-	res := runCLI(t, args...)
-	if res.code != exitFatal || !strings.Contains(res.stderr, "127.0.0.1:9 could not be reached") {
-		t.Errorf("exit %d, stderr:\n%s", res.code, res.stderr)
+	noPEM := filepath.Join(e.dir, "ca.txt")
+	if err := os.WriteFile(noPEM, []byte("no certificate here\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("reported after %v", d)
+	tests := []struct {
+		name   string
+		flag   string
+		value  string
+		code   int
+		stderr string
+	}{
+		// nothing listens on the discard port
+		{"authority unreachable", "--authority-url", "https://127.0.0.1:9/", exitFatal, "127.0.0.1:9 could not be reached"},
+		{"graph unreachable", "--graph-url", "https://127.0.0.1:9/", exitFatal, "127.0.0.1:9 could not be reached"},
+		{"authority TLS without --ca-file", "--ca-file", "", exitFatal, "--ca-file"},
+		{"CA file without a certificate", "--ca-file", noPEM, exitUsage, "--ca-file"},
+		{"plain http to a remote host", "--graph-url", "http://graph.example.invalid/", exitUsage, ""},
+		{"secret rejected", "--client-secret-file", bad, exitAuth, "secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := e.args("--dry-run", file)
+			for i, a := range args {
+				if a == tt.flag {
+					args[i+1] = tt.value
+				}
+			}
+			if tt.value == "" { // drop the flag
+				for i, a := range args {
+					if a == tt.flag {
+						args = append(args[:i:i], args[i+2:]...)
+						break
+					}
+				}
+			}
+			start := time.Now()
+			res := runCLI(t, args...)
+			if res.code != tt.code || !strings.Contains(res.stderr, tt.stderr) {
+				t.Errorf("exit %d, want %d with %q; stderr:\n%s", res.code, tt.code, tt.stderr, res.stderr)
+			}
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("reported after %v", d)
+			}
+		})
 	}
 }
 
