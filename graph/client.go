@@ -933,7 +933,7 @@ func toImportRecord(m models.ImportedWindowsAutopilotDeviceIdentityable) importe
 }
 
 func toDevice(m models.WindowsAutopilotDeviceIdentityable) importer.AutopilotDevice {
-	return importer.AutopilotDevice{
+	d := importer.AutopilotDevice{
 		ID:                deref(m.GetId()),
 		Serial:            deref(m.GetSerialNumber()),
 		GroupTag:          deref(m.GetGroupTag()),
@@ -942,6 +942,8 @@ func toDevice(m models.WindowsAutopilotDeviceIdentityable) importer.AutopilotDev
 		Manufacturer:      deref(m.GetManufacturer()),
 		Model:             deref(m.GetModel()),
 	}
+	deviceFields(&d, m)
+	return d
 }
 
 // looksBase64Text reports whether b is base64 text rather than decoded hash bytes

@@ -13,40 +13,15 @@ type precheck struct {
 	devices map[string][]AutopilotDevice // serial key -> registered devices (candidates only)
 	imports map[string][]ImportRecord    // serial key -> import records
 	byID    map[string]ImportRecord      // every import record in the tenant
+	managed map[string][]ManagedDevice   // remove: serial key -> Intune managed devices
 }
 
 // precheck reads the registered devices (FindDevices per serial for few devices, one
 // listing for many) and lists the import records once.
 func (e *engine) precheck(ctx context.Context) (*precheck, error) {
 	pc := &precheck{devices: map[string][]AutopilotDevice{}, imports: map[string][]ImportRecord{}, byID: map[string]ImportRecord{}}
-	var todo []*devState
-	for _, d := range e.devs {
-		if d.phase != phaseDone {
-			todo = append(todo, d)
-		}
-	}
-	if len(todo) > e.opts.LookupThreshold {
-		err := e.svc.ListDevices(ctx, func(a AutopilotDevice) bool {
-			if k := serial.Key(a.Serial); e.byKey[k] != nil {
-				pc.devices[k] = append(pc.devices[k], a)
-			}
-			return true
-		})
-		if err != nil {
-			return nil, fmt.Errorf("listing registered Autopilot devices: %w", err)
-		}
-	} else {
-		for _, d := range todo {
-			found, err := e.svc.FindDevices(ctx, d.item.Serial)
-			if err != nil {
-				return nil, fmt.Errorf("looking up serial %s: %w", d.item.Serial, err)
-			}
-			for _, a := range found {
-				if serial.Key(a.Serial) == d.key {
-					pc.devices[d.key] = append(pc.devices[d.key], a)
-				}
-			}
-		}
+	if err := e.findRegistered(ctx, pc); err != nil {
+		return nil, err
 	}
 	before := e.svc.Stats().Requests
 	n := 0
@@ -64,6 +39,41 @@ func (e *engine) precheck(ctx context.Context) (*precheck, error) {
 	return pc, nil
 }
 
+// findRegistered fills pc.devices: FindDevices per serial for few devices, one listing
+// for many.
+func (e *engine) findRegistered(ctx context.Context, pc *precheck) error {
+	var todo []*devState
+	for _, d := range e.devs {
+		if d.phase != phaseDone {
+			todo = append(todo, d)
+		}
+	}
+	if len(todo) > e.opts.LookupThreshold {
+		err := e.svc.ListDevices(ctx, func(a AutopilotDevice) bool {
+			if k := serial.Key(a.Serial); e.byKey[k] != nil {
+				pc.devices[k] = append(pc.devices[k], a)
+			}
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("listing registered Autopilot devices: %w", err)
+		}
+		return nil
+	}
+	for _, d := range todo {
+		found, err := e.svc.FindDevices(ctx, d.item.Serial)
+		if err != nil {
+			return fmt.Errorf("looking up serial %s: %w", d.item.Serial, err)
+		}
+		for _, a := range found {
+			if serial.Key(a.Serial) == d.key {
+				pc.devices[d.key] = append(pc.devices[d.key], a)
+			}
+		}
+	}
+	return nil
+}
+
 // decisionKind is what the run does with a device; the dry run reports it, the real
 // run carries it out. Both come from decide, so the plan is the run.
 type decisionKind uint8
@@ -73,6 +83,7 @@ const (
 	decUpdate                      // registered with other values: updateDeviceProperties
 	decDone                        // nothing to send: the result is known (already registered)
 	decCollect                     // an import record for it exists: its state decides
+	decRemove                      // remove: deregister it
 )
 
 type decision struct {
@@ -81,7 +92,11 @@ type decision struct {
 	result DeviceResult     // decDone
 	rec    *tracked         // decCollect
 	final  *ImportRecord    // decCollect: the record is already final
-	reg    *AutopilotDevice // decUpdate
+	reg    *AutopilotDevice // decUpdate, decRemove
+	// update runs: the properties that differ, described
+	upd     DeviceUpdate
+	changes []string
+	managed []ManagedDevice // decRemove: Intune managed devices to delete first
 }
 
 // decisions is the work of a run, decided from the pre-check and the journal before
@@ -275,6 +290,18 @@ func (e *engine) plan(ctx context.Context) error {
 		}
 		return nil
 	}
+	if e.opts.Mode != ModeImport {
+		pc, err := e.lookup(ctx)
+		if err != nil {
+			return e.stopErr(ctx, err)
+		}
+		for _, d := range e.devs {
+			if d.phase != phaseDone {
+				e.finish(d, e.planned(e.decideWrite(d, pc)))
+			}
+		}
+		return nil
+	}
 	pc, err := e.precheck(ctx)
 	if err != nil {
 		return e.stopErr(ctx, err)
@@ -300,6 +327,16 @@ func (e *engine) planned(dc decision) DeviceResult {
 		r := e.result(d, ResultUpdate)
 		r.RegistrationID = dc.reg.ID
 		r.Message = fmt.Sprintf("registered with group tag %q, user %q", dc.reg.GroupTag, dc.reg.UserPrincipalName)
+		if len(dc.changes) > 0 {
+			r.Message = strings.Join(dc.changes, "; ")
+		}
+		return r
+	case decRemove:
+		r := e.result(d, ResultRemove)
+		r.RegistrationID = dc.reg.ID
+		if len(dc.managed) > 0 {
+			r.Message = fmt.Sprintf("its Intune managed device %q would be deleted first", dc.managed[0].DeviceName)
+		}
 		return r
 	case decDone:
 		return dc.result
@@ -341,7 +378,7 @@ func (e *engine) execute(ctx context.Context, ds *decisions) error {
 		case decPost:
 			e.move(d, phaseQueued)
 		case decUpdate:
-			d.reg = dc.reg
+			d.reg, d.upd = dc.reg, updateFor(d.item)
 			e.move(d, phaseUpdating)
 		case decDone:
 			e.finish(d, dc.result)

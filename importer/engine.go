@@ -41,8 +41,21 @@ const (
 	CleanupGrace = 2 * time.Second
 )
 
+// Mode is the kind of operation a run carries out on its items.
+type Mode uint8
+
+const (
+	ModeImport Mode = iota // register the items (import)
+	ModeUpdate             // set group tag, user and display name of registered devices (update)
+	ModeRemove             // deregister the devices (remove)
+)
+
 // Options control Run. Zero values take the defaults above.
 type Options struct {
+	Mode Mode
+	// DeleteManaged (remove): delete the Intune managed device of an enrolled device
+	// first, as Microsoft's order requires; without it such a device is refused.
+	DeleteManaged bool
 	DryRun         bool // plan only: read-only calls, nothing written
 	Offline        bool // with DryRun: no tenant reads at all
 	ChunkSize      int
@@ -136,6 +149,10 @@ type devState struct {
 	attempts int              // POSTs that may have created a record
 	cur      *tracked         // the import record that decides its result
 	reg      *AutopilotDevice // registered device found by the pre-check
+	upd      DeviceUpdate     // update: the properties to set (only those that differ)
+	managed  []ManagedDevice  // remove: Intune managed devices to delete first
+	remove   bool             // its write is a deregistration, not an update
+	changes  []string         // update: what changes, described
 }
 
 // tracked is one import record being polled.
@@ -273,6 +290,9 @@ func Run(ctx context.Context, svc Service, items []Item, opts Options, emit func
 func (e *engine) run(ctx context.Context) error {
 	if e.opts.DryRun {
 		return e.plan(ctx)
+	}
+	if e.opts.Mode != ModeImport {
+		return e.runWrites(ctx)
 	}
 	if e.opts.Offline {
 		return errors.New("an import needs the tenant: --offline works only with --dry-run")

@@ -43,6 +43,11 @@ type fakeService struct {
 	hidden time.Duration
 	// deleteCost is the fake time one deletion takes (the write limit).
 	deleteCost time.Duration
+	// Intune managed devices by serial key; what remove deleted.
+	managed        map[string]ManagedDevice
+	deletedDevices []string
+	deletedManaged []string
+	unassigned     []string
 }
 
 // visible reports whether reads show r now.
@@ -61,7 +66,7 @@ var errorNames = map[int]string{640: "StorageError", 802: "InvalidZtdHardwareHas
 
 func newFake(delay time.Duration) *fakeService {
 	return &fakeService{clk: clock.NewFake(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)), delay: delay, imports: map[string]*fakeRecord{}, devices: map[string]AutopilotDevice{},
-		outcome: map[string][]int{}, updates: map[string]DeviceUpdate{}}
+		outcome: map[string][]int{}, updates: map[string]DeviceUpdate{}, managed: map[string]ManagedDevice{}}
 }
 
 func (f *fakeService) count(write bool) {
@@ -245,6 +250,9 @@ func (f *fakeService) UpdateDevice(ctx context.Context, id string, u DeviceUpdat
 			if u.UserPrincipalName != nil {
 				d.UserPrincipalName = *u.UserPrincipalName
 			}
+			if u.DisplayName != nil {
+				d.DisplayName = *u.DisplayName
+			}
 			f.devices[k] = d
 			f.updates[id] = u
 			return nil
@@ -304,4 +312,57 @@ func (f *fakeService) createdCounts() map[string]int {
 		m[strings.ToUpper(s)]++
 	}
 	return m
+}
+
+func (f *fakeService) DeleteDevice(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	f.deletedDevices = append(f.deletedDevices, id)
+	for k, d := range f.devices {
+		if d.ID == id {
+			delete(f.devices, k)
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
+func (f *fakeService) UnassignUser(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	for k, d := range f.devices {
+		if d.ID == id {
+			d.UserPrincipalName = ""
+			f.devices[k] = d
+			f.unassigned = append(f.unassigned, id)
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
+func (f *fakeService) FindManagedDevices(ctx context.Context, sn string) ([]ManagedDevice, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(false)
+	if m, ok := f.managed[serial.Key(sn)]; ok {
+		return []ManagedDevice{m}, nil
+	}
+	return nil, nil
+}
+
+func (f *fakeService) DeleteManagedDevice(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	for k, m := range f.managed {
+		if m.ID == id {
+			delete(f.managed, k)
+			f.deletedManaged = append(f.deletedManaged, id)
+			return nil
+		}
+	}
+	return ErrNotFound
 }

@@ -15,6 +15,7 @@ const (
 	jobImport jobKind = iota
 	jobDelete
 	jobUpdate
+	jobRemove
 )
 
 type job struct {
@@ -162,7 +163,11 @@ func (e *engine) nextJob(ls *loopState) (job, bool) {
 	case len(e.updates) > 0:
 		d := e.updates[0]
 		e.updates = e.updates[1:]
-		return job{kind: jobUpdate, devs: []*devState{d}, upd: updateFor(d.item), regID: d.reg.ID}, true
+		kind := jobUpdate
+		if d.remove {
+			kind = jobRemove
+		}
+		return job{kind: kind, devs: []*devState{d}, upd: d.upd, regID: d.reg.ID}, true
 	case !ls.cleanupUntil.IsZero() && e.now().Before(ls.cleanupUntil):
 		var ids []string
 		if len(e.leftovers) > 0 {
@@ -286,8 +291,11 @@ func (e *engine) handle(ctx context.Context, r jobResult) error {
 			}
 		}
 		e.progress()
-	case jobUpdate:
-		return e.updated(ctx, r.devs[0], r.err)
+	case jobUpdate, jobRemove:
+		if e.opts.Mode == ModeImport {
+			return e.updated(ctx, r.devs[0], r.err)
+		}
+		return e.written(ctx, r.devs[0], r.err)
 	}
 	return nil
 }
@@ -340,11 +348,29 @@ func (e *engine) worker(ctx context.Context, jobs <-chan job, results chan<- job
 			r.recs, r.err = e.submit(ctx, j)
 		case jobDelete:
 			r.deleted, r.delErr, r.err = e.deleteRecords(ctx, j.ids, j.until)
-		case jobUpdate:
-			r.err = e.svc.UpdateDevice(ctx, j.regID, j.upd)
+		case jobUpdate, jobRemove:
+			r.err = e.write(ctx, j)
 		}
 		results <- r
 	}
+}
+
+// write sends an update or a removal; in update and remove runs it is journalled first.
+func (e *engine) write(ctx context.Context, j job) error {
+	d := j.devs[0]
+	if e.opts.Mode != ModeImport {
+		op := "update"
+		if j.kind == jobRemove {
+			op = "remove"
+		}
+		if err := e.journal(JournalEntry{Type: JournalWrite, ID: j.regID, Serial: d.item.Serial, Message: op}); err != nil {
+			return err
+		}
+	}
+	if j.kind == jobRemove {
+		return e.removeDevice(ctx, d)
+	}
+	return e.svc.UpdateDevice(ctx, j.regID, j.upd)
 }
 
 // submit posts one chunk: the intent is journalled before the POST, its outcome after.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apimport/apimport/internal/serial"
 )
@@ -359,6 +360,9 @@ func (e *engine) updated(ctx context.Context, d *devState, err error) error {
 	res := e.result(d, ResultUpdated)
 	res.RegistrationID = d.reg.ID
 	res.Message = fmt.Sprintf("was group tag %q, user %q", d.reg.GroupTag, d.reg.UserPrincipalName)
+	if len(d.changes) > 0 {
+		res.Message = strings.Join(d.changes, "; ")
+	}
 	e.finish(d, res)
 	e.sum.Updated++
 	return nil

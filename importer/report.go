@@ -19,6 +19,13 @@ const (
 	// failure…) before this device reached a result; the next run resumes it.
 	ResultInterrupted = "interrupted"
 
+	// update and remove.
+	ResultUnchanged     = "unchanged"      // update: the device already has these values
+	ResultNotRegistered = "not_registered" // update: no such device (a failure); remove: already gone (a success)
+	ResultRemoved       = "removed"        // remove: deregistered (the service may take minutes to show it)
+	ResultRefused       = "refused"        // remove: enrolled in Intune, and --delete-managed not given
+	ResultRemove        = "remove"         // dry run: would be deregistered
+
 	// Dry-run plan results.
 	ResultNew     = "new"     // would be imported
 	ResultUpdate  = "update"  // registered, group tag/user differ (would be updated with --update-existing)
@@ -76,7 +83,7 @@ type DeviceResult struct {
 // Success reports whether the result leaves the device registered in the tenant.
 func (d DeviceResult) Success() bool {
 	switch d.Result {
-	case ResultRegistered, ResultAlreadyRegistered, ResultUpdated:
+	case ResultRegistered, ResultAlreadyRegistered, ResultUpdated, ResultUnchanged, ResultRemoved:
 		return true
 	}
 	return false

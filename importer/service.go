@@ -18,6 +18,7 @@ type Item struct {
 	AssignedUser string // UPN, may be empty
 	ProductKey   string // 13-digit PKID or ""
 	Hardware     []byte // decoded hash bytes
+	DisplayName  string // update runs only: the display name to set ("" leaves it)
 }
 
 func (it Item) importItem() ImportItem {
@@ -67,6 +68,20 @@ type AutopilotDevice struct {
 	DisplayName       string
 	Manufacturer      string
 	Model             string
+	EnrollmentState   string    // unknown|enrolled|pendingReset|failed|notContacted (beta: blocked)
+	EntraDeviceID     string    // azureActiveDirectoryDeviceId (beta azureAdDeviceId)
+	ManagedDeviceID   string    // the Intune managed device, when enrolled
+	LastContact       time.Time // lastContactedDateTime
+	ProfileStatus     string    // beta deploymentProfileAssignmentStatus ("" from v1.0)
+	ProfileName       string    // beta, with $expand=deploymentProfile
+	ProfileAssigned   time.Time // beta deploymentProfileAssignedDateTime
+}
+
+// ManagedDevice is an Intune managed device (v1.0 managedDevices).
+type ManagedDevice struct {
+	ID         string
+	Serial     string
+	DeviceName string
 }
 
 // DeviceUpdate is the body of updateDeviceProperties; nil fields are not sent.
@@ -112,6 +127,16 @@ type Service interface {
 	FindDevices(ctx context.Context, serial string) ([]AutopilotDevice, error)
 	// UpdateDevice calls updateDeviceProperties.
 	UpdateDevice(ctx context.Context, id string, u DeviceUpdate) error
+	// DeleteDevice deregisters a windowsAutopilotDeviceIdentity (200 and 204 are
+	// success; an unknown id, answered 400 "Cannot find device with ztd Id", is
+	// ErrNotFound).
+	DeleteDevice(ctx context.Context, id string) error
+	// UnassignUser calls unassignUserFromDevice (Microsoft's order: before deleting).
+	UnassignUser(ctx context.Context, id string) error
+	// FindManagedDevices returns the Intune managed devices with this serial.
+	FindManagedDevices(ctx context.Context, serial string) ([]ManagedDevice, error)
+	// DeleteManagedDevice deletes an Intune managed device (before deregistering).
+	DeleteManagedDevice(ctx context.Context, id string) error
 	// GetSyncInfo reads beta windowsAutopilotSettings.
 	GetSyncInfo(ctx context.Context) (SyncInfo, error)
 	// Sync calls beta windowsAutopilotSettings/sync: nil on 204, ErrSyncInProgress on

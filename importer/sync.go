@@ -6,12 +6,13 @@ import (
 	"time"
 )
 
-// sync triggers one Autopilot sync after registrations, unless the last one is recent.
+// sync triggers one Autopilot sync after registrations, updates or removals (a sync
+// speeds deregistration up), unless the last one is recent.
 func (e *engine) sync(ctx context.Context) {
 	if e.opts.NoSync {
 		return
 	}
-	if e.sum.Counts[ResultRegistered]+e.sum.Counts[ResultUpdated] == 0 {
+	if e.sum.Counts[ResultRegistered]+e.sum.Counts[ResultUpdated]+e.sum.Counts[ResultRemoved] == 0 {
 		return
 	}
 	info, err := e.svc.GetSyncInfo(ctx)

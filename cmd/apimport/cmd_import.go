@@ -308,19 +308,25 @@ type importOutput struct {
 }
 
 func newImportOutput(env *cliEnv, o *importOptions, results []mapping.Result) *importOutput {
-	out := &importOutput{order: make(map[string]int, len(results))}
+	order := make(map[string]int, len(results))
 	for i, r := range results {
-		out.order[r.File+"\x00"+strconv.Itoa(r.Line)] = i
+		order[r.File+"\x00"+strconv.Itoa(r.Line)] = i
 	}
-	if o.json {
+	return newRunOutput(env, o.json, o.report, order)
+}
+
+// newRunOutput sets up the reporters of a run over the tenant (import, update, remove).
+func newRunOutput(env *cliEnv, jsonOut bool, report string, order map[string]int) *importOutput {
+	out := &importOutput{order: order}
+	if jsonOut {
 		out.rep = append(out.rep, newJSONReporter(env.stdout))
 	} else {
 		out.rep = append(out.rep, &textReporter{out: bufio.NewWriter(env.stdout), stderr: env.stderr, tty: env.isTerminal(env.stdout)})
 	}
-	if o.report != "" {
-		out.rep = append(out.rep, &csvReporter{path: o.report})
+	if report != "" {
+		out.rep = append(out.rep, &csvReporter{path: report})
 	}
-	out.progress = newProgressPrinter(env.stderr, env.isTerminal(env.stderr) && !o.json, env.progressInterval())
+	out.progress = newProgressPrinter(env.stderr, env.isTerminal(env.stderr) && !jsonOut, env.progressInterval())
 	return out
 }
 

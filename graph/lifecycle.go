@@ -1,0 +1,179 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/devicemanagement"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/apimport/apimport/importer"
+)
+
+// DeleteDevice deregisters a windowsAutopilotDeviceIdentity. The service documents 204
+// and answers 200 (both success); an unknown id is answered 400 "Cannot find device with
+// ztd Id … to delete" instead of 404 (lifecycle-api §4.1), which is ErrNotFound here.
+func (c *Client) DeleteDevice(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("delete autopilot device: empty id")
+	}
+	tr := &callTrace{}
+	err := c.dm.WindowsAutopilotDeviceIdentities().ByWindowsAutopilotDeviceIdentityId(id).Delete(withCallOpts(ctx, callOpts{trace: tr, idempotent: true}), nil)
+	if err == nil {
+		return nil
+	}
+	err = writeErr("delete autopilot device "+id, err, tr)
+	var ae *importer.APIError
+	// The service's own wording is the only signal it gives for "already gone" (a 400,
+	// not a 404); it is matched here, where the answer is parsed, and nowhere else.
+	if errors.As(err, &ae) && ae.StatusCode == 400 && strings.Contains(strings.ToLower(ae.Message), "cannot find device") {
+		return fmt.Errorf("delete autopilot device %s: %w", id, errors.Join(importer.ErrNotFound, ae))
+	}
+	return err
+}
+
+// UnassignUser calls unassignUserFromDevice.
+func (c *Client) UnassignUser(ctx context.Context, id string) error {
+	tr := &callTrace{}
+	err := c.dm.WindowsAutopilotDeviceIdentities().ByWindowsAutopilotDeviceIdentityId(id).UnassignUserFromDevice().Post(withCallOpts(ctx, callOpts{trace: tr, idempotent: true}), nil)
+	if err != nil {
+		return writeErr("unassign the user of autopilot device "+id, err, tr)
+	}
+	return nil
+}
+
+// FindManagedDevices returns the Intune managed devices whose serial equals serial.
+func (c *Client) FindManagedDevices(ctx context.Context, serial string) ([]importer.ManagedDevice, error) {
+	filter := "serialNumber eq '" + strings.ReplaceAll(serial, "'", "''") + "'"
+	page, err := c.dm.ManagedDevices().Get(ctx, &devicemanagement.ManagedDevicesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &devicemanagement.ManagedDevicesRequestBuilderGetQueryParameters{Filter: &filter},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find Intune managed devices: %w", convertError(err))
+	}
+	var out []importer.ManagedDevice
+	for _, m := range page.GetValue() {
+		if m == nil || !strings.EqualFold(strings.TrimSpace(deref(m.GetSerialNumber())), strings.TrimSpace(serial)) {
+			continue
+		}
+		out = append(out, importer.ManagedDevice{ID: deref(m.GetId()), Serial: deref(m.GetSerialNumber()), DeviceName: deref(m.GetDeviceName())})
+	}
+	return out, nil
+}
+
+// DeleteManagedDevice deletes an Intune managed device.
+func (c *Client) DeleteManagedDevice(ctx context.Context, id string) error {
+	tr := &callTrace{}
+	err := c.dm.ManagedDevices().ByManagedDeviceId(id).Delete(withCallOpts(ctx, callOpts{trace: tr, idempotent: true}), nil)
+	if err != nil {
+		return writeErr("delete Intune managed device "+id, err, tr)
+	}
+	return nil
+}
+
+// betaDevice is a beta windowsAutopilotDeviceIdentity with the profile fields.
+type betaDevice struct {
+	ID                                string     `json:"id"`
+	SerialNumber                      string     `json:"serialNumber"`
+	Manufacturer                      string     `json:"manufacturer"`
+	Model                             string     `json:"model"`
+	GroupTag                          string     `json:"groupTag"`
+	UserPrincipalName                 string     `json:"userPrincipalName"`
+	DisplayName                       string     `json:"displayName"`
+	EnrollmentState                   string     `json:"enrollmentState"`
+	AzureAdDeviceID                   string     `json:"azureAdDeviceId"`
+	AzureActiveDirectoryDeviceID      string     `json:"azureActiveDirectoryDeviceId"`
+	ManagedDeviceID                   string     `json:"managedDeviceId"`
+	LastContactedDateTime             *time.Time `json:"lastContactedDateTime"`
+	DeploymentProfileAssignmentStatus string     `json:"deploymentProfileAssignmentStatus"`
+	DeploymentProfileAssignedDateTime *time.Time `json:"deploymentProfileAssignedDateTime"`
+	DeploymentProfile                 *struct {
+		DisplayName string `json:"displayName"`
+	} `json:"deploymentProfile"`
+}
+
+func (b betaDevice) device() importer.AutopilotDevice {
+	d := importer.AutopilotDevice{ID: b.ID, Serial: b.SerialNumber, Manufacturer: b.Manufacturer, Model: b.Model,
+		GroupTag: b.GroupTag, UserPrincipalName: b.UserPrincipalName, DisplayName: b.DisplayName,
+		EnrollmentState: b.EnrollmentState, EntraDeviceID: b.AzureAdDeviceID, ManagedDeviceID: b.ManagedDeviceID,
+		ProfileStatus: b.DeploymentProfileAssignmentStatus}
+	if d.EntraDeviceID == "" {
+		d.EntraDeviceID = b.AzureActiveDirectoryDeviceID
+	}
+	if b.LastContactedDateTime != nil {
+		d.LastContact = *b.LastContactedDateTime
+	}
+	if b.DeploymentProfileAssignedDateTime != nil && b.DeploymentProfileAssignedDateTime.Year() > 1 {
+		d.ProfileAssigned = *b.DeploymentProfileAssignedDateTime
+	}
+	if b.DeploymentProfile != nil {
+		d.ProfileName = b.DeploymentProfile.DisplayName
+	}
+	return d
+}
+
+// ListDevicesDetailed pages through the registered Autopilot devices with the beta
+// profile fields (assignment status, assigned profile's name through
+// $expand=deploymentProfile), matching filter (an OData $filter, "" for all); fn
+// returns false to stop. Beta calls go through the same request adapter, throttle
+// budget and retry layer as every other call.
+func (c *Client) ListDevicesDetailed(ctx context.Context, filter string, fn func(importer.AutopilotDevice) bool) error {
+	q := url.Values{"$expand": {"deploymentProfile"}}
+	if filter != "" {
+		q.Set("$filter", filter)
+	}
+	next := c.ep.GraphURL + "/beta/deviceManagement/windowsAutopilotDeviceIdentities?" + q.Encode()
+	for pages := 0; next != ""; pages++ {
+		if pages > 100000 {
+			return errors.New("list autopilot devices: too many pages")
+		}
+		u, err := url.Parse(next)
+		if err != nil {
+			return fmt.Errorf("list autopilot devices: bad next link: %w", err)
+		}
+		if base, _ := url.Parse(c.ep.GraphURL); base == nil || !strings.EqualFold(u.Host, base.Host) {
+			return fmt.Errorf("list autopilot devices: the next link leaves the Graph host (%s)", u.Host)
+		}
+		ri := abs.NewRequestInformation()
+		ri.Method = abs.GET
+		ri.SetUri(*u)
+		ri.Headers.Add("Accept", "application/json")
+		v, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", odataErrorMappings())
+		if err != nil {
+			return fmt.Errorf("list autopilot devices: %w", convertError(err))
+		}
+		b, _ := v.([]byte)
+		var page struct {
+			Value    []betaDevice `json:"value"`
+			NextLink string       `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			return fmt.Errorf("list autopilot devices: %w", err)
+		}
+		for _, d := range page.Value {
+			if !fn(d.device()) {
+				return nil
+			}
+		}
+		next = page.NextLink
+	}
+	return nil
+}
+
+// deviceFields copies the v1.0 fields beyond the basic ones.
+func deviceFields(d *importer.AutopilotDevice, m models.WindowsAutopilotDeviceIdentityable) {
+	if s := m.GetEnrollmentState(); s != nil {
+		d.EnrollmentState = s.String()
+	}
+	d.EntraDeviceID = deref(m.GetAzureActiveDirectoryDeviceId())
+	d.ManagedDeviceID = deref(m.GetManagedDeviceId())
+	if t := m.GetLastContactedDateTime(); t != nil {
+		d.LastContact = *t
+	}
+}

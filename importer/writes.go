@@ -1,0 +1,180 @@
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// The journal entries of update and remove: informational (every write is
+// idempotent, and a re-run looks the devices up again), so that the journal tells
+// what a run changed in the tenant.
+const (
+	JournalWrite   = "write"   // a write about to be sent: Message is the operation
+	JournalWritten = "written" // the write was answered with success
+)
+
+// runWrites carries out an update or remove run: look the devices up, decide per
+// device, write what differs, then sync (a sync speeds deregistration up).
+func (e *engine) runWrites(ctx context.Context) error {
+	if e.svc == nil {
+		return errors.New("no Graph service")
+	}
+	pc, err := e.lookup(ctx)
+	if err != nil {
+		return e.stopErr(ctx, err)
+	}
+	for _, d := range e.devs {
+		if d.phase != phaseDone {
+			e.carryOut(e.decideWrite(d, pc))
+		}
+	}
+	if err := e.loop(ctx); err != nil {
+		return e.stopErr(ctx, err)
+	}
+	e.sync(ctx)
+	return nil
+}
+
+// lookup reads the registered devices of the run (and, for remove, their Intune managed
+// devices) with GETs only.
+func (e *engine) lookup(ctx context.Context) (*precheck, error) {
+	pc := &precheck{devices: map[string][]AutopilotDevice{}}
+	if err := e.findRegistered(ctx, pc); err != nil {
+		return nil, err
+	}
+	if e.opts.Mode != ModeRemove {
+		return pc, nil
+	}
+	pc.managed = map[string][]ManagedDevice{}
+	for _, d := range e.devs {
+		if len(pc.devices[d.key]) == 0 {
+			continue
+		}
+		found, err := e.svc.FindManagedDevices(ctx, d.item.Serial)
+		if err != nil {
+			return nil, fmt.Errorf("looking up the Intune managed devices of %s: %w", d.item.Serial, err)
+		}
+		pc.managed[d.key] = found
+	}
+	return pc, nil
+}
+
+// decideWrite decides an update or remove for one device.
+func (e *engine) decideWrite(d *devState, pc *precheck) decision {
+	regs := pc.devices[d.key]
+	if len(regs) == 0 {
+		r := e.result(d, ResultNotRegistered)
+		if e.opts.Mode == ModeUpdate {
+			r.Message, r.Hint = "no Autopilot device with this serial in the tenant", "import it first, or check the serial"
+		} else {
+			r.Message = "not registered in this tenant: nothing to remove"
+		}
+		return decision{dev: d, kind: decDone, result: r}
+	}
+	reg := regs[0]
+	if e.opts.Mode == ModeRemove {
+		managed := pc.managed[d.key]
+		if len(managed) > 0 && !e.opts.DeleteManaged {
+			r := e.result(d, ResultRefused)
+			r.RegistrationID = reg.ID
+			r.Message = fmt.Sprintf("enrolled in Intune as %q (managed device %s)", managed[0].DeviceName, managed[0].ID)
+			r.Hint = "Microsoft's order is Intune first, then Autopilot: delete the device from Intune, or pass --delete-managed to have apimport delete the Intune record first"
+			return decision{dev: d, kind: decDone, result: r}
+		}
+		return decision{dev: d, kind: decRemove, reg: &reg, managed: managed}
+	}
+	upd, changes := diffUpdate(d.item, reg)
+	if len(changes) == 0 {
+		r := e.result(d, ResultUnchanged)
+		r.RegistrationID = reg.ID
+		return decision{dev: d, kind: decDone, result: r}
+	}
+	return decision{dev: d, kind: decUpdate, reg: &reg, upd: upd, changes: changes}
+}
+
+// diffUpdate is the part of the wanted values (the item's non-empty group tag, user and
+// display name) that differs from the registered device, and a description per change.
+func diffUpdate(it Item, reg AutopilotDevice) (DeviceUpdate, []string) {
+	var u DeviceUpdate
+	var changes []string
+	if it.GroupTag != "" && it.GroupTag != reg.GroupTag {
+		u.GroupTag = &it.GroupTag
+		changes = append(changes, fmt.Sprintf("group tag %q -> %q", reg.GroupTag, it.GroupTag))
+	}
+	if it.AssignedUser != "" && !strings.EqualFold(it.AssignedUser, reg.UserPrincipalName) {
+		u.UserPrincipalName = &it.AssignedUser
+		changes = append(changes, fmt.Sprintf("user %q -> %q", reg.UserPrincipalName, it.AssignedUser))
+	}
+	if it.DisplayName != "" && it.DisplayName != reg.DisplayName {
+		u.DisplayName = &it.DisplayName
+		changes = append(changes, fmt.Sprintf("display name %q -> %q", reg.DisplayName, it.DisplayName))
+	}
+	return u, changes
+}
+
+// carryOut puts a decision of an update or remove run into effect.
+func (e *engine) carryOut(dc decision) {
+	d := dc.dev
+	switch dc.kind {
+	case decDone:
+		e.finish(d, dc.result)
+	case decUpdate:
+		d.reg, d.upd, d.changes = dc.reg, dc.upd, dc.changes
+		e.move(d, phaseUpdating)
+	case decRemove:
+		d.reg, d.managed, d.remove = dc.reg, dc.managed, true
+		e.move(d, phaseUpdating)
+	}
+}
+
+// remove deregisters one device in Microsoft's order: its Intune managed devices, the
+// assigned user, then the Autopilot registration.
+func (e *engine) removeDevice(ctx context.Context, d *devState) error {
+	for _, m := range d.managed {
+		if err := e.svc.DeleteManagedDevice(ctx, m.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("deleting the Intune managed device %s: %w", m.ID, err)
+		}
+	}
+	if d.reg.UserPrincipalName != "" {
+		if err := e.svc.UnassignUser(ctx, d.reg.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("unassigning the user: %w", err)
+		}
+	}
+	if err := e.svc.DeleteDevice(ctx, d.reg.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// written handles the answer to an update or a removal.
+func (e *engine) written(ctx context.Context, d *devState, err error) error {
+	if err != nil {
+		if IsAuth(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		res := e.result(d, ResultFailed)
+		res.RegistrationID = d.reg.ID
+		res.Message = err.Error()
+		e.finish(d, res)
+		return nil
+	}
+	if jerr := e.journal(JournalEntry{Type: JournalWritten, ID: d.reg.ID, Serial: d.item.Serial}); jerr != nil {
+		return jerr
+	}
+	if !d.remove {
+		return e.updated(ctx, d, nil)
+	}
+	res := e.result(d, ResultRemoved)
+	res.RegistrationID = d.reg.ID
+	res.Message = "deregistered; the service can take some minutes to drop it from lists"
+	if len(d.managed) > 0 {
+		res.Message = fmt.Sprintf("deleted from Intune (%d managed device) and deregistered; the service can take some minutes to drop it from lists", len(d.managed))
+	}
+	e.finish(d, res)
+	return nil
+}
