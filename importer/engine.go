@@ -55,7 +55,7 @@ type Options struct {
 	Mode Mode
 	// DeleteManaged (remove): delete the Intune managed device of an enrolled device
 	// first, as Microsoft's order requires; without it such a device is refused.
-	DeleteManaged bool
+	DeleteManaged  bool
 	DryRun         bool // plan only: read-only calls, nothing written
 	Offline        bool // with DryRun: no tenant reads at all
 	ChunkSize      int

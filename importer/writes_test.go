@@ -18,10 +18,10 @@ func writeScenario() *fakeService {
 
 func TestUpdateWritesOnlyWhatDiffers(t *testing.T) {
 	items := []Item{
-		{File: "d.csv", Line: 2, Serial: "U0000", GroupTag: "Sales"},                    // tag differs
+		{File: "d.csv", Line: 2, Serial: "U0000", GroupTag: "Sales"},                      // tag differs
 		{File: "d.csv", Line: 3, Serial: "U0001", GroupTag: "Sales", DisplayName: "PC-1"}, // same
-		{File: "d.csv", Line: 4, Serial: "U0002", DisplayName: "Kiosk-2"},                // only the name
-		{File: "d.csv", Line: 5, Serial: "U0009", GroupTag: "Sales"},                    // not registered
+		{File: "d.csv", Line: 4, Serial: "U0002", DisplayName: "Kiosk-2"},                 // only the name
+		{File: "d.csv", Line: 5, Serial: "U0009", GroupTag: "Sales"},                      // not registered
 	}
 	want := map[string]string{"U0000": ResultUpdated, "U0001": ResultUnchanged, "U0002": ResultUpdated, "U0009": ResultNotRegistered}
 	wantPlan := map[string]string{"U0000": ResultUpdate, "U0001": ResultUnchanged, "U0002": ResultUpdate, "U0009": ResultNotRegistered}
