@@ -177,3 +177,57 @@ func deviceFields(d *importer.AutopilotDevice, m models.WindowsAutopilotDeviceId
 		d.LastContact = *t
 	}
 }
+
+// DeviceProfiles reads the profile fields of registered devices by id. For few devices
+// it GETs each (beta, $expand=deploymentProfile); for many it lists the tenant once.
+// A single GET has been reported to show "unknown" while the list shows the status
+// and deploymentProfileAssignedDateTime is set (lifecycle-api §2.2): such a device
+// counts as assigned (assignedUnkownSyncState).
+func (c *Client) DeviceProfiles(ctx context.Context, ids []string) (map[string]importer.AutopilotDevice, error) {
+	out := make(map[string]importer.AutopilotDevice, len(ids))
+	if len(ids) > 50 {
+		want := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			want[id] = true
+		}
+		err := c.ListDevicesDetailed(ctx, "", func(d importer.AutopilotDevice) bool {
+			if want[d.ID] {
+				out[d.ID] = profileFixup(d)
+			}
+			return true
+		})
+		return out, err
+	}
+	for _, id := range ids {
+		u, err := url.Parse(c.ep.GraphURL + "/beta/deviceManagement/windowsAutopilotDeviceIdentities/" + url.PathEscape(id) + "?%24expand=deploymentProfile")
+		if err != nil {
+			return nil, err
+		}
+		ri := abs.NewRequestInformation()
+		ri.Method = abs.GET
+		ri.SetUri(*u)
+		ri.Headers.Add("Accept", "application/json")
+		v, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", odataErrorMappings())
+		if err != nil {
+			err = convertError(err)
+			if errors.Is(err, importer.ErrNotFound) {
+				continue
+			}
+			return out, fmt.Errorf("get autopilot device %s: %w", id, err)
+		}
+		b, _ := v.([]byte)
+		var d betaDevice
+		if err := json.Unmarshal(b, &d); err != nil {
+			return out, fmt.Errorf("get autopilot device %s: %w", id, err)
+		}
+		out[id] = profileFixup(d.device())
+	}
+	return out, nil
+}
+
+func profileFixup(d importer.AutopilotDevice) importer.AutopilotDevice {
+	if (d.ProfileStatus == "" || d.ProfileStatus == "unknown") && !d.ProfileAssigned.IsZero() {
+		d.ProfileStatus = "assignedUnkownSyncState"
+	}
+	return d
+}

@@ -45,9 +45,10 @@ const (
 type Mode uint8
 
 const (
-	ModeImport Mode = iota // register the items (import)
-	ModeUpdate             // set group tag, user and display name of registered devices (update)
-	ModeRemove             // deregister the devices (remove)
+	ModeImport  Mode = iota // register the items (import)
+	ModeUpdate              // set group tag, user and display name of registered devices (update)
+	ModeRemove              // deregister the devices (remove)
+	ModeProfile             // wait for the deployment profiles of registered devices (devices --wait-profile)
 )
 
 // Options control Run. Zero values take the defaults above.
@@ -55,7 +56,12 @@ type Options struct {
 	Mode Mode
 	// DeleteManaged (remove): delete the Intune managed device of an enrolled device
 	// first, as Microsoft's order requires; without it such a device is refused.
-	DeleteManaged  bool
+	DeleteManaged bool
+	// WaitProfile, when set, keeps a device that ends registered (or already
+	// registered, or updated) waiting for its deployment profile assignment, for at
+	// most this long: its result then carries the profile status and name. A device
+	// not assigned by then gets HintProfile (a failure for the exit code).
+	WaitProfile    time.Duration
 	DryRun         bool // plan only: read-only calls, nothing written
 	Offline        bool // with DryRun: no tenant reads at all
 	ChunkSize      int
@@ -126,10 +132,11 @@ const (
 	phasePosting                 // in an import POST in flight
 	phaseProcessing              // has an import record (cur) that is not final yet
 	phaseUpdating                // updateDeviceProperties queued or in flight
+	phaseProfile                 // registered; waiting for its deployment profile (WaitProfile)
 	phaseDone                    // its result was emitted
 )
 
-var phaseNames = [...]string{"new", "queued", "posting", "processing", "updating", "done"}
+var phaseNames = [...]string{"new", "queued", "posting", "processing", "updating", "profile", "done"}
 
 func (p phase) String() string { return phaseNames[p] }
 
@@ -153,6 +160,8 @@ type devState struct {
 	managed  []ManagedDevice  // remove: Intune managed devices to delete first
 	remove   bool             // its write is a deregistration, not an update
 	changes  []string         // update: what changes, described
+	parked   DeviceResult     // phaseProfile: the result, completed when the wait ends
+	waitFrom time.Time        // phaseProfile: when the wait began
 }
 
 // tracked is one import record being polled.
@@ -185,15 +194,18 @@ type engine struct {
 	queue  []*devState   // phaseQueued, in input order
 	splits [][]*devState // phaseQueued: halves of a chunk refused with 400, posted as they are
 	// updates are phaseUpdating devices not yet sent.
-	updates   []*devState
-	track     map[string]*tracked
-	toDelete  []string // this run's final records, deleted after the last result
-	leftovers []string // earlier runs' final records: deleted before this run's own
-	chunkNo   int
-	done      int // devices in phaseDone
-	submitted int
-	lastFinal time.Time
-	bug       error // first invalid transition (a bug): Run returns it
+	updates         []*devState
+	track           map[string]*tracked
+	toDelete        []string // this run's final records, deleted after the last result
+	leftovers       []string // earlier runs' final records: deleted before this run's own
+	chunkNo         int
+	done            int // devices in phaseDone
+	submitted       int
+	lastFinal       time.Time
+	bug             error       // first invalid transition (a bug): Run returns it
+	profiling       []*devState // phaseProfile devices
+	lastProfilePoll time.Time
+	profileStep     time.Duration
 
 	// poll timing: lower/upper bounds of the observed processing time.
 	lower, upper time.Duration
@@ -387,6 +399,12 @@ func (e *engine) finish(d *devState, r DeviceResult) {
 	if d.phase == phaseDone {
 		return
 	}
+	if e.opts.WaitProfile > 0 && d.phase != phaseProfile && r.Success() && r.RegistrationID != "" && r.Result != ResultRemoved && !e.opts.DryRun {
+		// Registered: the result waits for the profile assignment (see profile.go).
+		d.phase, d.parked, d.waitFrom = phaseProfile, r, e.now()
+		e.profiling = append(e.profiling, d)
+		return
+	}
 	d.phase = phaseDone
 	e.done++
 	e.sum.Counts[r.Result]++
@@ -432,6 +450,7 @@ func (e *engine) interruptRest(ctx context.Context) {
 		hint = "run the command again"
 	}
 	lastFinal, finalStats := e.lastFinal, e.finalStats
+	e.endProfileWaits("the run stopped before the deployment profile was assigned; 'apimport devices --wait-profile' waits for it alone")
 	for _, d := range e.devs {
 		if d.phase == phaseDone {
 			continue

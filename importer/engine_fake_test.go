@@ -48,6 +48,11 @@ type fakeService struct {
 	deletedDevices []string
 	deletedManaged []string
 	unassigned     []string
+	// profiles: a registered device gets "Default profile" this long after its
+	// registration (never with noProfile); registeredAt by registration id.
+	profileAfter time.Duration
+	noProfile    bool
+	registeredAt map[string]time.Time
 }
 
 // visible reports whether reads show r now.
@@ -66,7 +71,7 @@ var errorNames = map[int]string{640: "StorageError", 802: "InvalidZtdHardwareHas
 
 func newFake(delay time.Duration) *fakeService {
 	return &fakeService{clk: clock.NewFake(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)), delay: delay, imports: map[string]*fakeRecord{}, devices: map[string]AutopilotDevice{},
-		outcome: map[string][]int{}, updates: map[string]DeviceUpdate{}, managed: map[string]ManagedDevice{}}
+		outcome: map[string][]int{}, updates: map[string]DeviceUpdate{}, managed: map[string]ManagedDevice{}, registeredAt: map[string]time.Time{}}
 }
 
 func (f *fakeService) count(write bool) {
@@ -93,6 +98,7 @@ func (f *fakeService) advance() {
 		if code == 0 {
 			r.rec.Status = ImportComplete
 			r.rec.RegistrationID = "dev-" + r.rec.ID
+			f.registeredAt[r.rec.RegistrationID] = r.created.Add(f.delay)
 			f.devices[k] = AutopilotDevice{ID: r.rec.RegistrationID, Serial: r.rec.Serial, GroupTag: r.rec.GroupTag, UserPrincipalName: r.rec.AssignedUser}
 			continue
 		}
@@ -365,4 +371,25 @@ func (f *fakeService) DeleteManagedDevice(ctx context.Context, id string) error 
 		}
 	}
 	return ErrNotFound
+}
+
+func (f *fakeService) DeviceProfiles(ctx context.Context, ids []string) (map[string]AutopilotDevice, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stats.Requests += len(ids)
+	f.advance()
+	out := map[string]AutopilotDevice{}
+	for _, d := range f.devices {
+		for _, id := range ids {
+			if d.ID != id {
+				continue
+			}
+			d.ProfileStatus = "notAssigned"
+			if at := f.registeredAt[id]; !f.noProfile && f.clk.Now().Sub(at) >= f.profileAfter {
+				d.ProfileStatus, d.ProfileName = "assignedUnkownSyncState", "Default profile"
+			}
+			out[id] = d
+		}
+	}
+	return out, nil
 }

@@ -105,10 +105,11 @@ func (e *engine) loop(ctx context.Context) error {
 // flight: it may last CleanupShare of the time to the last result plus CleanupGrace
 // (or Options.CleanupTimeout).
 func (e *engine) startCleanup(p *pool, ls *loopState) {
-	if !ls.cleanupUntil.IsZero() || !e.allDone() || p.importing > 0 {
+	if !ls.cleanupUntil.IsZero() || !e.allSettled() || p.importing > 0 {
 		return
 	}
-	budget := time.Duration(float64(e.lastFinal.Sub(e.start))*CleanupShare) + CleanupGrace
+	settled := e.now() // the last import result, or the moment the last device began its profile wait
+	budget := time.Duration(float64(settled.Sub(e.start))*CleanupShare) + CleanupGrace
 	if e.opts.CleanupTimeout > 0 {
 		budget = e.opts.CleanupTimeout
 	}
@@ -118,7 +119,7 @@ func (e *engine) startCleanup(p *pool, ls *loopState) {
 // over reports whether the run is done: every device final, and the clean-up finished
 // or out of time (what is left stays in the journal).
 func (e *engine) over(ls *loopState) bool {
-	if ls.cleanupUntil.IsZero() {
+	if ls.cleanupUntil.IsZero() || len(e.profiling) > 0 {
 		return false
 	}
 	return len(e.leftovers)+len(e.toDelete) == 0 || !e.now().Before(ls.cleanupUntil)
@@ -213,12 +214,19 @@ func (e *engine) wait(ctx context.Context, p *pool, ls *loopState, stopping bool
 	// Under a simulated clock calls take no time: time passes only when nothing is in
 	// flight (engine tests are then deterministic).
 	_, simulated := e.clk.(clock.Simulated)
-	if !stopping && !ls.timedOut && len(out) > 0 && !e.allDone() && !(simulated && p.inflight > 0) {
+	var next time.Time
+	if !stopping && !ls.timedOut && len(out) > 0 && !e.allSettled() && !(simulated && p.inflight > 0) {
 		submitting := len(e.queue) > 0 || len(e.splits) > 0 || p.importing > 0
-		next := e.nextPoll(out, submitting)
+		next = e.nextPoll(out, submitting)
 		if next.After(ls.deadline) && len(e.queue) == 0 {
 			next = ls.deadline
 		}
+	}
+	profileNext := e.nextProfilePoll()
+	if !stopping && !profileNext.IsZero() && !(simulated && p.inflight > 0) && (next.IsZero() || profileNext.Before(next)) {
+		next = profileNext
+	}
+	if !next.IsZero() {
 		t := e.clk.NewTimer(next.Sub(e.now()))
 		defer t.Stop()
 		timerC = t.C()
@@ -241,6 +249,14 @@ func (e *engine) wait(ctx context.Context, p *pool, ls *loopState, stopping bool
 		}
 		return e.handle(ctx, r)
 	case <-timerC:
+		if pn := e.nextProfilePoll(); !pn.IsZero() && !e.now().Before(pn) {
+			if err := e.pollProfiles(ctx); err != nil {
+				return err
+			}
+		}
+		if e.allSettled() {
+			return nil
+		}
 		return e.pollEvent(ctx, p, ls)
 	case <-done:
 		p.cancel()

@@ -56,6 +56,11 @@ const (
 	HintNotResubmitted = "the service reported a transient storage error at the deadline and the device was not posted again; run the same command again to import it"
 	HintForeign        = "an import record created by another tool or run is still processing for this serial"
 	HintTagDiffers     = "registered with a different group tag or user; use --update-existing to update it"
+	// HintProfile goes with a device whose deployment profile was not assigned by the
+	// end of --wait-profile.
+	HintProfile = "no deployment profile assigned yet: check that a profile targets a group with this device (a dynamic group rule on the group tag, e.g. device.devicePhysicalIds -any _ -eq \"[OrderID]:TAG\"), or wait longer: assignment can take from minutes to hours"
+	// HintProfileFailed goes with a device whose profile assignment failed.
+	HintProfileFailed = "the profile assignment failed: check the profile's requirements (a self-deploying profile needs TPM 2.0) and the device's details in Intune"
 	// HintInterrupted goes with ResultInterrupted after a cancelled import.
 	HintInterrupted = "the run was interrupted; run the same command again: it resumes from the journal and does not post this device twice"
 	// HintStopped goes with ResultInterrupted after an import stopped by an error.
@@ -76,6 +81,8 @@ type DeviceResult struct {
 	Hint           string // what the admin can do
 	ImportID       string // import record id, when one was created
 	RegistrationID string // windowsAutopilotDeviceIdentity id, when known
+	ProfileStatus  string // with WaitProfile: deploymentProfileAssignmentStatus when the wait ended
+	ProfileName    string // with WaitProfile: the assigned deployment profile
 	GroupTag       string
 	DuplicateOf    string // "file:line", for duplicate
 }

@@ -131,6 +131,9 @@ type Service interface {
 	// success; an unknown id, answered 400 "Cannot find device with ztd Id", is
 	// ErrNotFound).
 	DeleteDevice(ctx context.Context, id string) error
+	// DeviceProfiles reads the profile fields (beta deploymentProfileAssignmentStatus,
+	// the assigned profile's name) of registered devices by id; missing ids are absent.
+	DeviceProfiles(ctx context.Context, ids []string) (map[string]AutopilotDevice, error)
 	// UnassignUser calls unassignUserFromDevice (Microsoft's order: before deleting).
 	UnassignUser(ctx context.Context, id string) error
 	// FindManagedDevices returns the Intune managed devices with this serial.

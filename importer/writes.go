@@ -66,7 +66,7 @@ func (e *engine) decideWrite(d *devState, pc *precheck) decision {
 	regs := pc.devices[d.key]
 	if len(regs) == 0 {
 		r := e.result(d, ResultNotRegistered)
-		if e.opts.Mode == ModeUpdate {
+		if e.opts.Mode != ModeRemove {
 			r.Message, r.Hint = "no Autopilot device with this serial in the tenant", "import it first, or check the serial"
 		} else {
 			r.Message = "not registered in this tenant: nothing to remove"
@@ -74,6 +74,11 @@ func (e *engine) decideWrite(d *devState, pc *precheck) decision {
 		return decision{dev: d, kind: decDone, result: r}
 	}
 	reg := regs[0]
+	if e.opts.Mode == ModeProfile {
+		r := e.result(d, ResultAlreadyRegistered)
+		r.RegistrationID, r.GroupTag = reg.ID, reg.GroupTag
+		return decision{dev: d, kind: decDone, result: r} // parked by finish for the profile wait
+	}
 	if e.opts.Mode == ModeRemove {
 		managed := pc.managed[d.key]
 		if len(managed) > 0 && !e.opts.DeleteManaged {

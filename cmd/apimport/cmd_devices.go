@@ -28,6 +28,7 @@ type devicesOptions struct {
 	profileStatus string
 	json          bool
 	csv           string
+	waitProfile   time.Duration
 }
 
 // deviceColumns are the columns of `devices --csv`; update reads the same file back
@@ -38,7 +39,7 @@ var deviceColumns = []string{"Serial Number", "Manufacturer", "Model", "Group Ta
 func newDevicesCmd(env *cliEnv) *cobra.Command {
 	opts := &devicesOptions{}
 	cmd := &cobra.Command{
-		Use:   "devices [flags]",
+		Use:   "devices [flags] [--wait-profile DURATION FILE...]",
 		Short: "List the tenant's Windows Autopilot devices",
 		Long: `Devices lists the tenant's Windows Autopilot devices: serial, manufacturer, model,
 group tag, assigned user, display name, deployment profile status and profile name,
@@ -56,11 +57,23 @@ Output: a table (tab-separated when piped), --json JSON Lines
 spreadsheet, then 'apimport update --dry-run FILE' and 'apimport update FILE'.
 Needs DeviceManagementServiceConfig.Read.All.
 
+--wait-profile DURATION FILE... waits, for the devices of FILE (any CSV with a serial
+column: the import file, the devices --csv file) or --serial, until each has its
+deployment profile assigned (assignedInSync, assignedOutOfSync,
+assignedUnkownSyncState), failed, or DURATION ran out; each device line then carries
+profile_status and profile_name, and a device not assigned makes exit 3 with a hint.
+
 ` + exitCodesHelp,
 		Example: `  apimport devices --auth client-secret --tenant-id $TID --client-id $CID --client-secret-file secret.txt --csv devices.csv
   apimport devices --auth managed-identity --group-tag Sales --profile-status notAssigned --json`,
-		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.waitProfile > 0 {
+				w := &writeOptions{authFlags: opts.authFlags, serials: opts.serials, json: opts.json, waitProfile: opts.waitProfile}
+				return runWrites(env, w, args, importer.ModeProfile)
+			}
+			if len(args) > 0 {
+				return usageErrorf("devices takes FILE arguments only with --wait-profile")
+			}
 			if err := opts.authFlags.validate(true, ""); err != nil {
 				return err
 			}
@@ -76,6 +89,7 @@ Needs DeviceManagementServiceConfig.Read.All.
 	f.StringVar(&opts.groupTag, "group-tag", "", "only devices with this group `TAG`")
 	f.StringVar(&opts.profileStatus, "profile-status", "", "only devices with this profile assignment `STATUS` (or \"assigned\")")
 	f.BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
+	f.DurationVar(&opts.waitProfile, "wait-profile", 0, "wait up to `DURATION` for the deployment profiles of the devices of FILE... or --serial")
 	f.StringVar(&opts.csv, "csv", "", "also write the devices as an editable CSV `FILE` (mode 0600) that update reads back")
 	return cmd
 }

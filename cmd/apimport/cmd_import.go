@@ -34,6 +34,7 @@ type importOptions struct {
 	report         string
 	maxDevices     int
 	pollMin        time.Duration
+	waitProfile    time.Duration
 }
 
 func newImportCmd(env *cliEnv) *cobra.Command {
@@ -104,6 +105,7 @@ a terminal, otherwise one line every 10 seconds.
 	f.StringVar(&opts.journal, "journal", "", "journal `FILE` (default: <user config dir>/apimport/journal-<tenant>.jsonl)")
 	f.BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
 	f.StringVar(&opts.report, "report", "", "also write the results as CSV to `FILE` (mode 0600)")
+	f.DurationVar(&opts.waitProfile, "wait-profile", 0, "after registering, wait up to `DURATION` for each device's deployment profile assignment (exit 3 if one is not assigned by then)")
 	f.IntVar(&opts.maxDevices, "max-devices", 0, "refuse to import more than `N` devices (0: no limit)")
 	f.DurationVar(&opts.pollMin, "poll-min", 0, "shortest poll interval (default 2s; for tests and rehearsals)")
 	_ = f.MarkHidden("poll-min")
@@ -162,7 +164,7 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 	offline, items := splitResults(rep.Results)
 
 	eopts := importer.Options{DryRun: o.dryRun, Offline: o.offline, ChunkSize: o.chunkSize, Concurrency: o.concurrency,
-		Wait: o.wait, UpdateExisting: o.updateExisting, NoSync: o.noSync, PollMin: o.pollMin}
+		Wait: o.wait, UpdateExisting: o.updateExisting, NoSync: o.noSync, PollMin: o.pollMin, WaitProfile: o.waitProfile}
 	var svc importer.Service
 	if !o.offline {
 		client, info, err := o.connect(env, o.dryRun)
@@ -224,6 +226,9 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 				return &exitError{code: exitRows}
 			}
 		}
+	}
+	if o.waitProfile > 0 && out.unassigned > 0 {
+		return &exitError{code: exitRows, hint: importer.HintProfile}
 	}
 	return nil
 }
@@ -302,9 +307,10 @@ func offlineResult(r mapping.Result) importer.DeviceResult {
 
 // importOutput feeds every result to the reporters, redacted once.
 type importOutput struct {
-	rep      reporters
-	order    map[string]int // "file\x00line" -> input position
-	progress *progressPrinter
+	unassigned int // devices whose profile wait ended without an assignment
+	rep        reporters
+	order      map[string]int // "file\x00line" -> input position
+	progress   *progressPrinter
 }
 
 func newImportOutput(env *cliEnv, o *importOptions, results []mapping.Result) *importOutput {
@@ -336,5 +342,8 @@ func (p *importOutput) device(d importer.DeviceResult) {
 	d.Serial = jsonSerial(d.Serial)
 	d.Message, d.Hint, d.GroupTag = redactHashes(d.Message), redactHashes(d.Hint), redactHashes(d.GroupTag)
 	d.ErrorName, d.DuplicateOf = redactHashes(d.ErrorName), redactHashes(d.DuplicateOf)
+	if d.ProfileStatus != "" && !importer.ProfileAssigned(d.ProfileStatus) {
+		p.unassigned++
+	}
 	p.rep.device(deviceLine{DeviceResult: d, pos: p.order[d.File+"\x00"+strconv.Itoa(d.Line)]})
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -36,6 +37,8 @@ type writeOptions struct {
 	// remove
 	yes           bool
 	deleteManaged bool
+	// devices --wait-profile
+	waitProfile time.Duration
 }
 
 func (o *writeOptions) registerCommon(cmd *cobra.Command) {
@@ -281,7 +284,7 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 	if err != nil {
 		return err
 	}
-	verb := map[importer.Mode]string{importer.ModeUpdate: "updating", importer.ModeRemove: "removing"}[mode]
+	verb := map[importer.Mode]string{importer.ModeUpdate: "updating", importer.ModeRemove: "removing", importer.ModeProfile: "waiting for the deployment profiles of"}[mode]
 	fmt.Fprintf(env.stderr, "apimport: %s %s in tenant %s\n", verb, plural(len(items), "device"), info.TenantID)
 	if mode == importer.ModeRemove && !o.dryRun && !o.yes {
 		fmt.Fprintf(env.stderr, "apimport: deregister %s from Windows Autopilot in tenant %s? [y/N] ", plural(len(items), "device"), info.TenantID)
@@ -290,8 +293,8 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 			return &exitError{code: exitUsage, msg: "not confirmed: nothing was removed"}
 		}
 	}
-	eopts := importer.Options{Mode: mode, DryRun: o.dryRun, DeleteManaged: o.deleteManaged, Tenant: info.TenantID}
-	if !o.dryRun {
+	eopts := importer.Options{Mode: mode, DryRun: o.dryRun, DeleteManaged: o.deleteManaged, Tenant: info.TenantID, WaitProfile: o.waitProfile, NoSync: mode == importer.ModeProfile}
+	if !o.dryRun && mode != importer.ModeProfile {
 		path := o.journal
 		if path == "" {
 			if path, err = importer.DefaultJournalPath(info.TenantID); err != nil {
@@ -331,13 +334,16 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 		return runErr
 	}
 	failed := []string{importer.ResultInvalid, importer.ResultFailed, importer.ResultRefused}
-	if mode == importer.ModeUpdate {
+	if mode != importer.ModeRemove {
 		failed = append(failed, importer.ResultNotRegistered)
 	}
 	for _, r := range failed {
 		if sum.Counts[r] > 0 {
 			return &exitError{code: exitRows}
 		}
+	}
+	if o.waitProfile > 0 && out.unassigned > 0 {
+		return &exitError{code: exitRows, hint: importer.HintProfile}
 	}
 	return nil
 }

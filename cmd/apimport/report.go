@@ -84,15 +84,17 @@ type jsonDevice struct {
 	ImportID       string `json:"import_id"`
 	RegistrationID string `json:"registration_id,omitempty"`
 	DuplicateOf    string `json:"duplicate_of,omitempty"`
+	ProfileStatus  string `json:"profile_status,omitempty"`
+	ProfileName    string `json:"profile_name,omitempty"`
 }
 
 // deviceFields are the names of the device fields, in the order of the CSV report's
 // columns (the JSON device message has the same names).
-var deviceFields = []string{"file", "line", "serial", "result", "group_tag", "error_code", "error_name", "message", "hint", "import_id", "registration_id", "duplicate_of"}
+var deviceFields = []string{"file", "line", "serial", "result", "group_tag", "error_code", "error_name", "message", "hint", "import_id", "registration_id", "duplicate_of", "profile_status", "profile_name"}
 
 func (d deviceLine) values() []string {
 	return []string{d.File, strconv.Itoa(d.Line), d.Serial, d.Result, d.GroupTag, strconv.Itoa(d.ErrorCode), d.ErrorName,
-		d.Message, d.Hint, d.ImportID, d.RegistrationID, d.DuplicateOf}
+		d.Message, d.Hint, d.ImportID, d.RegistrationID, d.DuplicateOf, d.ProfileStatus, d.ProfileName}
 }
 
 type jsonImportSummary struct {
@@ -130,7 +132,8 @@ func newJSONReporter(w io.Writer) *jsonReporter {
 func (j *jsonReporter) device(d deviceLine) {
 	_ = j.enc.Encode(jsonDevice{MessageType: "device", File: d.File, Line: d.Line, Serial: d.Serial, Result: d.Result,
 		GroupTag: d.GroupTag, ErrorCode: d.ErrorCode, ErrorName: d.ErrorName, Message: d.Message, Hint: d.Hint,
-		ImportID: d.ImportID, RegistrationID: d.RegistrationID, DuplicateOf: d.DuplicateOf})
+		ImportID: d.ImportID, RegistrationID: d.RegistrationID, DuplicateOf: d.DuplicateOf,
+		ProfileStatus: d.ProfileStatus, ProfileName: d.ProfileName})
 	_ = j.out.Flush()
 }
 
@@ -356,6 +359,13 @@ func detail(r importer.DeviceResult) string {
 	}
 	if r.Hint != "" {
 		parts = append(parts, "hint: "+r.Hint)
+	}
+	if r.ProfileStatus != "" {
+		p := "profile " + r.ProfileStatus
+		if r.ProfileName != "" {
+			p += " (" + r.ProfileName + ")"
+		}
+		parts = append(parts, p)
 	}
 	if (r.Result == importer.ResultTimeout || r.Result == importer.ResultInterrupted) && r.ImportID != "" {
 		parts = append(parts, "import id "+r.ImportID)

@@ -1,0 +1,113 @@
+package importer
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// The profile wait (Options.WaitProfile): a device that ends registered is parked in
+// phaseProfile with its result; its deployment profile assignment status is polled
+// (beta deploymentProfileAssignmentStatus), adaptively and within the same request
+// budget, until it is assigned (assignedInSync, assignedOutOfSync,
+// assignedUnkownSyncState — Microsoft's own script counts all three), failed, or its
+// wait ran out. notAssigned, pending and unknown keep it waiting: a profile often
+// reaches a new device only after minutes (lifecycle-api §2.3, §2.4).
+
+// ProfileAssigned reports whether a deploymentProfileAssignmentStatus means assigned.
+func ProfileAssigned(status string) bool { return strings.HasPrefix(status, "assigned") }
+
+// allSettled reports whether every device has its result or waits only for its profile.
+func (e *engine) allSettled() bool { return e.done+len(e.profiling) == len(e.devs) }
+
+// profileStepFirst is the first interval between profile polls; it grows by half up
+// to twice PollMax.
+func (e *engine) profileStepFirst() time.Duration {
+	return max(e.opts.PollMin, e.opts.PollMax/3)
+}
+
+// nextProfilePoll is when the parked devices are read next: the next step after the
+// last poll, or sooner when a device's wait ends.
+func (e *engine) nextProfilePoll() time.Time {
+	if len(e.profiling) == 0 {
+		return time.Time{}
+	}
+	if e.profileStep == 0 {
+		e.profileStep = e.profileStepFirst()
+	}
+	from := e.lastProfilePoll
+	if from.IsZero() {
+		from = e.profiling[0].waitFrom
+		for _, d := range e.profiling {
+			if d.waitFrom.Before(from) {
+				from = d.waitFrom
+			}
+		}
+	}
+	next := from.Add(e.profileStep)
+	for _, d := range e.profiling {
+		if end := d.waitFrom.Add(e.opts.WaitProfile); end.Before(next) {
+			next = end
+		}
+	}
+	return next
+}
+
+// pollProfiles reads the parked devices and gives those that are done waiting their
+// result: assigned, failed, or out of time.
+func (e *engine) pollProfiles(ctx context.Context) error {
+	ids := make([]string, len(e.profiling))
+	for i, d := range e.profiling {
+		ids[i] = d.parked.RegistrationID
+	}
+	got, err := e.svc.DeviceProfiles(ctx, ids)
+	now := e.now()
+	e.lastProfilePoll = now
+	e.profileStep = min(e.profileStep+e.profileStep/2, 2*e.opts.PollMax)
+	if err != nil {
+		if IsAuth(err) || ctx.Err() != nil {
+			return err
+		}
+		got = nil // transient: read again at the next step; waits still end on time
+	}
+	keep := e.profiling[:0]
+	var ended []*devState
+	for _, d := range e.profiling {
+		dev, ok := got[d.parked.RegistrationID]
+		if ok {
+			d.parked.ProfileStatus, d.parked.ProfileName = dev.ProfileStatus, dev.ProfileName
+		}
+		switch {
+		case ok && ProfileAssigned(dev.ProfileStatus):
+		case ok && dev.ProfileStatus == "failed":
+			d.parked.Hint = HintProfileFailed
+		case !now.Before(d.waitFrom.Add(e.opts.WaitProfile)):
+			d.parked.Hint = HintProfile
+			if d.parked.ProfileStatus == "" {
+				d.parked.ProfileStatus = "unknown"
+			}
+		default:
+			keep = append(keep, d)
+			continue
+		}
+		ended = append(ended, d)
+	}
+	e.profiling = keep
+	for _, d := range ended {
+		e.finish(d, d.parked)
+	}
+	return nil
+}
+
+// endProfileWaits gives every parked device its result as it stands (the run stops).
+func (e *engine) endProfileWaits(hint string) {
+	parked := e.profiling
+	e.profiling = nil
+	for _, d := range parked {
+		if d.parked.ProfileStatus == "" {
+			d.parked.ProfileStatus = "unknown"
+		}
+		d.parked.Hint = hint
+		e.finish(d, d.parked)
+	}
+}

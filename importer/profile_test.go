@@ -1,0 +1,48 @@
+package importer
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestWaitProfile(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		noProfile bool
+		wantHint  string
+	}{{"assigned", false, ""}, {"never assigned", true, HintProfile}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(5 * time.Second)
+			f.profileAfter, f.noProfile = 2*time.Minute, tc.noProfile
+			f.devices["W9999"] = AutopilotDevice{ID: "reg-old", Serial: "W9999"} // already registered
+			rows := append(validRows(5, "W"), Item{File: "in.csv", Line: 99, Serial: "W9999", GroupTag: "", Hardware: []byte("h")})
+			var c collector
+			opts := fastOpts()
+			opts.PollMin, opts.PollMax, opts.Wait = 2*time.Second, 30*time.Second, time.Hour
+			opts.WaitProfile = 10 * time.Minute
+			sum, err := runFake(context.Background(), f, rows, opts, c.emit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertOneResultPerRow(t, rows, &c)
+			for _, d := range c.out {
+				if !d.Success() || d.Hint != tc.wantHint {
+					t.Errorf("%+v", d)
+				}
+				if tc.noProfile && d.ProfileStatus != "notAssigned" || !tc.noProfile && (!ProfileAssigned(d.ProfileStatus) || d.ProfileName != "Default profile") {
+					t.Errorf("%s: profile %q %q", d.Serial, d.ProfileStatus, d.ProfileName)
+				}
+			}
+			if tc.noProfile && (sum.Final < 10*time.Minute || sum.Final > 12*time.Minute) {
+				t.Errorf("without a profile the wait ended after %v, want the 10m deadline", sum.Final)
+			}
+			if !tc.noProfile && sum.Final > 5*time.Minute {
+				t.Errorf("assigned after 2m, but the run took %v", sum.Final)
+			}
+			if f.remaining() != 0 {
+				t.Errorf("%d import records left: clean-up must not wait for the profiles", f.remaining())
+			}
+		})
+	}
+}
