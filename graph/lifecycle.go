@@ -231,3 +231,146 @@ func profileFixup(d importer.AutopilotDevice) importer.AutopilotDevice {
 	}
 	return d
 }
+
+// Group is an Entra group.
+type Group struct {
+	ID          string
+	DisplayName string
+	Dynamic     bool // membershipRule set: members cannot be added by hand
+}
+
+// ErrGroupNotFound and ErrGroupAmbiguous are ResolveGroup's answers for a name that
+// names no group or several.
+var (
+	ErrGroupNotFound  error = &classError{msg: "no such group", class: importer.ErrConfig}
+	ErrGroupAmbiguous error = &classError{msg: "several groups have this name: give the group's object id", class: importer.ErrConfig}
+)
+
+func (c *Client) v1Request(method abs.HttpMethod, pathAndQuery string) (*abs.RequestInformation, error) {
+	u, err := url.Parse(c.ep.GraphURL + "/v1.0" + pathAndQuery)
+	if err != nil {
+		return nil, err
+	}
+	ri := abs.NewRequestInformation()
+	ri.Method = method
+	ri.SetUri(*u)
+	ri.Headers.Add("Accept", "application/json")
+	return ri, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, ri *abs.RequestInformation, out any) error {
+	v, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", odataErrorMappings())
+	if err != nil {
+		return convertError(err)
+	}
+	b, _ := v.([]byte)
+	return json.Unmarshal(b, out)
+}
+
+// ResolveGroup finds a group by object id (a GUID) or by exact display name.
+func (c *Client) ResolveGroup(ctx context.Context, ref string) (Group, error) {
+	type groupJSON struct {
+		ID              string   `json:"id"`
+		DisplayName     string   `json:"displayName"`
+		MembershipRule  string   `json:"membershipRule"`
+		GroupTypes      []string `json:"groupTypes"`
+		SecurityEnabled bool     `json:"securityEnabled"`
+	}
+	toGroup := func(g groupJSON) Group {
+		return Group{ID: g.ID, DisplayName: g.DisplayName, Dynamic: g.MembershipRule != ""}
+	}
+	if isGUID(ref) {
+		ri, err := c.v1Request(abs.GET, "/groups/"+url.PathEscape(ref))
+		if err != nil {
+			return Group{}, err
+		}
+		var g groupJSON
+		if err := c.getJSON(ctx, ri, &g); err != nil {
+			if errors.Is(err, importer.ErrNotFound) {
+				return Group{}, fmt.Errorf("group %s: %w", ref, ErrGroupNotFound)
+			}
+			return Group{}, fmt.Errorf("group %s: %w", ref, err)
+		}
+		return toGroup(g), nil
+	}
+	q := url.Values{"$filter": {"displayName eq '" + strings.ReplaceAll(ref, "'", "''") + "'"}}
+	ri, err := c.v1Request(abs.GET, "/groups?"+q.Encode())
+	if err != nil {
+		return Group{}, err
+	}
+	var page struct {
+		Value []groupJSON `json:"value"`
+	}
+	if err := c.getJSON(ctx, ri, &page); err != nil {
+		return Group{}, fmt.Errorf("group %q: %w", ref, err)
+	}
+	switch len(page.Value) {
+	case 0:
+		return Group{}, fmt.Errorf("group %q: %w", ref, ErrGroupNotFound)
+	case 1:
+		return toGroup(page.Value[0]), nil
+	}
+	return Group{}, fmt.Errorf("group %q: %w", ref, ErrGroupAmbiguous)
+}
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case r >= '0' && r <= '9', r >= 'a' && r <= 'f', r >= 'A' && r <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// EntraDeviceObject returns the object id of the Entra device whose deviceId is
+// deviceID (GET /devices(deviceId='…'), Device.Read.All); ErrNotFound while the
+// registration has not created it yet.
+func (c *Client) EntraDeviceObject(ctx context.Context, deviceID string) (string, error) {
+	ri, err := c.v1Request(abs.GET, "/devices(deviceId='"+url.PathEscape(strings.ReplaceAll(deviceID, "'", "''"))+"')")
+	if err != nil {
+		return "", err
+	}
+	var d struct {
+		ID string `json:"id"`
+	}
+	if err := c.getJSON(ctx, ri, &d); err != nil {
+		return "", fmt.Errorf("Entra device %s: %w", deviceID, err)
+	}
+	if d.ID == "" {
+		return "", fmt.Errorf("Entra device %s: %w", deviceID, importer.ErrNotFound)
+	}
+	return d.ID, nil
+}
+
+// AddGroupMember adds a directory object to a group (POST /groups/{id}/members/$ref,
+// 204). The service answers 400 when the object is already a member (lifecycle-api §6):
+// that is success here (false: nothing added), recognised by the service's wording
+// where the answer is parsed.
+func (c *Client) AddGroupMember(ctx context.Context, groupID, objectID string) (bool, error) {
+	ri, err := c.v1Request(abs.POST, "/groups/"+url.PathEscape(groupID)+"/members/$ref")
+	if err != nil {
+		return false, err
+	}
+	body, _ := json.Marshal(map[string]string{"@odata.id": c.ep.GraphURL + "/v1.0/directoryObjects/" + objectID})
+	ri.SetStreamContentAndContentType(body, "application/json")
+	tr := &callTrace{}
+	err = c.adapter.SendNoContent(withCallOpts(ctx, callOpts{trace: tr, idempotent: true}), ri, odataErrorMappings())
+	if err == nil {
+		return true, nil
+	}
+	err = writeErr("add "+objectID+" to group "+groupID, err, tr)
+	var ae *importer.APIError
+	if errors.As(err, &ae) && ae.StatusCode == 400 && strings.Contains(strings.ToLower(ae.Message), "already exist") {
+		return false, nil
+	}
+	return false, err
+}

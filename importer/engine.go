@@ -61,7 +61,14 @@ type Options struct {
 	// registered, or updated) waiting for its deployment profile assignment, for at
 	// most this long: its result then carries the profile status and name. A device
 	// not assigned by then gets HintProfile (a failure for the exit code).
-	WaitProfile    time.Duration
+	WaitProfile time.Duration
+	// AddToGroup, when set (a group object id), adds each device that ends
+	// registered, already registered or updated to the group, through its Entra device
+	// object (looked up by azureActiveDirectoryDeviceId; it may appear only after the
+	// registration, so it is waited for like the profile, at most GroupWait).
+	AddToGroup string
+	// GroupWait bounds the wait for the Entra device object (default 15 minutes).
+	GroupWait      time.Duration
 	DryRun         bool // plan only: read-only calls, nothing written
 	Offline        bool // with DryRun: no tenant reads at all
 	ChunkSize      int
@@ -116,6 +123,9 @@ func (o *Options) defaults() {
 		o.PollMax = 30 * time.Second
 	}
 	o.PollMax = max(o.PollMax, o.PollMin)
+	if o.GroupWait <= 0 {
+		o.GroupWait = 15 * time.Minute
+	}
 	if o.Clock == nil {
 		o.Clock = clock.System{}
 	}
@@ -399,7 +409,7 @@ func (e *engine) finish(d *devState, r DeviceResult) {
 	if d.phase == phaseDone {
 		return
 	}
-	if e.opts.WaitProfile > 0 && d.phase != phaseProfile && r.Success() && r.RegistrationID != "" && r.Result != ResultRemoved && !e.opts.DryRun {
+	if (e.opts.WaitProfile > 0 || e.opts.AddToGroup != "") && d.phase != phaseProfile && r.Success() && r.RegistrationID != "" && r.Result != ResultRemoved && !e.opts.DryRun {
 		// Registered: the result waits for the profile assignment (see profile.go).
 		d.phase, d.parked, d.waitFrom = phaseProfile, r, e.now()
 		e.profiling = append(e.profiling, d)

@@ -53,6 +53,10 @@ type fakeService struct {
 	profileAfter time.Duration
 	noProfile    bool
 	registeredAt map[string]time.Time
+	// Entra: a registered device's Entra object appears entraAfter after registration;
+	// group members by group id.
+	entraAfter time.Duration
+	members    map[string]map[string]bool
 }
 
 // visible reports whether reads show r now.
@@ -99,7 +103,8 @@ func (f *fakeService) advance() {
 			r.rec.Status = ImportComplete
 			r.rec.RegistrationID = "dev-" + r.rec.ID
 			f.registeredAt[r.rec.RegistrationID] = r.created.Add(f.delay)
-			f.devices[k] = AutopilotDevice{ID: r.rec.RegistrationID, Serial: r.rec.Serial, GroupTag: r.rec.GroupTag, UserPrincipalName: r.rec.AssignedUser}
+			f.devices[k] = AutopilotDevice{ID: r.rec.RegistrationID, Serial: r.rec.Serial, GroupTag: r.rec.GroupTag, UserPrincipalName: r.rec.AssignedUser,
+				EntraDeviceID: "entra-" + r.rec.RegistrationID}
 			continue
 		}
 		r.rec.Status = ImportError
@@ -392,4 +397,32 @@ func (f *fakeService) DeviceProfiles(ctx context.Context, ids []string) (map[str
 		}
 	}
 	return out, nil
+}
+
+func (f *fakeService) EntraDeviceObject(ctx context.Context, deviceID string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(false)
+	reg := strings.TrimPrefix(deviceID, "entra-")
+	if at, ok := f.registeredAt[reg]; ok && f.clk.Now().Sub(at) < f.entraAfter {
+		return "", ErrNotFound
+	}
+	return "obj-" + deviceID, nil
+}
+
+func (f *fakeService) AddGroupMember(ctx context.Context, groupID, objectID string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	if f.members == nil {
+		f.members = map[string]map[string]bool{}
+	}
+	if f.members[groupID] == nil {
+		f.members[groupID] = map[string]bool{}
+	}
+	if f.members[groupID][objectID] {
+		return false, nil
+	}
+	f.members[groupID][objectID] = true
+	return true, nil
 }

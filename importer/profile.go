@@ -46,11 +46,78 @@ func (e *engine) nextProfilePoll() time.Time {
 	}
 	next := from.Add(e.profileStep)
 	for _, d := range e.profiling {
-		if end := d.waitFrom.Add(e.opts.WaitProfile); end.Before(next) {
+		if end := e.waitEnd(d); end.Before(next) {
 			next = end
 		}
 	}
 	return next
+}
+
+// waitEnd is when a parked device stops waiting: the later of its profile and group
+// deadlines (each only when asked for).
+func (e *engine) waitEnd(d *devState) time.Time {
+	end := d.waitFrom
+	if e.opts.WaitProfile > 0 {
+		end = d.waitFrom.Add(e.opts.WaitProfile)
+	}
+	if e.opts.AddToGroup != "" {
+		if g := d.waitFrom.Add(e.opts.GroupWait); g.After(end) {
+			end = g
+		}
+	}
+	return end
+}
+
+// profileDone reports whether d's profile wait is over (setting its hint).
+func (e *engine) profileDone(d *devState, now time.Time) bool {
+	switch {
+	case e.opts.WaitProfile == 0, ProfileAssigned(d.parked.ProfileStatus):
+		return true
+	case d.parked.ProfileStatus == "failed":
+		d.parked.Hint = HintProfileFailed
+		return true
+	case !now.Before(d.waitFrom.Add(e.opts.WaitProfile)):
+		d.parked.Hint = HintProfile
+		if d.parked.ProfileStatus == "" {
+			d.parked.ProfileStatus = "unknown"
+		}
+		return true
+	}
+	return false
+}
+
+// groupDone adds d to the group once its Entra device object exists, and reports
+// whether its group step is over.
+func (e *engine) groupDone(ctx context.Context, d *devState, dev AutopilotDevice, known bool, now time.Time) (bool, error) {
+	if e.opts.AddToGroup == "" || d.parked.Group == "added" || d.parked.Group == "member" {
+		return true, nil
+	}
+	if known && dev.EntraDeviceID != "" {
+		obj, err := e.svc.EntraDeviceObject(ctx, dev.EntraDeviceID)
+		if err == nil {
+			added, err := e.svc.AddGroupMember(ctx, e.opts.AddToGroup, obj)
+			if err == nil {
+				d.parked.Group = "member"
+				if added {
+					d.parked.Group = "added"
+				}
+				return true, nil
+			}
+			if IsAuth(err) || ctx.Err() != nil {
+				return false, err
+			}
+		} else if IsAuth(err) || ctx.Err() != nil {
+			return false, err
+		}
+	}
+	if !now.Before(d.waitFrom.Add(e.opts.GroupWait)) {
+		d.parked.Group = "pending"
+		if d.parked.Hint == "" {
+			d.parked.Hint = HintGroupPending
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // pollProfiles reads the parked devices and gives those that are done waiting their
@@ -70,27 +137,23 @@ func (e *engine) pollProfiles(ctx context.Context) error {
 		}
 		got = nil // transient: read again at the next step; waits still end on time
 	}
-	keep := e.profiling[:0]
+	var keep []*devState
 	var ended []*devState
 	for _, d := range e.profiling {
 		dev, ok := got[d.parked.RegistrationID]
-		if ok {
+		if ok && e.opts.WaitProfile > 0 {
 			d.parked.ProfileStatus, d.parked.ProfileName = dev.ProfileStatus, dev.ProfileName
 		}
-		switch {
-		case ok && ProfileAssigned(dev.ProfileStatus):
-		case ok && dev.ProfileStatus == "failed":
-			d.parked.Hint = HintProfileFailed
-		case !now.Before(d.waitFrom.Add(e.opts.WaitProfile)):
-			d.parked.Hint = HintProfile
-			if d.parked.ProfileStatus == "" {
-				d.parked.ProfileStatus = "unknown"
-			}
-		default:
-			keep = append(keep, d)
+		pDone := e.profileDone(d, now)
+		gDone, err := e.groupDone(ctx, d, dev, ok, now)
+		if err != nil {
+			return err
+		}
+		if pDone && gDone {
+			ended = append(ended, d)
 			continue
 		}
-		ended = append(ended, d)
+		keep = append(keep, d)
 	}
 	e.profiling = keep
 	for _, d := range ended {

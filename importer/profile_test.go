@@ -46,3 +46,49 @@ func TestWaitProfile(t *testing.T) {
 		})
 	}
 }
+
+func TestAddToGroup(t *testing.T) {
+	f := newFake(5 * time.Second)
+	f.entraAfter = time.Minute
+	f.devices["G9999"] = AutopilotDevice{ID: "reg-old", Serial: "G9999", EntraDeviceID: "entra-old"} // already registered
+	rows := append(validRows(4, "G"), Item{File: "in.csv", Line: 99, Serial: "G9999", Hardware: []byte("h")})
+	opts := fastOpts()
+	opts.PollMin, opts.PollMax, opts.Wait = 2*time.Second, 30*time.Second, time.Hour
+	opts.AddToGroup = "group-1"
+	var c collector
+	if _, err := runFake(context.Background(), f, rows, opts, c.emit); err != nil {
+		t.Fatal(err)
+	}
+	assertOneResultPerRow(t, rows, &c)
+	for _, d := range c.out {
+		if d.Group != "added" || d.Hint != "" {
+			t.Errorf("%+v", d)
+		}
+	}
+	if n := len(f.members["group-1"]); n != len(rows) {
+		t.Errorf("%d members, want %d", n, len(rows))
+	}
+	// A re-run adds nothing: every device is already a member.
+	var again collector
+	if _, err := runFake(context.Background(), f, rows, opts, again.emit); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range again.out {
+		if d.Group != "member" {
+			t.Errorf("re-run: %+v", d)
+		}
+	}
+	// An Entra object that never shows ends the wait with a hint.
+	f2 := newFake(5 * time.Second)
+	f2.entraAfter = 24 * time.Hour
+	opts.GroupWait = 10 * time.Minute
+	var c2 collector
+	if _, err := runFake(context.Background(), f2, validRows(2, "H"), opts, c2.emit); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range c2.out {
+		if d.Group != "pending" || d.Hint != HintGroupPending {
+			t.Errorf("no Entra object: %+v", d)
+		}
+	}
+}

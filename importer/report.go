@@ -59,6 +59,9 @@ const (
 	// HintProfile goes with a device whose deployment profile was not assigned by the
 	// end of --wait-profile.
 	HintProfile = "no deployment profile assigned yet: check that a profile targets a group with this device (a dynamic group rule on the group tag, e.g. device.devicePhysicalIds -any _ -eq \"[OrderID]:TAG\"), or wait longer: assignment can take from minutes to hours"
+	// HintGroupPending goes with a device whose Entra device object did not appear
+	// in time to be added to the group.
+	HintGroupPending = "the device's Entra object did not appear in time to be added to the group; run the same import again later (nothing is posted twice) or add it in Entra ID"
 	// HintProfileFailed goes with a device whose profile assignment failed.
 	HintProfileFailed = "the profile assignment failed: check the profile's requirements (a self-deploying profile needs TPM 2.0) and the device's details in Intune"
 	// HintInterrupted goes with ResultInterrupted after a cancelled import.
@@ -83,6 +86,7 @@ type DeviceResult struct {
 	RegistrationID string // windowsAutopilotDeviceIdentity id, when known
 	ProfileStatus  string // with WaitProfile: deploymentProfileAssignmentStatus when the wait ended
 	ProfileName    string // with WaitProfile: the assigned deployment profile
+	Group          string // with AddToGroup: added, member (already), or pending (no Entra device by the deadline)
 	GroupTag       string
 	DuplicateOf    string // "file:line", for duplicate
 }

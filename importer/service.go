@@ -134,6 +134,13 @@ type Service interface {
 	// DeviceProfiles reads the profile fields (beta deploymentProfileAssignmentStatus,
 	// the assigned profile's name) of registered devices by id; missing ids are absent.
 	DeviceProfiles(ctx context.Context, ids []string) (map[string]AutopilotDevice, error)
+	// EntraDeviceObject returns the object id of the Entra device with this deviceId
+	// (an Autopilot device's azureActiveDirectoryDeviceId); ErrNotFound while it does
+	// not exist yet.
+	EntraDeviceObject(ctx context.Context, deviceID string) (string, error)
+	// AddGroupMember adds a directory object to a group; already a member is success
+	// (false), newly added is true.
+	AddGroupMember(ctx context.Context, groupID, objectID string) (bool, error)
 	// UnassignUser calls unassignUserFromDevice (Microsoft's order: before deleting).
 	UnassignUser(ctx context.Context, id string) error
 	// FindManagedDevices returns the Intune managed devices with this serial.

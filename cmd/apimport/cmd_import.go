@@ -14,6 +14,7 @@ import (
 
 	"github.com/apimport/apimport/graph"
 	"github.com/apimport/apimport/importer"
+	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
 )
 
@@ -35,6 +36,7 @@ type importOptions struct {
 	maxDevices     int
 	pollMin        time.Duration
 	waitProfile    time.Duration
+	addToGroup     string
 }
 
 func newImportCmd(env *cliEnv) *cobra.Command {
@@ -106,6 +108,7 @@ a terminal, otherwise one line every 10 seconds.
 	f.BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
 	f.StringVar(&opts.report, "report", "", "also write the results as CSV to `FILE` (mode 0600)")
 	f.DurationVar(&opts.waitProfile, "wait-profile", 0, "after registering, wait up to `DURATION` for each device's deployment profile assignment (exit 3 if one is not assigned by then)")
+	f.StringVar(&opts.addToGroup, "add-to-group", "", "after registering, add each device's Entra device to this `GROUP` (name or object id); needs GroupMember.ReadWrite.All and Device.Read.All")
 	f.IntVar(&opts.maxDevices, "max-devices", 0, "refuse to import more than `N` devices (0: no limit)")
 	f.DurationVar(&opts.pollMin, "poll-min", 0, "shortest poll interval (default 2s; for tests and rehearsals)")
 	_ = f.MarkHidden("poll-min")
@@ -177,6 +180,21 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 		if o.dryRun {
 			fmt.Fprintln(env.stderr, "apimport: dry run: read-only requests, nothing is written")
 		}
+		if o.addToGroup != "" {
+			if err := checkGroupPermissions(info); err != nil {
+				return err
+			}
+			g, err := client.ResolveGroup(env.ctx, o.addToGroup)
+			if err != nil {
+				return err
+			}
+			if g.Dynamic {
+				return &exitError{code: exitUsage, msg: fmt.Sprintf("the group %q has dynamic membership: members cannot be added by hand", g.DisplayName),
+					hint: "its membership rule adds the devices (e.g. on the group tag); drop --add-to-group or name an assigned group"}
+			}
+			eopts.AddToGroup = g.ID
+			fmt.Fprintf(env.stderr, "apimport: devices will be added to the group %s (%s)\n", textsafe.Inline(g.DisplayName), g.ID)
+		}
 		jn, st, err := o.openJournal(env, info.TenantID)
 		if err != nil {
 			return err
@@ -227,10 +245,35 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 			}
 		}
 	}
-	if o.waitProfile > 0 && out.unassigned > 0 {
-		return &exitError{code: exitRows, hint: importer.HintProfile}
+	if out.unassigned > 0 {
+		return &exitError{code: exitRows}
 	}
 	return nil
+}
+
+// checkGroupPermissions refuses, before anything is sent, a token that cannot add
+// devices to groups (GroupMember.ReadWrite.All or Group.ReadWrite.All, and
+// Device.Read.All or Device.ReadWrite.All). Tokens without visible roles or scopes
+// (opaque tokens) are not judged here.
+func checkGroupPermissions(info graph.TokenInfo) error {
+	have := map[string]bool{}
+	for _, r := range append(append([]string{}, info.Roles...), info.Scopes...) {
+		have[strings.ToLower(r)] = true
+	}
+	if len(have) == 0 {
+		return nil
+	}
+	var missing []string
+	if !have["groupmember.readwrite.all"] && !have["group.readwrite.all"] {
+		missing = append(missing, "GroupMember.ReadWrite.All")
+	}
+	if !have["device.read.all"] && !have["device.readwrite.all"] && !have["directory.read.all"] {
+		missing = append(missing, "Device.Read.All")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--add-to-group needs the Microsoft Graph permission %s: %w", strings.Join(missing, " and "), importer.ErrPermission)
 }
 
 // openJournal opens the tenant's journal for a run (locked), or reads it for a dry run.
@@ -342,7 +385,7 @@ func (p *importOutput) device(d importer.DeviceResult) {
 	d.Serial = jsonSerial(d.Serial)
 	d.Message, d.Hint, d.GroupTag = redactHashes(d.Message), redactHashes(d.Hint), redactHashes(d.GroupTag)
 	d.ErrorName, d.DuplicateOf = redactHashes(d.ErrorName), redactHashes(d.DuplicateOf)
-	if d.ProfileStatus != "" && !importer.ProfileAssigned(d.ProfileStatus) {
+	if d.ProfileStatus != "" && !importer.ProfileAssigned(d.ProfileStatus) || d.Group == "pending" {
 		p.unassigned++
 	}
 	p.rep.device(deviceLine{DeviceResult: d, pos: p.order[d.File+"\x00"+strconv.Itoa(d.Line)]})

@@ -86,15 +86,16 @@ type jsonDevice struct {
 	DuplicateOf    string `json:"duplicate_of,omitempty"`
 	ProfileStatus  string `json:"profile_status,omitempty"`
 	ProfileName    string `json:"profile_name,omitempty"`
+	Group          string `json:"group,omitempty"`
 }
 
 // deviceFields are the names of the device fields, in the order of the CSV report's
 // columns (the JSON device message has the same names).
-var deviceFields = []string{"file", "line", "serial", "result", "group_tag", "error_code", "error_name", "message", "hint", "import_id", "registration_id", "duplicate_of", "profile_status", "profile_name"}
+var deviceFields = []string{"file", "line", "serial", "result", "group_tag", "error_code", "error_name", "message", "hint", "import_id", "registration_id", "duplicate_of", "profile_status", "profile_name", "group"}
 
 func (d deviceLine) values() []string {
 	return []string{d.File, strconv.Itoa(d.Line), d.Serial, d.Result, d.GroupTag, strconv.Itoa(d.ErrorCode), d.ErrorName,
-		d.Message, d.Hint, d.ImportID, d.RegistrationID, d.DuplicateOf, d.ProfileStatus, d.ProfileName}
+		d.Message, d.Hint, d.ImportID, d.RegistrationID, d.DuplicateOf, d.ProfileStatus, d.ProfileName, d.Group}
 }
 
 type jsonImportSummary struct {
@@ -133,7 +134,7 @@ func (j *jsonReporter) device(d deviceLine) {
 	_ = j.enc.Encode(jsonDevice{MessageType: "device", File: d.File, Line: d.Line, Serial: d.Serial, Result: d.Result,
 		GroupTag: d.GroupTag, ErrorCode: d.ErrorCode, ErrorName: d.ErrorName, Message: d.Message, Hint: d.Hint,
 		ImportID: d.ImportID, RegistrationID: d.RegistrationID, DuplicateOf: d.DuplicateOf,
-		ProfileStatus: d.ProfileStatus, ProfileName: d.ProfileName})
+		ProfileStatus: d.ProfileStatus, ProfileName: d.ProfileName, Group: d.Group})
 	_ = j.out.Flush()
 }
 
@@ -366,6 +367,9 @@ func detail(r importer.DeviceResult) string {
 			p += " (" + r.ProfileName + ")"
 		}
 		parts = append(parts, p)
+	}
+	if r.Group != "" {
+		parts = append(parts, "group: "+r.Group)
 	}
 	if (r.Result == importer.ResultTimeout || r.Result == importer.ResultInterrupted) && r.ImportID != "" {
 		parts = append(parts, "import id "+r.ImportID)
