@@ -210,23 +210,7 @@ func updateFor(it Item) DeviceUpdate {
 // wait blocks for one event: a worker's result, the next poll, or cancellation.
 func (e *engine) wait(ctx context.Context, p *pool, ls *loopState, stopping bool) error {
 	var timerC <-chan time.Time
-	out := e.outstanding()
-	// Under a simulated clock calls take no time: time passes only when nothing is in
-	// flight (engine tests are then deterministic).
-	_, simulated := e.clk.(clock.Simulated)
-	var next time.Time
-	if !stopping && !ls.timedOut && len(out) > 0 && !e.allSettled() && !(simulated && p.inflight > 0) {
-		submitting := len(e.queue) > 0 || len(e.splits) > 0 || p.importing > 0
-		next = e.nextPoll(out, submitting)
-		if next.After(ls.deadline) && len(e.queue) == 0 {
-			next = ls.deadline
-		}
-	}
-	profileNext := e.nextProfilePoll()
-	if !stopping && !profileNext.IsZero() && !(simulated && p.inflight > 0) && (next.IsZero() || profileNext.Before(next)) {
-		next = profileNext
-	}
-	if !next.IsZero() {
+	if next := e.nextWake(p, ls, stopping); !next.IsZero() {
 		t := e.clk.NewTimer(next.Sub(e.now()))
 		defer t.Stop()
 		timerC = t.C()
@@ -249,19 +233,47 @@ func (e *engine) wait(ctx context.Context, p *pool, ls *loopState, stopping bool
 		}
 		return e.handle(ctx, r)
 	case <-timerC:
-		if pn := e.nextProfilePoll(); !pn.IsZero() && !e.now().Before(pn) {
-			if err := e.pollProfiles(ctx); err != nil {
-				return err
-			}
-		}
-		if e.allSettled() {
-			return nil
-		}
-		return e.pollEvent(ctx, p, ls)
+		return e.timerEvent(ctx, p, ls)
 	case <-done:
 		p.cancel()
 		return nil
 	}
+}
+
+// nextWake is when the loop must look again by itself: the next poll of the import
+// records or of the parked devices' profiles, whichever comes first; zero when only a
+// worker's result (or cancellation) can move the run on. Under a simulated clock calls
+// take no time: time passes only when nothing is in flight (engine tests are then
+// deterministic).
+func (e *engine) nextWake(p *pool, ls *loopState, stopping bool) time.Time {
+	if _, simulated := e.clk.(clock.Simulated); stopping || simulated && p.inflight > 0 {
+		return time.Time{}
+	}
+	var next time.Time
+	if out := e.outstanding(); !ls.timedOut && len(out) > 0 && !e.allSettled() {
+		submitting := len(e.queue) > 0 || len(e.splits) > 0 || p.importing > 0
+		next = e.nextPoll(out, submitting)
+		if next.After(ls.deadline) && len(e.queue) == 0 {
+			next = ls.deadline
+		}
+	}
+	if pn := e.nextProfilePoll(); !pn.IsZero() && (next.IsZero() || pn.Before(next)) {
+		next = pn
+	}
+	return next
+}
+
+// timerEvent polls what is due: the parked devices' profiles, then the import records.
+func (e *engine) timerEvent(ctx context.Context, p *pool, ls *loopState) error {
+	if pn := e.nextProfilePoll(); !pn.IsZero() && !e.now().Before(pn) {
+		if err := e.pollProfiles(ctx); err != nil {
+			return err
+		}
+	}
+	if e.allSettled() {
+		return nil
+	}
+	return e.pollEvent(ctx, p, ls)
 }
 
 // pollEvent polls the due records; at the deadline it takes one last look at every

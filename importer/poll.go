@@ -84,62 +84,20 @@ func (e *engine) due(t *tracked, probe bool) time.Time {
 // GET of the due ids, or one listing of every import record in the tenant. While
 // submitting (probe), only the oldest due record is read.
 func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) error {
-	now := e.now()
-	var due []*tracked
-	for _, t := range out {
-		if all || !e.due(t, probe).After(now.Add(e.opts.PollMin/4)) {
-			due = append(due, t)
-		}
-	}
+	due := e.dueRecords(out, all, probe)
 	if len(due) == 0 {
-		due = out
+		return nil
 	}
-	if probe {
-		var oldest *tracked
-		for _, t := range due {
-			if e.probeWanted(t) && (oldest == nil || t.submitted.Before(oldest.submitted)) {
-				oldest = t
-			}
-		}
-		if oldest == nil {
-			return nil
-		}
-		due = []*tracked{oldest}
-	}
-	e.lastPoll = now
+	e.lastPoll = e.now()
 	e.sum.Polls++
-	found := map[string]ImportRecord{}
-	if len(due) <= e.listCost || e.listCost == 0 && len(due) <= 20 {
-		ids := make([]string, len(due))
-		for i, t := range due {
-			ids[i] = t.id
-		}
-		m, err := e.svc.GetImportedMany(ctx, ids)
-		if err != nil {
-			return e.pollErr(ctx, err)
-		}
-		found = m
-	} else {
-		before := e.svc.Stats().Requests
-		want := map[string]bool{}
-		for _, t := range out {
-			want[t.id] = true
-		}
-		n := 0
-		err := e.svc.ListImported(ctx, func(r ImportRecord) bool {
-			n++
-			if want[r.ID] {
-				found[r.ID] = r
-			}
-			return true
-		})
-		if err != nil {
-			return e.pollErr(ctx, err)
-		}
-		e.noteListCost(e.svc.Stats().Requests-before, n)
+	found, listed, err := e.readRecords(ctx, due, out)
+	if err != nil {
+		return e.pollErr(ctx, err)
+	}
+	if listed {
 		due = out
 	}
-	now = e.now()
+	now := e.now()
 	var finals []ImportRecord
 	for _, t := range due {
 		rec, ok := found[t.id]
@@ -171,6 +129,66 @@ func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) erro
 		}
 	}
 	return e.finals(ctx, finals)
+}
+
+// dueRecords picks the records to read: those due (all of them when none is, or when
+// all is set); while probing only the oldest one worth a probe (none: nil).
+func (e *engine) dueRecords(out []*tracked, all, probe bool) []*tracked {
+	now := e.now()
+	var due []*tracked
+	for _, t := range out {
+		if all || !e.due(t, probe).After(now.Add(e.opts.PollMin/4)) {
+			due = append(due, t)
+		}
+	}
+	if len(due) == 0 {
+		due = out
+	}
+	if !probe {
+		return due
+	}
+	var oldest *tracked
+	for _, t := range due {
+		if e.probeWanted(t) && (oldest == nil || t.submitted.Before(oldest.submitted)) {
+			oldest = t
+		}
+	}
+	if oldest == nil {
+		return nil
+	}
+	return []*tracked{oldest}
+}
+
+// readRecords reads due by batched GETs, or lists the tenant's import records when
+// that costs fewer requests (then every one of out is read: listed is true).
+func (e *engine) readRecords(ctx context.Context, due, out []*tracked) (found map[string]ImportRecord, listed bool, err error) {
+	if len(due) <= e.listCost || e.listCost == 0 && len(due) <= 20 {
+		ids := make([]string, len(due))
+		for i, t := range due {
+			ids[i] = t.id
+		}
+		found, err = e.svc.GetImportedMany(ctx, ids)
+		return found, false, err
+	}
+	before := e.svc.Stats().Requests
+	want := map[string]bool{}
+	for _, t := range out {
+		want[t.id] = true
+	}
+	found = map[string]ImportRecord{}
+	n := 0
+	err = e.svc.ListImported(ctx, func(r ImportRecord) bool {
+		n++
+		if want[r.ID] {
+			found[r.ID] = r
+		}
+		return true
+	})
+	if err != nil {
+		return nil, true, err
+	}
+	e.noteListCost(e.svc.Stats().Requests-before, n)
+	return found, true, nil
 }
 
 func (e *engine) pollErr(ctx context.Context, err error) error {
