@@ -26,6 +26,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/apimport/apimport/importer"
+	"github.com/apimport/apimport/internal/redact"
 )
 
 // sdkLibraryVersion is the msgraph-sdk-go version sent in the SdkVersion header.
@@ -874,41 +875,9 @@ func unnestMessage(msg string) string {
 	return elideBlobs(msg)
 }
 
-// minBlob is the shortest run of base64 characters elideBlobs removes: far below a
-// hardware hash (4000 characters), far above an id, a URL path or a word.
-const minBlob = 200
-
-// elideBlobs replaces every run of at least minBlob base64 characters in a service
-// message (an OData error that echoes the request's hardwareIdentifier) with a
-// placeholder, so that no full hash reaches an output or a log through an error.
-func elideBlobs(s string) string {
-	isB64 := func(c byte) bool {
-		return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
-	}
-	var b strings.Builder
-	last := 0
-	for i := 0; i < len(s); {
-		if !isB64(s[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && isB64(s[j]) {
-			j++
-		}
-		if j-i >= minBlob {
-			b.WriteString(s[last:i])
-			fmt.Fprintf(&b, "[%d characters elided]", j-i)
-			last = j
-		}
-		i = j
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
+// elideBlobs shortens base64 runs in a service error message (a 400 can quote the hash
+// it refused) with the one redaction helper.
+func elideBlobs(s string) string { return redact.Hashes(s) }
 
 func toImportRecord(m models.ImportedWindowsAutopilotDeviceIdentityable) importer.ImportRecord {
 	r := importer.ImportRecord{

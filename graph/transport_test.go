@@ -296,7 +296,7 @@ func TestErrorEchoingTheHashIsElided(t *testing.T) {
 			if strings.Contains(err.Error(), hash[:100]) {
 				t.Errorf("the hash reached the error message: %.200s…", err.Error())
 			}
-			if !strings.Contains(err.Error(), "Cannot convert the literal") || !strings.Contains(err.Error(), "4000 characters elided") {
+			if !strings.Contains(err.Error(), "Cannot convert the literal") || !strings.Contains(err.Error(), "…(4000 characters)") {
 				t.Errorf("message lost its words: %.300s", err.Error())
 			}
 		})

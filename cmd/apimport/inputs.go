@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/internal/redact"
 	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
 )
@@ -251,47 +252,11 @@ func displaySerial(s string) string {
 // enough to hold a hash (an unclosed quote joins whole rows into one cell) is shortened.
 func jsonSerial(s string) string { return redactHashes(s) }
 
-// Output redaction. A malformed file can put a whole hash into a serial, group tag or
-// message (an unclosed quote joins the following rows into one value); the full hash
-// must never be printed.
-const (
-	redactRun  = 64 // base64 runs at least this long are shortened
-	redactKeep = 16 // characters kept before the ellipsis
-)
-
-// redactHashes shortens every run of at least redactRun base64 characters in s to its
-// first redactKeep characters and "…(N characters)". Serials, tags and UPNs never have
-// such runs.
-func redactHashes(s string) string {
-	run, start := 0, 0
-	var b strings.Builder
-	last := 0
-	flush := func(end int) {
-		if run >= redactRun {
-			b.WriteString(s[last : start+redactKeep])
-			fmt.Fprintf(&b, "…(%d characters)", run)
-			last = end
-		}
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' {
-			if run == 0 {
-				start = i
-			}
-			run++
-			continue
-		}
-		flush(i)
-		run = 0
-	}
-	flush(len(s))
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
+// redactHashes shortens what could be a hash (internal/redact, the one redaction
+// helper). A malformed file can put a whole hash into a serial, group tag or message
+// (an unclosed quote joins the following rows into one value); the full hash must
+// never be printed.
+func redactHashes(s string) string { return redact.Hashes(s) }
 
 // plural formats "1 row", "2 rows".
 func plural(n int, noun string) string {
