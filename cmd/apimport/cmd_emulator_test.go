@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -106,4 +108,56 @@ func TestEmulatorCommandVisibilityDelay(t *testing.T) {
 	if res.code != exitUsage || !strings.Contains(res.stderr, "--visibility-delay") {
 		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
 	}
+}
+
+func TestEmulatorCommandProfileDelay(t *testing.T) {
+	res := runCLI(t, "emulator", "--profile-delay", "0s")
+	if res.code != exitUsage || !strings.Contains(res.stderr, "--profile-delay") {
+		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
+	}
+}
+
+// TestEmulatorCommandServesDefaultProfile: profile-json works against 'apimport
+// emulator' as started, with its default app's roles, profile and organization.
+func TestEmulatorCommandServesDefaultProfile(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"emulator", "--dir", t.TempDir(), "--profile-delay", "2s"}, strings.NewReader(""), &out, &errb)
+	}()
+	info := map[string]string{}
+	for deadline := time.Now().Add(30 * time.Second); info["ca_file"] == "" && time.Now().Before(deadline); {
+		select {
+		case code := <-done:
+			t.Fatalf("emulator exited %d early: %s", code, errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		for _, l := range strings.Split(out.String(), "\n") {
+			if k, v, ok := strings.Cut(l, ": "); ok {
+				info[k] = v
+			}
+		}
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte(info["client_secret"]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, "profile-json", "--auth", "client-secret", "--tenant-id", info["tenant_id"], "--client-id", info["client_id"],
+		"--client-secret-file", secret, "--authority-url", info["authority_url"], "--graph-url", info["graph_url"], "--ca-file", info["ca_file"],
+		"--profile", "Default profile")
+	if res.code != exitOK {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(res.stdout), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["CloudAssignedTenantId"] != info["tenant_id"] || m["CloudAssignedTenantDomain"] != "apimportemulator.onmicrosoft.com" ||
+		m["Comment_File"] != "Profile Default profile" || m["CloudAssignedOobeConfig"] != float64(8+256+2+4+16) || m["CloudAssignedForcedEnrollment"] != 1.0 {
+		t.Errorf("file %v", m)
+	}
+	cancel()
+	<-done
 }

@@ -108,6 +108,16 @@ type Config struct {
 	RejectUnknown        *bool `json:"reject_unknown_properties"` // 400 for unknown body properties; default true
 	RejectHyphenContains bool  `json:"reject_hyphen_contains"`    // 400 for contains() with '-' (msgraph-sdk-powershell#2464); default false
 
+	// DeploymentProfiles are the beta deployment profiles; absent (nil) means
+	// DefaultProfiles(), an empty list means none.
+	DeploymentProfiles []ProfileConfig `json:"deployment_profiles"`
+	// ProfileDelay is how long after a profile targets a device its assignment
+	// takes: notAssigned for the first half, pending for the second, then
+	// assignedUnkownSyncState. Default 30s.
+	ProfileDelay Duration `json:"profile_delay"`
+	// Organization is what GET /organization returns; nil means DefaultOrganization().
+	Organization *OrganizationConfig `json:"organization"`
+
 	Faults     Faults `json:"faults"`
 	RandomSeed int64  `json:"random_seed"` // seed of the fault generator; default 1
 
@@ -121,6 +131,8 @@ type Config struct {
 const (
 	RoleReadWrite = "DeviceManagementServiceConfig.ReadWrite.All"
 	RoleRead      = "DeviceManagementServiceConfig.Read.All"
+	// RoleOrganizationRead lets an application read /organization.
+	RoleOrganizationRead = "Organization.Read.All"
 )
 
 // DefaultConfig returns the configuration used when a key is not set.
@@ -128,7 +140,8 @@ func DefaultConfig() Config {
 	t := true
 	return Config{
 		Addr:            "127.0.0.1:0",
-		Roles:           []string{RoleReadWrite},
+		Roles:           []string{RoleReadWrite, RoleOrganizationRead},
+		ProfileDelay:    Duration(30 * time.Second),
 		TokenLifetime:   Duration(time.Hour),
 		ProcessingDelay: Duration(5 * time.Second),
 		WriteLimit:      100,
@@ -190,6 +203,14 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.Faults.SlowDelay, d.Faults.SlowDelay)
 	orDefault(&c.Faults.RetryAfterSeconds, d.Faults.RetryAfterSeconds)
 	orDefault(&c.LogMemory, d.LogMemory)
+	orDefault(&c.ProfileDelay, d.ProfileDelay)
+	if c.DeploymentProfiles == nil {
+		c.DeploymentProfiles = DefaultProfiles()
+	}
+	if c.Organization == nil {
+		o := DefaultOrganization()
+		c.Organization = &o
+	}
 	return c
 }
 
@@ -220,8 +241,11 @@ func (c Config) validate() error {
 	if c.WriteLimit < 0 || c.RequestLimit < 0 || c.PageSize < 0 || c.MaxImportItems < 0 || c.SyncThrottled < 0 {
 		return fmt.Errorf("write_limit, request_limit, page_size, max_import_items and sync_throttled must not be negative")
 	}
-	if c.ProcessingDelay < 0 || c.TokenLifetime < 0 || c.ThrottleWindow < 0 || c.VisibilityDelay < 0 {
-		return fmt.Errorf("processing_delay, token_lifetime, throttle_window and visibility_delay must not be negative")
+	if c.ProcessingDelay < 0 || c.TokenLifetime < 0 || c.ThrottleWindow < 0 || c.VisibilityDelay < 0 || c.ProfileDelay < 0 {
+		return fmt.Errorf("processing_delay, token_lifetime, throttle_window, visibility_delay and profile_delay must not be negative")
+	}
+	if _, err := setupProfiles(c.DeploymentProfiles, time.Time{}); err != nil {
+		return err
 	}
 	return nil
 }

@@ -39,6 +39,9 @@
 //   - GET /beta/deviceManagement/windowsAutopilotSettings and POST …/windowsAutopilotSettings/sync
 //     (§1.4, DOCUMENTED beta only; on /v1.0 the segment is a 400 "Resource not found for the
 //     segment 'windowsAutopilotSettings'", ASSUMED Graph's usual unknown-segment answer).
+//   - GET /beta/deviceManagement/windowsAutopilotDeploymentProfiles (paged), GET {id},
+//     GET {id}/assignments, GET {id}/assignments/{assignmentId}, and GET /organization
+//     (v1.0 and beta); see "Deployment profiles and the organization".
 //   - POST /$batch (§3, DOCUMENTED; see Batching).
 //   - GET /{tenant}/v2.0/.well-known/openid-configuration and POST /{tenant}/oauth2/v2.0/token
 //     (go-libraries.md §3.5, DOCUMENTED for MSAL's offline flow).
@@ -129,6 +132,64 @@
 // so a client must tell throttling from the 10-minute rule by reading the settings
 // (ASSUMED: the docs name only the 10-minute 429; issue 8 item 9 saw throttled syncs).
 //
+// # Deployment profiles and the organization (lifecycle-api.md §1–3, §7)
+//
+//   - windowsAutopilotDeploymentProfiles exists only in beta; on /v1.0 the segment is a 400
+//     "Resource not found for the segment" (DOCUMENTED that v1.0 has no such navigation,
+//     §1.1; the answer ASSUMED as for other unknown segments). Profiles are configured
+//     (deployment_profiles), not created: POST/PATCH/DELETE answer 405 (ASSUMED: writes not
+//     emulated). An unknown id → 404 ResourceNotFound (ASSUMED like other Intune entities).
+//   - Both concrete types: kind "entra" → #microsoft.graph.azureADWindowsAutopilotDeploymentProfile,
+//     "hybrid" → #microsoft.graph.activeDirectoryWindowsAutopilotDeploymentProfile with
+//     hybridAzureADJoinSkipConnectivityCheck; self-deploying = deviceUsageType "shared"
+//     (§1.1 DOCUMENTED). Properties as §1.3 lists them: by default both the new names
+//     (locale, outOfBoxExperienceSetting{privacySettingsHidden, eulaHidden, userType,
+//     deviceUsageType, keyboardSelectionPageSkipped, escapeLinkHidden},
+//     hardwareHashExtractionEnabled, preprovisioningAllowed) and the deprecated ones (language,
+//     outOfBoxExperienceSettings{hidePrivacySettings, hideEULA, userType, deviceUsageType,
+//     skipKeyboardSelectionPage, hideEscapeLink}, extractHardwareHash, enableWhiteGlove)
+//     (DOCUMENTED for beta; whether the service still fills the deprecated ones is
+//     UNCONFIRMED, §9 q5: property_names "new" serves them as null, "old" serves only them).
+//     enrollmentStatusScreenSettings and managementServiceAppId are null, roleScopeTagIds
+//     ["0"] (ASSUMED).
+//   - Assignments: id "<profileId>_<groupId>_0" and target
+//     #microsoft.graph.groupAssignmentTarget{groupId} (UNCONFIRMED id format, observed in the
+//     module, §1.2); exclusionGroupAssignmentTarget and allDevicesAssignmentTarget (DOCUMENTED
+//     target types; the all-devices id suffix is ASSUMED). source "direct".
+//   - Default (deployment_profiles absent): one user-driven Microsoft Entra join profile named
+//     "Default profile" (standard user; privacy settings, EULA and the change-account link
+//     hidden; locale os-default) assigned to all devices (ASSUMED). An empty list: no profiles.
+//   - Group membership: the emulator has no Entra groups; a group target with group_tag is a
+//     stand-in for a dynamic device group on [OrderID]:<tag> — its members are the registered
+//     devices with that group tag (ASSUMED; Server.inGroupLocked is the one place that decides).
+//   - Per-device assignment on beta windowsAutopilotDeviceIdentities (list and GET {id}):
+//     deploymentProfileAssignmentStatus, deploymentProfileAssignmentDetailedStatus ("none")
+//     and deploymentProfileAssignedDateTime (DOCUMENTED fields, §2.1; v1.0 has none of them).
+//     A device no profile targets is notAssigned. One that a profile targets — from its
+//     registration (the import verdict's time; for seeded devices registeredAt, at the
+//     earliest the emulator's start, when the configured assignments are made) — is
+//     notAssigned for the first half of profile_delay, pending for the second, then
+//     assignedUnkownSyncState (the sequence DOCUMENTED, "Not assigned to Assigning and finally
+//     to Assigned", §2.4; the delay, default 30s, and its halves ASSUMED; the real service
+//     takes minutes to hours). deploymentProfileAssignedDateTime is "0001-01-01T00:00:00Z"
+//     until then (ASSUMED, like other unset Intune dates), then targeted + profile_delay.
+//     When several profiles target a device, the oldest created wins (DOCUMENTED, §1.2).
+//     The single-GET "unknown" status of microsoft-graph-docs#6877 is not reproduced
+//     (UNCONFIRMED whether it still happens, §2.2).
+//   - $expand=deploymentProfile (the assigned profile; null until assigned) and
+//     intendedDeploymentProfile (the targeting profile) on beta list and GET {id}
+//     (DOCUMENTED navigations, §2.1–2.2; on the list ASSUMED to work too). On v1.0, or for
+//     another name, → 400 "Parsing OData Select and Expand failed: Could not find a property
+//     named '…'" (DOCUMENTED message shape, §2.2).
+//   - GET /organization (v1.0 and beta) → {"value":[{id = tenant id, displayName,
+//     verifiedDomains:[{name, isDefault, isInitial, type, capabilities}]}]}, and
+//     /organization/{tenant id} (DOCUMENTED shape, §3.3). It needs the application permission
+//     Organization.Read.All (or Organization.ReadWrite.All, Directory.Read.All,
+//     Directory.ReadWrite.All); otherwise 403 Authorization_RequestDenied "Insufficient
+//     privileges to complete the operation." (permission DOCUMENTED §7; error ASSUMED from
+//     Entra's usual answer). Default organization: one domain
+//     apimportemulator.onmicrosoft.com, isDefault and isInitial (ASSUMED).
+//
 // # Errors (§1.6)
 //
 // Every error is {"error":{"code","message","innerError":{"date","request-id",
@@ -147,6 +208,8 @@
 // expired → 401 InvalidAuthenticationToken with a WWW-Authenticate header (DOCUMENTED code;
 // messages ASSUMED). Writes need the role DeviceManagementServiceConfig.ReadWrite.All; reads
 // need it or DeviceManagementServiceConfig.Read.All; otherwise 403 Forbidden (§1.5 DOCUMENTED).
+// /organization needs Organization.Read.All (see above). The permission check is one
+// function, forbidden in auth.go.
 // Authentication and throttling come before the permission check (ASSUMED).
 //
 // The token endpoint accepts grant_type=client_credentials with a scope list containing
@@ -207,7 +270,7 @@
 //	dir                        keeps ca.pem, client.pem and identity.json (keys, tenant, client, secret) across restarts; default a temp dir removed by Close
 //	tenant_id, client_id       GUIDs (default random, or from dir/identity.json)
 //	client_secret              secret of client_id (default random)
-//	roles                      app roles of client_id's tokens (["DeviceManagementServiceConfig.ReadWrite.All"])
+//	roles                      app roles of client_id's tokens (["DeviceManagementServiceConfig.ReadWrite.All", "Organization.Read.All"])
 //	clients                    more apps: [{client_id, client_secret, certificate (PEM), roles}]
 //	token_lifetime             "1h"
 //	processing_delay           "5s" (tests use "20ms")
@@ -228,6 +291,16 @@
 //	select_status              500 (-1 = ignore $select)
 //	reject_unknown_properties  true
 //	reject_hyphen_contains     false
+//	deployment_profiles        absent: one "Default profile" for all devices; a list of {id, display_name,
+//	                            description, kind ("entra"|"hybrid"), device_name_template, locale ("os-default"),
+//	                            device_type ("windowsPc"), hardware_hash_extraction, preprovisioning_allowed,
+//	                            hybrid_skip_connectivity_check, user_type ("standard"|"administrator"),
+//	                            device_usage_type ("singleUser"|"shared"), privacy_settings_hidden, eula_hidden,
+//	                            keyboard_selection_page_skipped, escape_link_hidden, property_names
+//	                            ("both"|"new"|"old"), created, assignments: [{target ("allDevices"|"group"|
+//	                            "exclusionGroup"), group_id, group_tag}]}; [] = no profiles
+//	profile_delay              "30s" (notAssigned → pending at half, assignedUnkownSyncState at the end)
+//	organization               {display_name, verified_domains: [{name, is_default, is_initial, type}]}
 //	faults                     {error_5xx, error_503_retry_after, retry_after_503 (1), drop_connection,
 //	                            drop_after_processing, slow_response, slow_delay ("2s"),
 //	                            storage_error, fault_batch_items}; rates are 0..1
@@ -245,7 +318,8 @@
 //
 // # State / seed format
 //
-//	{"registered": [{"id", "serialNumber", "manufacturer", "model", "groupTag", "userPrincipalName", …}],
+//	{"registered": [{"id", "serialNumber", "manufacturer", "model", "groupTag", "userPrincipalName", …,
+//	                 "registeredAt" (profile assignment counts from it)}],
 //	 "imported":   [{"id", "serialNumber", "hardwareIdentifier" (base64), "groupTag", "state": {…},
 //	                 "createdAt", "processAt", "presetErrorCode"}],
 //	 "other_tenant_serials": ["SN…"],

@@ -90,13 +90,7 @@ func (s *Server) serveGraph(r *http.Request, version, rest string, body []byte, 
 		rs.throttled, rs.appID = true, c.AppID
 		return rs
 	}
-	if !hasRole(c, write) {
-		need := RoleReadWrite
-		if !write {
-			need = RoleRead + ", " + RoleReadWrite
-		}
-		rs := graphError(r, http.StatusForbidden, "Forbidden",
-			"Application is not authorized to perform this operation. Application must have one of the following scopes: "+need, true)
+	if rs := forbidden(r, c, write, rest); rs != nil {
 		rs.appID = c.AppID
 		return rs
 	}
@@ -126,6 +120,9 @@ func (s *Server) route(r *http.Request, version, rest string, body []byte) *resp
 	if len(segs) == 0 || segs[0] == "" {
 		return segmentError(r, "")
 	}
+	if strings.EqualFold(segs[0], "organization") {
+		return s.routeOrganization(r, version, segs[1:])
+	}
 	if !strings.EqualFold(segs[0], "deviceManagement") {
 		return segmentError(r, segs[0])
 	}
@@ -153,6 +150,11 @@ func (s *Server) route(r *http.Request, version, rest string, body []byte) *resp
 			return segmentError(r, segs[1])
 		}
 		return s.routeSettings(r, version, sub)
+	case "windowsautopilotdeploymentprofiles":
+		if version != "beta" {
+			return segmentError(r, segs[1])
+		}
+		return s.routeProfiles(r, version, sub)
 	}
 	return segmentError(r, segs[1])
 }
@@ -660,12 +662,7 @@ func deviceJSON(d *Device) deviceOut {
 	}
 }
 
-// deviceEntity and importedEntity add @odata.context to a single entity.
-type deviceEntity struct {
-	Context string `json:"@odata.context"`
-	deviceOut
-}
-
+// importedEntity adds @odata.context to a single entity (devices: withContext).
 type importedEntity struct {
 	Context string `json:"@odata.context"`
 	importedOut
@@ -682,17 +679,21 @@ func (s *Server) routeRegistered(r *http.Request, version string, sub []string, 
 		id := keySegment(sub[0])
 		switch r.Method {
 		case http.MethodGet:
+			view, bad := s.deviceViewer(r, version, s.now())
+			if bad != nil {
+				return bad
+			}
 			s.mu.Lock()
 			d, ok := s.st.regByID[id]
-			var out deviceOut
+			var out any
 			if ok {
-				out = deviceJSON(d)
+				out = view(d)
 			}
 			s.mu.Unlock()
 			if !ok {
 				return notFound(r, "windowsAutopilotDeviceIdentity", id)
 			}
-			rs := okJSON(r, http.StatusOK, deviceEntity{s.contextURL(r, version, "deviceManagement/windowsAutopilotDeviceIdentities/$entity"), out})
+			rs := okJSON(r, http.StatusOK, withContext(s.contextURL(r, version, "deviceManagement/windowsAutopilotDeviceIdentities/$entity"), out))
 			rs.serials = []string{d.SerialNumber}
 			return rs
 		case http.MethodDelete:
@@ -783,11 +784,15 @@ func (s *Server) listRegistered(r *http.Request, version string) *resp {
 	if bad != nil {
 		return bad
 	}
+	view, bad := s.deviceViewer(r, version, s.now())
+	if bad != nil {
+		return bad
+	}
 	needle := strings.ToLower(lq.contains)
 	s.mu.Lock()
 	list := s.st.registered
 	i := sort.Search(len(list), func(i int) bool { return list[i].seq > lq.after })
-	vals := make([]deviceOut, 0, min(lq.top, len(list)-i))
+	vals := make([]any, 0, min(lq.top, len(list)-i))
 	var last int64
 	more := false
 	for ; i < len(list); i++ {
@@ -799,7 +804,7 @@ func (s *Server) listRegistered(r *http.Request, version string) *resp {
 			more = true
 			break
 		}
-		vals = append(vals, deviceJSON(d))
+		vals = append(vals, view(d))
 		last = d.seq
 	}
 	s.mu.Unlock()

@@ -49,6 +49,8 @@ type Server struct {
 	buckets       map[string]*bucket
 	clock         func() time.Time
 	dirty         bool
+	profiles      []*profile // deployment profiles, oldest created first (profiles.go)
+	startedAt     time.Time  // when the configured profile assignments were made
 
 	logMu   sync.Mutex
 	log     []LogEntry
@@ -91,8 +93,13 @@ func Start(cfg Config) (*Server, error) {
 		faults: cfg.Faults, syncThrottled: cfg.SyncThrottled, rng: rand.New(rand.NewSource(cfg.RandomSeed)),
 		storageRng: rand.New(rand.NewSource(cfg.RandomSeed + 1)),
 		stop:       make(chan struct{}), saverDone: make(chan struct{})}
+	s.startedAt = s.clock()
+	profiles, err := setupProfiles(cfg.DeploymentProfiles, s.startedAt)
+	if err != nil {
+		return nil, fmt.Errorf("emulator config: %w", err)
+	}
+	s.profiles = profiles
 	var id identity
-	var err error
 	dir := cfg.Dir
 	if dir != "" {
 		if abs, err := filepath.Abs(dir); err == nil {

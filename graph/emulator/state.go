@@ -96,6 +96,9 @@ type Device struct {
 	SystemFamily                 string    `json:"systemFamily"`
 	AzureActiveDirectoryDeviceID string    `json:"azureActiveDirectoryDeviceId"`
 	ManagedDeviceID              string    `json:"managedDeviceId"`
+	// RegisteredAt is when the device was registered (emulator bookkeeping: profile
+	// assignment counts from it); zero for seeded devices means the emulator's start.
+	RegisteredAt time.Time `json:"registeredAt,omitzero"`
 
 	seq int64
 }
@@ -243,6 +246,7 @@ func (st *store) verdict(r *ImportedIdentity, storageFault bool, newID func() st
 		EnrollmentState:         "notContacted",
 		UserPrincipalName:       r.AssignedUserPrincipalName,
 		LastContactedDateTime:   time.Time{},
+		RegisteredAt:            r.ProcessAt,
 	}
 	st.addDevice(d)
 	r.State = ImportState{DeviceImportStatus: StatusComplete, DeviceRegistrationID: d.ID}
