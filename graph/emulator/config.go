@@ -97,6 +97,10 @@ type Config struct {
 
 	SyncCooldown Duration `json:"sync_cooldown"` // 429 for a sync within this of the last one; default 10m
 	SyncDuration Duration `json:"sync_duration"` // 409 while a sync runs; default 30s
+	// SyncCooldownRetryAfter adds Retry-After (seconds left) to the 10-minute 429;
+	// default false: the service's nested message says "RetryAfter": null. It is
+	// independent of omit_retry_after, which applies to throttling 429s.
+	SyncCooldownRetryAfter bool `json:"sync_cooldown_retry_after"`
 	// SyncThrottled: the first n sync calls are throttled (429 in the gateway's
 	// shape, not the 10-minute rule), whatever the cooldown says; default 0.
 	SyncThrottled int `json:"sync_throttled"`

@@ -102,7 +102,10 @@
 // behave; the POST/import answer still returns it, DELETE finds it, and its verdict
 // is decided on schedule. Nothing documents whether Graph shows a fresh record at
 // once, so a client must not conclude from a miss that a record is gone.
-// Responses include hardwareIdentifier (base64) because it is an entity property (ASSUMED).
+// Responses carry "hardwareIdentifier": null on every route (create, import, GET, list,
+// $batch): the service does not echo the hash (ASSUMED: issue 10 reports the real
+// service returns it empty; no source in graph-api.md; null rather than "" is our
+// choice). The emulator keeps the hash to judge it.
 //
 // # Listing, $filter, $select
 //
@@ -121,8 +124,11 @@
 // POST sync → 204 and syncStatus inProgress for sync_duration (ASSUMED 30s), then
 // completed with lastSyncDateTime = trigger + sync_duration. While in progress → 409
 // (DOCUMENTED). Within sync_cooldown (10m, DOCUMENTED) of the last manual trigger → 429
-// with an Intune error and Retry-After = seconds left (Retry-After ASSUMED; omitted with
-// omit_retry_after). The cooldown counts from lastManualSyncTriggerDateTime only (ASSUMED).
+// with an Intune error whose nested document says "RetryAfter": null and no
+// Retry-After header (DOCUMENTED by peers.md, andrew-s-taylor/WindowsAutopilotInfo#29;
+// the absent header is ASSUMED from it). sync_cooldown_retry_after adds Retry-After =
+// seconds left, independently of omit_retry_after (which is for throttling 429s only).
+// The cooldown counts from lastManualSyncTriggerDateTime only (ASSUMED).
 // sync_throttled=n (or Server.SetSyncThrottled) answers the next n sync calls with a
 // throttling 429 instead — the gateway's plain "Please retry again later." with
 // Retry-After as for any throttled request, lastManualSyncTriggerDateTime unchanged —
@@ -179,8 +185,15 @@
 // (else 400), relative URLs only (absolute → item 400), Content-Type required with a body;
 // items run in order, each authenticated, throttled (per-item 429 with its own Retry-After)
 // and logged; an item whose dependency did not succeed → 424 FailedDependency; dependsOn
-// must name an earlier item (else 400). The batch answers 200 {"responses":[{id, status,
-// headers, body}]} (DOCUMENTED). Responses keep request order (ASSUMED; clients must not rely on it).
+// must name an earlier item (else 400). Request ids are not case-sensitive and must be
+// unique: "a" and "A" are a duplicate, and a duplicate fails the whole batch with 400
+// before any item runs (json-batching.md, DOCUMENTED); dependsOn matches ids the same way.
+// The batch answers 200 {"responses":[{id, status, headers, body}]} (DOCUMENTED).
+// Item header names are spelled as Graph spells them ("Content-Type", "OData-Version",
+// "Cache-Control", "Retry-After", "Location": DOCUMENTED by the json-batching.md example),
+// not in Go's canonical form ("Odata-Version"); items also carry "request-id" and
+// "client-request-id" and no transport headers (ASSUMED). Responses keep request order
+// (ASSUMED; clients must not rely on it).
 //
 // # Faults
 //
@@ -222,6 +235,7 @@
 //	sync_cooldown              "10m"
 //	sync_duration              "30s"
 //	sync_throttled             0 (the first n sync calls get a throttling 429)
+//	sync_cooldown_retry_after  false (true: the 10-minute 429 carries Retry-After)
 //	page_size                  1000
 //	max_import_items           0 = unlimited
 //	max_body_bytes             33554432 (after gunzip; larger → 413)

@@ -245,20 +245,20 @@ type importedOut struct {
 	SerialNumber              string   `json:"serialNumber"`
 	ProductKey                string   `json:"productKey"`
 	ImportID                  string   `json:"importId"`
-	HardwareIdentifier        []byte   `json:"hardwareIdentifier"`
+	HardwareIdentifier        []byte   `json:"hardwareIdentifier"` // always null: never echoed
 	AssignedUserPrincipalName string   `json:"assignedUserPrincipalName"`
 	State                     stateOut `json:"state"`
 }
 
 func importedJSON(rec *ImportedIdentity) importedOut {
 	return importedOut{
-		ODataType:                 "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
-		ID:                        rec.ID,
-		GroupTag:                  rec.GroupTag,
-		SerialNumber:              rec.SerialNumber,
-		ProductKey:                rec.ProductKey,
-		ImportID:                  rec.ImportID,
-		HardwareIdentifier:        rec.HardwareIdentifier,
+		ODataType:    "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
+		ID:           rec.ID,
+		GroupTag:     rec.GroupTag,
+		SerialNumber: rec.SerialNumber,
+		ProductKey:   rec.ProductKey,
+		ImportID:     rec.ImportID,
+		// HardwareIdentifier stays nil (JSON null): the service does not return the hash.
 		AssignedUserPrincipalName: rec.AssignedUserPrincipalName,
 		State: stateOut{
 			ODataType:            "microsoft.graph.importedWindowsAutopilotDeviceIdentityState",
@@ -857,8 +857,11 @@ func (s *Server) routeSettings(r *http.Request, version string, sub []string) *r
 		}
 		if !set.LastManualSyncTriggerDateTime.IsZero() {
 			if wait := set.LastManualSyncTriggerDateTime.Add(s.cfg.SyncCooldown.D()).Sub(now); wait > 0 {
+				// The nested Intune document says "RetryAfter": null and no header is
+				// documented (peers.md, WindowsAutopilotInfo#29): no Retry-After unless
+				// sync_cooldown_retry_after; omit_retry_after is for throttling only.
 				rs := graphError(r, http.StatusTooManyRequests, "TooManyRequests", "The sync action was called within 10 minutes of the previous sync. Try again later.", true)
-				if !s.cfg.OmitRetryAfter {
+				if s.cfg.SyncCooldownRetryAfter {
 					rs.header.Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 				}
 				return rs
