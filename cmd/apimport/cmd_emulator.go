@@ -19,6 +19,7 @@ type emulatorOptions struct {
 	dir             string
 	processingDelay time.Duration
 	visibilityDelay time.Duration
+	enrolledSerials []string
 	allowRemote     bool
 }
 
@@ -28,7 +29,8 @@ func newEmulatorCmd(env *cliEnv) *cobra.Command {
 		Use:   "emulator [flags]",
 		Short: "Run a local Microsoft Graph and Entra ID emulator for rehearsals and tests",
 		Long: `Emulator serves, over HTTPS on a loopback address, the parts of Microsoft Graph
-(Autopilot import, registered devices, beta sync, $batch, throttling) and of the
+(Autopilot import, registered devices and their removal, beta sync, $batch,
+throttling, Entra devices and groups, Intune managed devices) and of the
 Entra ID token endpoint that apimport uses, so that an import job can be rehearsed
 without a tenant. It prints the connection details on stdout, one "key: value"
 line each, then serves until interrupted:
@@ -56,6 +58,7 @@ tenant, client and secret stay the same across restarts.
 	f.StringVar(&opts.dir, "dir", "", "keep the CA, keys, tenant and secret in this `directory` across restarts")
 	f.DurationVar(&opts.processingDelay, "processing-delay", 5*time.Second, "time before an import record reports complete or error")
 	f.DurationVar(&opts.visibilityDelay, "visibility-delay", 0, "hide a new import record from GET, list and $batch for this long (rehearses a service that shows records late)")
+	f.StringSliceVar(&opts.enrolledSerials, "enrolled-serials", nil, "treat these `serials` (comma-separated, repeatable) as enrolled in Intune: their registered devices get a managed device")
 	f.BoolVar(&opts.allowRemote, "allow-remote", false, "allow a non-loopback --addr")
 	return cmd
 }
@@ -92,6 +95,9 @@ func runEmulator(env *cliEnv, cmd *cobra.Command, opts *emulatorOptions) error {
 			return usageErrorf("--visibility-delay must not be negative, got %s", opts.visibilityDelay)
 		}
 		cfg.VisibilityDelay = emulator.Duration(opts.visibilityDelay)
+	}
+	if flags.Changed("enrolled-serials") {
+		cfg.EnrolledSerials = append(cfg.EnrolledSerials, opts.enrolledSerials...)
 	}
 	if !opts.allowRemote {
 		if err := emulator.CheckLoopback(cfg.Addr); err != nil {

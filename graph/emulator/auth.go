@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 )
@@ -117,13 +116,6 @@ func (s *Server) verifyBearer(r *http.Request) (*claims, error) {
 		return nil, errTokenExpired
 	}
 	return &c, nil
-}
-
-func hasRole(c *claims, write bool) bool {
-	if slices.Contains(c.Roles, RoleReadWrite) {
-		return true
-	}
-	return !write && slices.Contains(c.Roles, RoleRead)
 }
 
 // handleOpenID serves GET /{tenant}/v2.0/.well-known/openid-configuration.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -112,6 +113,12 @@ type Config struct {
 	RejectUnknown        *bool `json:"reject_unknown_properties"` // 400 for unknown body properties; default true
 	RejectHyphenContains bool  `json:"reject_hyphen_contains"`    // 400 for contains() with '-' (msgraph-sdk-powershell#2464); default false
 
+	// Directory and Intune devices (directory.go, deregister.go).
+	DefaultGroups       []string `json:"default_groups"`        // groups created at start if missing; default ["Autopilot Devices"]; [] = none
+	EnrolledSerials     []string `json:"enrolled_serials"`      // serials enrolled in Intune: their registered devices get a managedDevice
+	DeleteDeviceStatus  int      `json:"delete_device_status"`  // success status of an Autopilot device DELETE: 200 (observed, default) or 204 (documented)
+	DeleteDevicesAction *bool    `json:"delete_devices_action"` // serve the bulk deleteDevices action; default true
+
 	Faults     Faults `json:"faults"`
 	RandomSeed int64  `json:"random_seed"` // seed of the fault generator; default 1
 
@@ -131,24 +138,27 @@ const (
 func DefaultConfig() Config {
 	t := true
 	return Config{
-		Addr:            "127.0.0.1:0",
-		Roles:           []string{RoleReadWrite},
-		TokenLifetime:   Duration(time.Hour),
-		ProcessingDelay: Duration(5 * time.Second),
-		WriteLimit:      100,
-		RequestLimit:    1000,
-		ThrottleWindow:  Duration(20 * time.Second),
-		ThrottleMode:    "sliding",
-		CountThrottled:  &t,
-		SyncCooldown:    Duration(10 * time.Minute),
-		SyncDuration:    Duration(30 * time.Second),
-		PageSize:        1000,
-		MaxBodyBytes:    32 << 20,
-		SelectStatus:    500,
-		RejectUnknown:   &t,
-		Faults:          Faults{SlowDelay: Duration(2 * time.Second), RetryAfterSeconds: 1},
-		RandomSeed:      1,
-		LogMemory:       100000,
+		Addr:                "127.0.0.1:0",
+		Roles:               []string{RoleReadWrite, RoleManagedReadWrite, RoleDeviceReadWrite, RoleGroupMemberWrite},
+		DefaultGroups:       []string{DefaultGroupName},
+		DeleteDeviceStatus:  http.StatusOK,
+		DeleteDevicesAction: &t,
+		TokenLifetime:       Duration(time.Hour),
+		ProcessingDelay:     Duration(5 * time.Second),
+		WriteLimit:          100,
+		RequestLimit:        1000,
+		ThrottleWindow:      Duration(20 * time.Second),
+		ThrottleMode:        "sliding",
+		CountThrottled:      &t,
+		SyncCooldown:        Duration(10 * time.Minute),
+		SyncDuration:        Duration(30 * time.Second),
+		PageSize:            1000,
+		MaxBodyBytes:        32 << 20,
+		SelectStatus:        500,
+		RejectUnknown:       &t,
+		Faults:              Faults{SlowDelay: Duration(2 * time.Second), RetryAfterSeconds: 1},
+		RandomSeed:          1,
+		LogMemory:           100000,
 	}
 }
 
@@ -194,6 +204,11 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.Faults.SlowDelay, d.Faults.SlowDelay)
 	orDefault(&c.Faults.RetryAfterSeconds, d.Faults.RetryAfterSeconds)
 	orDefault(&c.LogMemory, d.LogMemory)
+	orDefault(&c.DeleteDeviceStatus, d.DeleteDeviceStatus)
+	orDefault(&c.DeleteDevicesAction, d.DeleteDevicesAction)
+	if c.DefaultGroups == nil {
+		c.DefaultGroups = d.DefaultGroups
+	}
 	return c
 }
 
@@ -210,6 +225,9 @@ func (c Config) validate() error {
 	case "", StatusUnknown, StatusPending, StatusPartial:
 	default:
 		return fmt.Errorf("initial_status %q: use \"unknown\", \"pending\" or \"partial\"", c.InitialStatus)
+	}
+	if c.DeleteDeviceStatus != 0 && c.DeleteDeviceStatus != http.StatusOK && c.DeleteDeviceStatus != http.StatusNoContent {
+		return fmt.Errorf("delete_device_status %d: use 200 or 204", c.DeleteDeviceStatus)
 	}
 	if c.ThrottleMode != "" && c.ThrottleMode != "sliding" && c.ThrottleMode != "fixed" {
 		return fmt.Errorf("throttle_mode %q: use \"sliding\" or \"fixed\"", c.ThrottleMode)

@@ -90,13 +90,7 @@ func (s *Server) serveGraph(r *http.Request, version, rest string, body []byte, 
 		rs.throttled, rs.appID = true, c.AppID
 		return rs
 	}
-	if !hasRole(c, write) {
-		need := RoleReadWrite
-		if !write {
-			need = RoleRead + ", " + RoleReadWrite
-		}
-		rs := graphError(r, http.StatusForbidden, "Forbidden",
-			"Application is not authorized to perform this operation. Application must have one of the following scopes: "+need, true)
+	if rs := permitted(r, c, rest, write); rs != nil {
 		rs.appID = c.AppID
 		return rs
 	}
@@ -125,6 +119,9 @@ func (s *Server) route(r *http.Request, version, rest string, body []byte) *resp
 	}
 	if len(segs) == 0 || segs[0] == "" {
 		return segmentError(r, "")
+	}
+	if rs, ok := s.routeDirectory(r, version, segs, body); ok { // directory.go: devices, groups, managedDevices
+		return rs
 	}
 	if !strings.EqualFold(segs[0], "deviceManagement") {
 		return segmentError(r, segs[0])
@@ -678,6 +675,8 @@ func (s *Server) routeRegistered(r *http.Request, version string, sub []string, 
 			return methodNotAllowed(r)
 		}
 		return s.listRegistered(r, version)
+	case len(sub) == 1 && isAction(sub[0], "deleteDevices"):
+		return s.deleteDevicesAction(r, version, sub[0], body) // deregister.go
 	case len(sub) == 1:
 		id := keySegment(sub[0])
 		switch r.Method {
@@ -696,19 +695,7 @@ func (s *Server) routeRegistered(r *http.Request, version string, sub []string, 
 			rs.serials = []string{d.SerialNumber}
 			return rs
 		case http.MethodDelete:
-			s.mu.Lock()
-			d, ok := s.st.regByID[id]
-			if ok {
-				s.st.deleteDevice(id)
-				s.dirty = true
-			}
-			s.mu.Unlock()
-			if !ok {
-				return notFound(r, "windowsAutopilotDeviceIdentity", id)
-			}
-			rs := noContent(r)
-			rs.serials = []string{d.SerialNumber}
-			return rs
+			return s.deleteRegistered(r, id) // deregister.go
 		}
 		return methodNotAllowed(r)
 	case len(sub) == 2 && isAction(sub[1], "updateDeviceProperties"):

@@ -91,6 +91,10 @@ func Start(cfg Config) (*Server, error) {
 		faults: cfg.Faults, syncThrottled: cfg.SyncThrottled, rng: rand.New(rand.NewSource(cfg.RandomSeed)),
 		storageRng: rand.New(rand.NewSource(cfg.RandomSeed + 1)),
 		stop:       make(chan struct{}), saverDone: make(chan struct{})}
+	s.st.dir.clock = func() time.Time { return s.clock() } // called with s.mu held
+	for _, sn := range cfg.EnrolledSerials {
+		s.st.dir.enrolled[normSerial(sn)] = true
+	}
 	var id identity
 	var err error
 	dir := cfg.Dir
@@ -171,6 +175,9 @@ func Start(cfg Config) (*Server, error) {
 			s.cleanupTmp()
 			return nil, fmt.Errorf("emulator seed: %w", err)
 		}
+		s.dirty = true
+	}
+	if s.st.dir.ensureGroups(cfg.DefaultGroups) {
 		s.dirty = true
 	}
 	if cfg.LogFile != "" {
