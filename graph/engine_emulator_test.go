@@ -278,7 +278,12 @@ func TestEngineEmulatorSyncLongCooldown(t *testing.T) {
 	// the last trigger 20 minutes ago passes the 10-minute rule, so the 429 counts as
 	// throttling; its Retry-After (40 min) is beyond MaxRetryAfter, so the sync gives
 	// up at once instead of holding the run, and the devices stay registered.
-	srv := startEmulator(t, func(cfg *emulator.Config) { cfg.SyncCooldown = emulator.Duration(time.Hour) })
+	// The premise needs a Retry-After on the 10-minute 429, which the service does
+	// not send by default ("RetryAfter": null): sync_cooldown_retry_after turns it on.
+	srv := startEmulator(t, func(cfg *emulator.Config) {
+		cfg.SyncCooldown = emulator.Duration(time.Hour)
+		cfg.SyncCooldownRetryAfter = true
+	})
 	c := emuClient(t, srv, secretCred(t, srv), nil)
 	if err := srv.Seed(emulator.State{Settings: &emulator.AutopilotSettings{LastSyncDateTime: time.Now().Add(-time.Hour),
 		LastManualSyncTriggerDateTime: time.Now().Add(-20 * time.Minute), SyncStatus: "completed"}}); err != nil {

@@ -20,6 +20,7 @@ type emulatorOptions struct {
 	processingDelay time.Duration
 	visibilityDelay time.Duration
 	profileDelay    time.Duration
+	enrolledSerials []string
 	allowRemote     bool
 }
 
@@ -29,8 +30,9 @@ func newEmulatorCmd(env *cliEnv) *cobra.Command {
 		Use:   "emulator [flags]",
 		Short: "Run a local Microsoft Graph and Entra ID emulator for rehearsals and tests",
 		Long: `Emulator serves, over HTTPS on a loopback address, the parts of Microsoft Graph
-(Autopilot import, registered devices, beta sync, $batch, throttling, beta deployment
-profiles with per-device assignment status, /organization) and of the
+(Autopilot import, registered devices and their removal, beta sync, $batch,
+throttling, beta deployment profiles with per-device assignment status,
+/organization, Entra devices and groups, Intune managed devices) and of the
 Entra ID token endpoint that apimport uses, so that an import job can be rehearsed
 without a tenant. It prints the connection details on stdout, one "key: value"
 line each, then serves until interrupted:
@@ -59,6 +61,7 @@ tenant, client and secret stay the same across restarts.
 	f.DurationVar(&opts.processingDelay, "processing-delay", 5*time.Second, "time before an import record reports complete or error")
 	f.DurationVar(&opts.visibilityDelay, "visibility-delay", 0, "hide a new import record from GET, list and $batch for this long (rehearses a service that shows records late)")
 	f.DurationVar(&opts.profileDelay, "profile-delay", 30*time.Second, "time from a deployment profile targeting a device to its assignment (notAssigned, pending at half, then assigned)")
+	f.StringSliceVar(&opts.enrolledSerials, "enrolled-serials", nil, "treat these `serials` (comma-separated, repeatable) as enrolled in Intune: their registered devices get a managed device")
 	f.BoolVar(&opts.allowRemote, "allow-remote", false, "allow a non-loopback --addr")
 	return cmd
 }
@@ -101,6 +104,9 @@ func runEmulator(env *cliEnv, cmd *cobra.Command, opts *emulatorOptions) error {
 			return usageErrorf("--profile-delay must be positive, got %s", opts.profileDelay)
 		}
 		cfg.ProfileDelay = emulator.Duration(opts.profileDelay)
+	}
+	if flags.Changed("enrolled-serials") {
+		cfg.EnrolledSerials = append(cfg.EnrolledSerials, opts.enrolledSerials...)
 	}
 	if !opts.allowRemote {
 		if err := emulator.CheckLoopback(cfg.Addr); err != nil {

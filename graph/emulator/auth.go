@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 )
@@ -117,36 +116,6 @@ func (s *Server) verifyBearer(r *http.Request) (*claims, error) {
 		return nil, errTokenExpired
 	}
 	return &c, nil
-}
-
-// forbidden is the permission check of every Graph request: nil when the token's
-// roles allow it, else the 403. /organization needs Organization.Read.All (or a
-// broader directory role) and answers the directory's 403 (DOCUMENTED permission,
-// lifecycle-api.md §7; the error text ASSUMED from Entra's usual answer);
-// deviceManagement needs the DeviceManagementServiceConfig roles (§1.5).
-func forbidden(r *http.Request, c *claims, write bool, rest string) *resp {
-	if seg, _, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/"); strings.EqualFold(seg, "organization") {
-		if !write && slices.ContainsFunc(organizationRoles, func(role string) bool { return slices.Contains(c.Roles, role) }) {
-			return nil
-		}
-		return graphError(r, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", false)
-	}
-	if hasRole(c, write) {
-		return nil
-	}
-	need := RoleReadWrite
-	if !write {
-		need = RoleRead + ", " + RoleReadWrite
-	}
-	return graphError(r, http.StatusForbidden, "Forbidden",
-		"Application is not authorized to perform this operation. Application must have one of the following scopes: "+need, true)
-}
-
-func hasRole(c *claims, write bool) bool {
-	if slices.Contains(c.Roles, RoleReadWrite) {
-		return true
-	}
-	return !write && slices.Contains(c.Roles, RoleRead)
 }
 
 // handleOpenID serves GET /{tenant}/v2.0/.well-known/openid-configuration.

@@ -42,20 +42,22 @@ func (s *Server) handleBatch(r *http.Request, version string, body []byte) *resp
 	if len(req.Requests) > MaxBatchRequests {
 		return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Number of batch requests exceeds the maximum allowed of %d.", MaxBatchRequests), false)
 	}
+	// Request ids are not case-sensitive and must be unique, else the whole batch
+	// is a 400 (json-batching.md, DOCUMENTED): ids are compared folded.
 	ids := map[string]int{}
 	for i, it := range req.Requests {
 		if it.ID == "" || it.Method == "" || it.URL == "" {
 			return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request %d: id, method and url are required.", i), false)
 		}
-		if _, dup := ids[it.ID]; dup {
+		if _, dup := ids[foldID(it.ID)]; dup {
 			return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request id '%s' is not unique.", it.ID), false)
 		}
 		for _, d := range it.DependsOn {
-			if _, ok := ids[d]; !ok {
+			if _, ok := ids[foldID(d)]; !ok {
 				return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request '%s' depends on '%s', which is not an earlier request in the batch.", it.ID, d), false)
 			}
 		}
-		ids[it.ID] = i
+		ids[foldID(it.ID)] = i
 		if len(it.Body) > 0 && string(it.Body) != "null" && headerGet(it.Headers, "Content-Type") == "" {
 			return graphError(r, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Batch request '%s': Content-Type header is required when a body is present.", it.ID), false)
 		}
@@ -65,14 +67,9 @@ func (s *Server) handleBatch(r *http.Request, version string, body []byte) *resp
 	var serials []string
 	for _, it := range req.Requests {
 		rs := s.batchOne(r, version, it, statuses)
-		statuses[it.ID] = rs.status
+		statuses[foldID(it.ID)] = rs.status
 		serials = append(serials, rs.serials...)
-		hdr := map[string]string{}
-		for k, v := range rs.header {
-			if len(v) > 0 {
-				hdr[k] = v[0]
-			}
-		}
+		hdr := batchHeaders(rs.header)
 		item := map[string]any{"id": it.ID, "status": rs.status, "headers": hdr}
 		if len(rs.body) > 0 {
 			item["body"] = json.RawMessage(rs.body)
@@ -82,6 +79,44 @@ func (s *Server) handleBatch(r *http.Request, version string, body []byte) *resp
 	rs := okJSON(r, http.StatusOK, map[string]any{"responses": out})
 	rs.serials = serials
 	return rs
+}
+
+func foldID(id string) string { return strings.ToLower(id) }
+
+// graphHeaderNames spells header names as Graph writes them in $batch responses
+// (json-batching.md: "Cache-Control", "OData-Version", "Content-Type",
+// "x-ms-resource-unit"), not in Go's canonical form ("Odata-Version", "Request-Id").
+var graphHeaderNames = map[string]string{
+	"cache-control":     "Cache-Control",
+	"content-type":      "Content-Type",
+	"odata-version":     "OData-Version",
+	"retry-after":       "Retry-After",
+	"location":          "Location",
+	"www-authenticate":  "WWW-Authenticate",
+	"request-id":        "request-id",
+	"client-request-id": "client-request-id",
+}
+
+// batchHeaders converts a response's headers into a $batch item's headers: Graph's
+// spelling, and only headers that belong to one response (no transport headers).
+func batchHeaders(h http.Header) map[string]string {
+	out := map[string]string{}
+	for k, v := range h {
+		if len(v) == 0 {
+			continue
+		}
+		low := strings.ToLower(k)
+		switch low {
+		case "strict-transport-security", "x-ms-ags-diagnostic":
+			continue // set once on the outer response
+		}
+		name, ok := graphHeaderNames[low]
+		if !ok {
+			name = low
+		}
+		out[name] = v[0]
+	}
+	return out
 }
 
 func headerGet(h map[string]string, k string) string {
@@ -115,7 +150,7 @@ func (s *Server) batchOne(outer *http.Request, version string, it batchItem, sta
 		}
 		entry.Path, entry.Query = inner.URL.Path, inner.URL.RawQuery
 		for _, d := range it.DependsOn {
-			if st := statuses[d]; st < 200 || st > 299 {
+			if st := statuses[foldID(d)]; st < 200 || st > 299 {
 				rs = graphError(inner, http.StatusFailedDependency, "FailedDependency", "The request did not execute because of a failed dependency.", false)
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -97,6 +98,10 @@ type Config struct {
 
 	SyncCooldown Duration `json:"sync_cooldown"` // 429 for a sync within this of the last one; default 10m
 	SyncDuration Duration `json:"sync_duration"` // 409 while a sync runs; default 30s
+	// SyncCooldownRetryAfter adds Retry-After (seconds left) to the 10-minute 429;
+	// default false: the service's nested message says "RetryAfter": null. It is
+	// independent of omit_retry_after, which applies to throttling 429s.
+	SyncCooldownRetryAfter bool `json:"sync_cooldown_retry_after"`
 	// SyncThrottled: the first n sync calls are throttled (429 in the gateway's
 	// shape, not the 10-minute rule), whatever the cooldown says; default 0.
 	SyncThrottled int `json:"sync_throttled"`
@@ -117,6 +122,11 @@ type Config struct {
 	ProfileDelay Duration `json:"profile_delay"`
 	// Organization is what GET /organization returns; nil means DefaultOrganization().
 	Organization *OrganizationConfig `json:"organization"`
+	// Directory and Intune devices (directory.go, deregister.go).
+	DefaultGroups       []string `json:"default_groups"`        // groups created at start if missing; default ["Autopilot Devices"]; [] = none
+	EnrolledSerials     []string `json:"enrolled_serials"`      // serials enrolled in Intune: their registered devices get a managedDevice
+	DeleteDeviceStatus  int      `json:"delete_device_status"`  // success status of an Autopilot device DELETE: 200 (observed, default) or 204 (documented)
+	DeleteDevicesAction *bool    `json:"delete_devices_action"` // serve the bulk deleteDevices action; default true
 
 	Faults     Faults `json:"faults"`
 	RandomSeed int64  `json:"random_seed"` // seed of the fault generator; default 1
@@ -139,25 +149,28 @@ const (
 func DefaultConfig() Config {
 	t := true
 	return Config{
-		Addr:            "127.0.0.1:0",
-		Roles:           []string{RoleReadWrite, RoleOrganizationRead},
-		ProfileDelay:    Duration(30 * time.Second),
-		TokenLifetime:   Duration(time.Hour),
-		ProcessingDelay: Duration(5 * time.Second),
-		WriteLimit:      100,
-		RequestLimit:    1000,
-		ThrottleWindow:  Duration(20 * time.Second),
-		ThrottleMode:    "sliding",
-		CountThrottled:  &t,
-		SyncCooldown:    Duration(10 * time.Minute),
-		SyncDuration:    Duration(30 * time.Second),
-		PageSize:        1000,
-		MaxBodyBytes:    32 << 20,
-		SelectStatus:    500,
-		RejectUnknown:   &t,
-		Faults:          Faults{SlowDelay: Duration(2 * time.Second), RetryAfterSeconds: 1},
-		RandomSeed:      1,
-		LogMemory:       100000,
+		Addr:                "127.0.0.1:0",
+		Roles:               []string{RoleReadWrite, RoleOrganizationRead, RoleManagedReadWrite, RoleDeviceReadWrite, RoleGroupMemberWrite},
+		ProfileDelay:        Duration(30 * time.Second),
+		DefaultGroups:       []string{DefaultGroupName},
+		DeleteDeviceStatus:  http.StatusOK,
+		DeleteDevicesAction: &t,
+		TokenLifetime:       Duration(time.Hour),
+		ProcessingDelay:     Duration(5 * time.Second),
+		WriteLimit:          100,
+		RequestLimit:        1000,
+		ThrottleWindow:      Duration(20 * time.Second),
+		ThrottleMode:        "sliding",
+		CountThrottled:      &t,
+		SyncCooldown:        Duration(10 * time.Minute),
+		SyncDuration:        Duration(30 * time.Second),
+		PageSize:            1000,
+		MaxBodyBytes:        32 << 20,
+		SelectStatus:        500,
+		RejectUnknown:       &t,
+		Faults:              Faults{SlowDelay: Duration(2 * time.Second), RetryAfterSeconds: 1},
+		RandomSeed:          1,
+		LogMemory:           100000,
 	}
 }
 
@@ -211,6 +224,11 @@ func (c Config) withDefaults() Config {
 		o := DefaultOrganization()
 		c.Organization = &o
 	}
+	orDefault(&c.DeleteDeviceStatus, d.DeleteDeviceStatus)
+	orDefault(&c.DeleteDevicesAction, d.DeleteDevicesAction)
+	if c.DefaultGroups == nil {
+		c.DefaultGroups = d.DefaultGroups
+	}
 	return c
 }
 
@@ -227,6 +245,9 @@ func (c Config) validate() error {
 	case "", StatusUnknown, StatusPending, StatusPartial:
 	default:
 		return fmt.Errorf("initial_status %q: use \"unknown\", \"pending\" or \"partial\"", c.InitialStatus)
+	}
+	if c.DeleteDeviceStatus != 0 && c.DeleteDeviceStatus != http.StatusOK && c.DeleteDeviceStatus != http.StatusNoContent {
+		return fmt.Errorf("delete_device_status %d: use 200 or 204", c.DeleteDeviceStatus)
 	}
 	if c.ThrottleMode != "" && c.ThrottleMode != "sliding" && c.ThrottleMode != "fixed" {
 		return fmt.Errorf("throttle_mode %q: use \"sliding\" or \"fixed\"", c.ThrottleMode)

@@ -32,7 +32,8 @@
 //     and creates nothing (ASSUMED: OData deserializes the whole payload first, §8 open question).
 //   - GET …/importedWindowsAutopilotDeviceIdentities (paged), GET {id}, DELETE {id} → 204 (§1.2, DOCUMENTED).
 //     contains(serialNumber,'…') also works on this list (§1.2, UNCONFIRMED upstream; supported here).
-//   - GET /deviceManagement/windowsAutopilotDeviceIdentities (paged), GET {id}, DELETE {id} → 204,
+//   - GET /deviceManagement/windowsAutopilotDeviceIdentities (paged), GET {id}, DELETE {id} (see
+//     Deregistration),
 //     POST {id}/updateDeviceProperties (userPrincipalName, addressableUserName, groupTag,
 //     displayName; all optional) → 204, POST {id}/assignUserToDevice (userPrincipalName,
 //     addressableUserName) and {id}/unassignUserFromDevice → 204 (§1.3, DOCUMENTED).
@@ -43,6 +44,8 @@
 //     GET {id}/assignments, GET {id}/assignments/{assignmentId}, and GET /organization
 //     (v1.0 and beta); see "Deployment profiles and the organization".
 //   - POST /$batch (§3, DOCUMENTED; see Batching).
+//   - Entra devices, groups, Intune managed devices and deregistration: see the sections below
+//     (lifecycle-api.md §4, §6, §7).
 //   - GET /{tenant}/v2.0/.well-known/openid-configuration and POST /{tenant}/oauth2/v2.0/token
 //     (go-libraries.md §3.5, DOCUMENTED for MSAL's offline flow).
 //
@@ -105,7 +108,10 @@
 // behave; the POST/import answer still returns it, DELETE finds it, and its verdict
 // is decided on schedule. Nothing documents whether Graph shows a fresh record at
 // once, so a client must not conclude from a miss that a record is gone.
-// Responses include hardwareIdentifier (base64) because it is an entity property (ASSUMED).
+// Responses carry "hardwareIdentifier": null on every route (create, import, GET, list,
+// $batch): the service does not echo the hash (ASSUMED: issue 10 reports the real
+// service returns it empty; no source in graph-api.md; null rather than "" is our
+// choice). The emulator keeps the hash to judge it.
 //
 // # Listing, $filter, $select
 //
@@ -124,8 +130,11 @@
 // POST sync → 204 and syncStatus inProgress for sync_duration (ASSUMED 30s), then
 // completed with lastSyncDateTime = trigger + sync_duration. While in progress → 409
 // (DOCUMENTED). Within sync_cooldown (10m, DOCUMENTED) of the last manual trigger → 429
-// with an Intune error and Retry-After = seconds left (Retry-After ASSUMED; omitted with
-// omit_retry_after). The cooldown counts from lastManualSyncTriggerDateTime only (ASSUMED).
+// with an Intune error whose nested document says "RetryAfter": null and no
+// Retry-After header (DOCUMENTED by peers.md, andrew-s-taylor/WindowsAutopilotInfo#29;
+// the absent header is ASSUMED from it). sync_cooldown_retry_after adds Retry-After =
+// seconds left, independently of omit_retry_after (which is for throttling 429s only).
+// The cooldown counts from lastManualSyncTriggerDateTime only (ASSUMED).
 // sync_throttled=n (or Server.SetSyncThrottled) answers the next n sync calls with a
 // throttling 429 instead — the gateway's plain "Please retry again later." with
 // Retry-After as for any throttled request, lastManualSyncTriggerDateTime unchanged —
@@ -212,6 +221,102 @@
 // function, forbidden in auth.go.
 // Authentication and throttling come before the permission check (ASSUMED).
 //
+// The other resources (lifecycle-api.md §7), same read/write split (an inner 403 names
+// what is missing):
+//
+//   - /deviceManagement/managedDevices: DeviceManagementManagedDevices.Read.All or
+//     .ReadWrite.All; DELETE needs .ReadWrite.All (DOCUMENTED, GD-md-delete); the 403 is
+//     Intune-shaped like the other deviceManagement errors (ASSUMED).
+//   - /devices: Device.Read.All, Device.ReadWrite.All, Directory.Read.All or
+//     Directory.ReadWrite.All (DOCUMENTED: Device.Read.All least privileged; the others
+//     ASSUMED as Graph's usual wider grants).
+//   - /groups reads: GroupMember.Read.All, Group.Read.All, their ReadWrite twins or
+//     Directory.* (ASSUMED: the least privilege for GET /groups?$filter is UNCONFIRMED, §9.10).
+//   - POST/DELETE /groups/{id}/members/…/$ref of a device: GroupMember.ReadWrite.All (or
+//     Group.ReadWrite.All, Directory.ReadWrite.All) AND, for an application,
+//     Device.ReadWrite.All (or Directory.ReadWrite.All) (DOCUMENTED, current Learn page in
+//     §6/§7; the delegated Device.Read.All does not apply to app-only tokens).
+//   - POST …/windowsAutopilotDeviceIdentities/deleteDevices: DeviceManagementServiceConfig.
+//     ReadWrite.All (ASSUMED: the doc page lists only Read scopes, taken as a doc error, §4.2).
+//
+// Directory endpoints (/devices, /groups) answer 403 with Entra's shape
+// {"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the
+// operation."} (DOCUMENTED by the json-batching.md example). The default client has
+// DeviceManagementServiceConfig.ReadWrite.All, DeviceManagementManagedDevices.ReadWrite.All,
+// Device.ReadWrite.All and GroupMember.ReadWrite.All, so every endpoint works by default;
+// roles narrows it.
+//
+// # Deregistration (lifecycle-api.md §4)
+//
+//   - DELETE …/windowsAutopilotDeviceIdentities/{id} → 200 with no body (DOCUMENTED as
+//     observed, microsoft-graph-docs#20410: the docs say 204; delete_device_status 204 gives
+//     the documented answer). The device leaves the list at once (ASSUMED: the service
+//     takes minutes, §4.1; clients must poll). An unknown id → 400 BadRequest "Cannot find
+//     device with ztd Id <id> and accountId <tenant id> to delete" (DOCUMENTED,
+//     microsoft-graph-docs#7128), nested in the Intune error document (ASSUMED). GET of an
+//     unknown id stays 404.
+//   - The device's Entra object and Intune managed device are left alone (ASSUMED: §4.3 says
+//     Entra objects of enrolled devices stay and those of never-enrolled devices "may" be
+//     removed). Deleting a device that is still enrolled in Intune succeeds (ASSUMED: the
+//     real error, if any, is UNCONFIRMED; 2024 reports say it works).
+//   - POST …/windowsAutopilotDeviceIdentities/deleteDevices {"serialNumbers":[…]} → 200
+//     {"value":[{"@odata.type":"microsoft.graph.deletedWindowsAutopilotDeviceState",
+//     serialNumber, deviceRegistrationId, deletionState, errorMessage}]} (shape DOCUMENTED
+//     by the Learn page, §4.2; existence UNCONFIRMED: absent from the CSDL). Every registered
+//     device with the serial (trimmed, case-insensitive) is deleted with deletionState
+//     "accepted"; an unknown serial gets "failed" and errorMessage "Cannot find device with
+//     serial number …" (ASSUMED). delete_devices_action=false makes it the unknown-segment
+//     400, to rehearse a client's fallback to single DELETEs.
+//
+// # Entra devices (lifecycle-api.md §6)
+//
+// Registering an Autopilot device (an import verdict, a seed or a state file) creates its
+// Entra device object, as registration does (DOCUMENTED, §6): deviceId =
+// azureActiveDirectoryDeviceId of the Autopilot device (a new GUID when the seed has none),
+// a separate object id, displayName = the serial, operatingSystem "Windows", physicalIds
+// ["[ZTDID]:<Autopilot id>"] (ASSUMED values).
+//
+//   - GET /devices (paged like the Intune lists), /devices?$filter=deviceId eq '…' (the
+//     lookup the community script uses, §6; other filters → 400 Request_BadRequest, ASSUMED),
+//     GET /devices/{object id} and the alternate key /devices(deviceId='…') (DOCUMENTED,
+//     GD-device-get). Unknown → 404 Request_ResourceNotFound "Resource '<id>' does not exist
+//     or one of its queried reference-property objects are not present." (ASSUMED, Graph's
+//     usual directory answer). v1.0 and beta alike.
+//
+// # Groups (lifecycle-api.md §6)
+//
+// default_groups (["Autopilot Devices"]) are created at start when no group has the name
+// (ASSUMED). Members are Entra devices only.
+//
+//   - GET /groups, /groups?$filter=displayName eq '…' (case-insensitive, ASSUMED; other
+//     filters → 400), GET /groups/{id}, GET /groups/{id}/members (directoryObjects with
+//     @odata.type #microsoft.graph.device) (DOCUMENTED endpoints, §6).
+//   - POST /groups/{id}/members/$ref {"@odata.id":"https://graph.microsoft.com/v1.0/directoryObjects/{id}"}
+//     → 204 (DOCUMENTED, §6; any host and …/devices/{id} are accepted too, ASSUMED). Already a
+//     member → 400 Request_BadRequest "One or more added object references already exist for
+//     the following modified properties: 'members'." (400 DOCUMENTED, §6; code and message as
+//     clients match them, ASSUMED). Unknown object or group → 404 Request_ResourceNotFound
+//     (DOCUMENTED, §6). No @odata.id → 400 (ASSUMED).
+//   - DELETE /groups/{id}/members/{id}/$ref → 204; not a member → 404 (ASSUMED; Graph's
+//     documented removal call, outside the docs in shared/).
+//   - Not modelled: dynamic groups (adding to one fails in reality, §6, anecdotal),
+//     PATCH members@odata.bind, users.
+//
+// # Intune managed devices (lifecycle-api.md §4.3)
+//
+// A registered device whose serial is in enrolled_serials (CLI --enrolled-serials, or
+// Server.Enroll at run time) is enrolled: a managedDevice (id, deviceName, serialNumber,
+// manufacturer, model, azureADDeviceId = the Entra deviceId, operatingSystem "Windows",
+// managementState "managed", enrolledDateTime) is created, and the Autopilot device gets
+// managedDeviceId and enrollmentState "enrolled" (ASSUMED values).
+//
+//   - GET /deviceManagement/managedDevices (paged), ?$filter=serialNumber eq '…' (the
+//     community lookup, §4.3; trimmed and case-insensitive, ASSUMED; other filters → 400),
+//     GET {id}; unknown → 404 ResourceNotFound (Intune-shaped).
+//   - DELETE /deviceManagement/managedDevices/{id} → 204 (DOCUMENTED, GD-md-delete); the
+//     Autopilot device loses managedDeviceId and goes back to enrollmentState notContacted
+//     (ASSUMED); the serial stays enrolled for devices registered later.
+//
 // The token endpoint accepts grant_type=client_credentials with a scope list containing
 // https://graph.microsoft.com/.default (or GraphURL + "/.default"; openid, profile and
 // offline_access are tolerated), authenticated by client_secret (post or basic) or by a
@@ -242,8 +347,15 @@
 // (else 400), relative URLs only (absolute → item 400), Content-Type required with a body;
 // items run in order, each authenticated, throttled (per-item 429 with its own Retry-After)
 // and logged; an item whose dependency did not succeed → 424 FailedDependency; dependsOn
-// must name an earlier item (else 400). The batch answers 200 {"responses":[{id, status,
-// headers, body}]} (DOCUMENTED). Responses keep request order (ASSUMED; clients must not rely on it).
+// must name an earlier item (else 400). Request ids are not case-sensitive and must be
+// unique: "a" and "A" are a duplicate, and a duplicate fails the whole batch with 400
+// before any item runs (json-batching.md, DOCUMENTED); dependsOn matches ids the same way.
+// The batch answers 200 {"responses":[{id, status, headers, body}]} (DOCUMENTED).
+// Item header names are spelled as Graph spells them ("Content-Type", "OData-Version",
+// "Cache-Control", "Retry-After", "Location": DOCUMENTED by the json-batching.md example),
+// not in Go's canonical form ("Odata-Version"); items also carry "request-id" and
+// "client-request-id" and no transport headers (ASSUMED). Responses keep request order
+// (ASSUMED; clients must not rely on it).
 //
 // # Faults
 //
@@ -270,7 +382,8 @@
 //	dir                        keeps ca.pem, client.pem and identity.json (keys, tenant, client, secret) across restarts; default a temp dir removed by Close
 //	tenant_id, client_id       GUIDs (default random, or from dir/identity.json)
 //	client_secret              secret of client_id (default random)
-//	roles                      app roles of client_id's tokens (["DeviceManagementServiceConfig.ReadWrite.All", "Organization.Read.All"])
+//	roles                      app roles of client_id's tokens (DeviceManagementServiceConfig.ReadWrite.All, Organization.Read.All,
+//	                           DeviceManagementManagedDevices.ReadWrite.All, Device.ReadWrite.All, GroupMember.ReadWrite.All)
 //	clients                    more apps: [{client_id, client_secret, certificate (PEM), roles}]
 //	token_lifetime             "1h"
 //	processing_delay           "5s" (tests use "20ms")
@@ -285,6 +398,7 @@
 //	sync_cooldown              "10m"
 //	sync_duration              "30s"
 //	sync_throttled             0 (the first n sync calls get a throttling 429)
+//	sync_cooldown_retry_after  false (true: the 10-minute 429 carries Retry-After)
 //	page_size                  1000
 //	max_import_items           0 = unlimited
 //	max_body_bytes             33554432 (after gunzip; larger → 413)
@@ -305,6 +419,10 @@
 //	                            drop_after_processing, slow_response, slow_delay ("2s"),
 //	                            storage_error, fault_batch_items}; rates are 0..1
 //	random_seed                1
+//	default_groups             ["Autopilot Devices"] ([] = none)
+//	enrolled_serials           [] (serials enrolled in Intune; CLI --enrolled-serials)
+//	delete_device_status       200 (observed) | 204 (documented)
+//	delete_devices_action      true (false: deleteDevices is an unknown segment)
 //	seed                       initial State (ignored when state_file exists)
 //	state_file                 State persisted atomically (temp file + rename, every 250 ms when changed, and on Close) and reloaded at start
 //	log_file                   JSON Lines request log (appended)
@@ -323,6 +441,9 @@
 //	 "imported":   [{"id", "serialNumber", "hardwareIdentifier" (base64), "groupTag", "state": {…},
 //	                 "createdAt", "processAt", "presetErrorCode"}],
 //	 "other_tenant_serials": ["SN…"],
+//	 "entra_devices": [{"id", "deviceId", "displayName", "operatingSystem", "physicalIds", "accountEnabled"}],
+//	 "groups": [{"id", "displayName", "description", "securityEnabled", "mailEnabled", "groupTypes", "members": [object ids]}],
+//	 "managed_devices": [{"id", "deviceName", "serialNumber", "manufacturer", "model", "azureADDeviceId", …}],
 //	 "settings": {"lastSyncDateTime", "lastManualSyncTriggerDateTime", "syncStatus"}}
 //
 // Seeded imported records without a final state are processed at processAt (default

@@ -121,7 +121,7 @@ func TestRouting(t *testing.T) {
 		{"beta settings", "GET", "/beta/deviceManagement/windowsAutopilotSettings", nil, 200, ""},
 		{"beta import list", "GET", "/beta/deviceManagement/importedWindowsAutopilotDeviceIdentities", nil, 200, ""},
 		{"unknown root segment", "GET", "/v1.0/users", nil, 400, "Resource not found for the segment 'users'."},
-		{"unknown collection", "GET", "/v1.0/deviceManagement/managedDevices", nil, 400, "segment 'managedDevices'"},
+		{"unknown collection", "GET", "/v1.0/deviceManagement/deviceConfigurations", nil, 400, "segment 'deviceConfigurations'"},
 		{"unknown action", "POST", "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities/d1/wipe", map[string]any{}, 400, "segment 'wipe'"},
 		{"wrong method", "PATCH", "/v1.0/deviceManagement/windowsAutopilotDeviceIdentities", map[string]any{}, 405, ""},
 		{"case-insensitive segments", "POST", "/beta/devicemanagement/WindowsAutopilotDeviceIdentities/d1/UpdateDeviceProperties", map[string]any{"groupTag": "g"}, 204, ""},

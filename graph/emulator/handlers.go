@@ -90,7 +90,7 @@ func (s *Server) serveGraph(r *http.Request, version, rest string, body []byte, 
 		rs.throttled, rs.appID = true, c.AppID
 		return rs
 	}
-	if rs := forbidden(r, c, write, rest); rs != nil {
+	if rs := permitted(r, c, rest, write); rs != nil {
 		rs.appID = c.AppID
 		return rs
 	}
@@ -122,6 +122,9 @@ func (s *Server) route(r *http.Request, version, rest string, body []byte) *resp
 	}
 	if strings.EqualFold(segs[0], "organization") {
 		return s.routeOrganization(r, version, segs[1:])
+	}
+	if rs, ok := s.routeDirectory(r, version, segs, body); ok { // directory.go: devices, groups, managedDevices
+		return rs
 	}
 	if !strings.EqualFold(segs[0], "deviceManagement") {
 		return segmentError(r, segs[0])
@@ -247,20 +250,20 @@ type importedOut struct {
 	SerialNumber              string   `json:"serialNumber"`
 	ProductKey                string   `json:"productKey"`
 	ImportID                  string   `json:"importId"`
-	HardwareIdentifier        []byte   `json:"hardwareIdentifier"`
+	HardwareIdentifier        []byte   `json:"hardwareIdentifier"` // always null: never echoed
 	AssignedUserPrincipalName string   `json:"assignedUserPrincipalName"`
 	State                     stateOut `json:"state"`
 }
 
 func importedJSON(rec *ImportedIdentity) importedOut {
 	return importedOut{
-		ODataType:                 "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
-		ID:                        rec.ID,
-		GroupTag:                  rec.GroupTag,
-		SerialNumber:              rec.SerialNumber,
-		ProductKey:                rec.ProductKey,
-		ImportID:                  rec.ImportID,
-		HardwareIdentifier:        rec.HardwareIdentifier,
+		ODataType:    "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
+		ID:           rec.ID,
+		GroupTag:     rec.GroupTag,
+		SerialNumber: rec.SerialNumber,
+		ProductKey:   rec.ProductKey,
+		ImportID:     rec.ImportID,
+		// HardwareIdentifier stays nil (JSON null): the service does not return the hash.
 		AssignedUserPrincipalName: rec.AssignedUserPrincipalName,
 		State: stateOut{
 			ODataType:            "microsoft.graph.importedWindowsAutopilotDeviceIdentityState",
@@ -675,6 +678,8 @@ func (s *Server) routeRegistered(r *http.Request, version string, sub []string, 
 			return methodNotAllowed(r)
 		}
 		return s.listRegistered(r, version)
+	case len(sub) == 1 && isAction(sub[0], "deleteDevices"):
+		return s.deleteDevicesAction(r, version, sub[0], body) // deregister.go
 	case len(sub) == 1:
 		id := keySegment(sub[0])
 		switch r.Method {
@@ -697,19 +702,7 @@ func (s *Server) routeRegistered(r *http.Request, version string, sub []string, 
 			rs.serials = []string{d.SerialNumber}
 			return rs
 		case http.MethodDelete:
-			s.mu.Lock()
-			d, ok := s.st.regByID[id]
-			if ok {
-				s.st.deleteDevice(id)
-				s.dirty = true
-			}
-			s.mu.Unlock()
-			if !ok {
-				return notFound(r, "windowsAutopilotDeviceIdentity", id)
-			}
-			rs := noContent(r)
-			rs.serials = []string{d.SerialNumber}
-			return rs
+			return s.deleteRegistered(r, id) // deregister.go
 		}
 		return methodNotAllowed(r)
 	case len(sub) == 2 && isAction(sub[1], "updateDeviceProperties"):
@@ -862,8 +855,11 @@ func (s *Server) routeSettings(r *http.Request, version string, sub []string) *r
 		}
 		if !set.LastManualSyncTriggerDateTime.IsZero() {
 			if wait := set.LastManualSyncTriggerDateTime.Add(s.cfg.SyncCooldown.D()).Sub(now); wait > 0 {
+				// The nested Intune document says "RetryAfter": null and no header is
+				// documented (peers.md, WindowsAutopilotInfo#29): no Retry-After unless
+				// sync_cooldown_retry_after; omit_retry_after is for throttling only.
 				rs := graphError(r, http.StatusTooManyRequests, "TooManyRequests", "The sync action was called within 10 minutes of the previous sync. Try again later.", true)
-				if !s.cfg.OmitRetryAfter {
+				if s.cfg.SyncCooldownRetryAfter {
 					rs.header.Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 				}
 				return rs

@@ -99,6 +99,10 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("emulator config: %w", err)
 	}
 	s.profiles = profiles
+	s.st.dir.clock = func() time.Time { return s.clock() } // called with s.mu held
+	for _, sn := range cfg.EnrolledSerials {
+		s.st.dir.enrolled[normSerial(sn)] = true
+	}
 	var id identity
 	dir := cfg.Dir
 	if dir != "" {
@@ -178,6 +182,9 @@ func Start(cfg Config) (*Server, error) {
 			s.cleanupTmp()
 			return nil, fmt.Errorf("emulator seed: %w", err)
 		}
+		s.dirty = true
+	}
+	if s.st.dir.ensureGroups(cfg.DefaultGroups) {
 		s.dirty = true
 	}
 	if cfg.LogFile != "" {

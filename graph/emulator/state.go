@@ -116,6 +116,7 @@ type State struct {
 	Imported           []ImportedIdentity `json:"imported"`
 	OtherTenantSerials []string           `json:"other_tenant_serials"` // serials owned by another tenant (808)
 	Settings           *AutopilotSettings `json:"settings,omitempty"`
+	DirectoryState                        // Entra devices, groups, managed devices (directory.go)
 }
 
 // store is the in-memory tenant. All methods need Server.mu held.
@@ -129,6 +130,7 @@ type store struct {
 	regBySerial  map[string][]*Device // normalized serial
 	otherTenant  map[string]bool
 	settings     AutopilotSettings
+	dir          *dirStore // Entra devices, groups, managed devices (directory.go)
 }
 
 func newStore() *store {
@@ -138,6 +140,7 @@ func newStore() *store {
 		regBySerial:  map[string][]*Device{},
 		otherTenant:  map[string]bool{},
 		settings:     AutopilotSettings{SyncStatus: "unknown"},
+		dir:          newDirStore(),
 	}
 }
 
@@ -150,6 +153,7 @@ func (st *store) addDevice(d *Device) {
 	st.regByID[d.ID] = d
 	k := normSerial(d.SerialNumber)
 	st.regBySerial[k] = append(st.regBySerial[k], d)
+	st.linkDevice(d)
 }
 
 func (st *store) deleteDevice(id string) bool {
@@ -267,11 +271,15 @@ func (st *store) snapshot() State {
 	sort.Strings(out.OtherTenantSerials)
 	set := st.settings
 	out.Settings = &set
+	out.DirectoryState = st.dir.snapshot()
 	return out
 }
 
 // load adds a State to the store; ids are generated where missing.
 func (st *store) load(s State, delay time.Duration, now time.Time, newID func() string) error {
+	if err := st.loadDirectory(s.DirectoryState); err != nil {
+		return err
+	}
 	for i := range s.Registered {
 		d := s.Registered[i]
 		if d.ID == "" {
