@@ -20,10 +20,10 @@ func ProfileAssigned(status string) bool { return strings.HasPrefix(status, "ass
 // allSettled reports whether every device has its result or waits only for its profile.
 func (e *engine) allSettled() bool { return e.done+len(e.profiling) == len(e.devs) }
 
-// profileStepFirst is the first interval between profile polls; it grows by half up
-// to twice PollMax.
+// profileStepFirst is the first interval between profile polls (five times PollMin,
+// at most a third of PollMax: 10 s by default); it grows by half up to twice PollMax.
 func (e *engine) profileStepFirst() time.Duration {
-	return max(e.opts.PollMin, e.opts.PollMax/3)
+	return max(e.opts.PollMin, min(5*e.opts.PollMin, e.opts.PollMax/3))
 }
 
 // nextProfilePoll is when the parked devices are read next: the next step after the

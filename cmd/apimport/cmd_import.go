@@ -108,7 +108,7 @@ a terminal, otherwise one line every 10 seconds.
 	f.BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
 	f.StringVar(&opts.report, "report", "", "also write the results as CSV to `FILE` (mode 0600)")
 	f.DurationVar(&opts.waitProfile, "wait-profile", 0, "after registering, wait up to `DURATION` for each device's deployment profile assignment (exit 3 if one is not assigned by then)")
-	f.StringVar(&opts.addToGroup, "add-to-group", "", "after registering, add each device's Entra device to this `GROUP` (name or object id); needs GroupMember.ReadWrite.All and Device.Read.All")
+	f.StringVar(&opts.addToGroup, "add-to-group", "", "after registering, add each device's Entra device to this `GROUP` (name or object id); needs GroupMember.ReadWrite.All and Device.ReadWrite.All (a user: Device.Read.All)")
 	f.IntVar(&opts.maxDevices, "max-devices", 0, "refuse to import more than `N` devices (0: no limit)")
 	f.DurationVar(&opts.pollMin, "poll-min", 0, "shortest poll interval (default 2s; for tests and rehearsals)")
 	_ = f.MarkHidden("poll-min")
@@ -267,7 +267,11 @@ func checkGroupPermissions(info graph.TokenInfo) error {
 	if !have["groupmember.readwrite.all"] && !have["group.readwrite.all"] {
 		missing = append(missing, "GroupMember.ReadWrite.All")
 	}
-	if !have["device.read.all"] && !have["device.readwrite.all"] && !have["directory.read.all"] {
+	// An application needs Device.ReadWrite.All to add a device member; a user
+	// Device.Read.All (lifecycle-api §6, §7).
+	if len(info.Roles) > 0 && !have["device.readwrite.all"] && !have["directory.readwrite.all"] {
+		missing = append(missing, "Device.ReadWrite.All")
+	} else if len(info.Roles) == 0 && !have["device.read.all"] && !have["device.readwrite.all"] && !have["directory.read.all"] {
 		missing = append(missing, "Device.Read.All")
 	}
 	if len(missing) == 0 {

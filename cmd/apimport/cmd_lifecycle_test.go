@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apimport/apimport/graph/emulator"
 )
@@ -98,5 +101,117 @@ func TestRemoveNeedsYesOffATerminal(t *testing.T) {
 	}
 	if n := len(e.srv.Requests()); n != 0 {
 		t.Errorf("%d requests sent before the refusal", n)
+	}
+}
+
+func TestImportWaitProfile(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		profiles []emulator.ProfileConfig // nil: the default profile for all devices
+		code     int
+	}{{"assigned", nil, exitOK}, {"no profile targets the devices", []emulator.ProfileConfig{}, exitRows}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startEmu(t, func(c *emulator.Config) {
+				c.ProfileDelay = emulator.Duration(400 * time.Millisecond)
+				c.DeploymentProfiles = tc.profiles
+			})
+			file := writeFleet(t, e.dir, "WP", 4)
+			res := runCLI(t, e.args("--json", "--wait-profile", "3s", file)...)
+			if res.code != tc.code {
+				t.Fatalf("exit %d, want %d:\n%s", res.code, tc.code, res.stderr)
+			}
+			var lines []map[string]any
+			for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Fatal(err)
+				}
+				if m["message_type"] == "device" {
+					lines = append(lines, m)
+				}
+			}
+			if len(lines) != 4 {
+				t.Fatalf("%d device lines", len(lines))
+			}
+			for _, m := range lines {
+				status, _ := m["profile_status"].(string)
+				if tc.code == exitOK && (!strings.HasPrefix(status, "assigned") || m["profile_name"] != "Default profile" || m["result"] != "registered") {
+					t.Errorf("%v", m)
+				}
+				if tc.code == exitRows && (strings.HasPrefix(status, "assigned") || !strings.Contains(fmt.Sprint(m["hint"]), "profile")) {
+					t.Errorf("%v", m)
+				}
+			}
+		})
+	}
+}
+
+func TestRemoveAgainstTheEmulator(t *testing.T) {
+	e := startEmu(t, nil)
+	if err := e.srv.Seed(emulator.State{Registered: []emulator.Device{
+		{SerialNumber: "RM-0001", Manufacturer: "Contoso"}, {SerialNumber: "RM-0002", Manufacturer: "Contoso"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Enroll("RM-0002")
+	registered := func(sn string) bool {
+		for _, d := range e.srv.Registered() {
+			if d.SerialNumber == sn {
+				return true
+			}
+		}
+		return false
+	}
+	before := len(e.srv.Requests())
+	dry := runCLI(t, append([]string{"remove"}, e.authArgs("--journal", e.journal, "--dry-run", "--serial", "RM-0001", "--serial", "RM-0002")...)...)
+	if dry.code != exitRows || !strings.Contains(dry.stdout, "remove") || !strings.Contains(dry.stdout, "refused") {
+		t.Fatalf("dry run exit %d:\n%s\n%s", dry.code, dry.stdout, dry.stderr)
+	}
+	for _, r := range e.srv.Requests()[before:] {
+		if r.Method != "GET" && !strings.Contains(r.Path, "token") {
+			t.Errorf("the dry run sent %s %s", r.Method, r.Path)
+		}
+	}
+	res := runCLI(t, append([]string{"remove"}, e.authArgs("--journal", e.journal, "--yes", "--serial", "RM-0001", "--serial", "RM-0002")...)...)
+	if res.code != exitRows || registered("RM-0001") || !registered("RM-0002") {
+		t.Fatalf("remove exit %d (RM-0001 %v, RM-0002 %v):\n%s\n%s", res.code, registered("RM-0001"), registered("RM-0002"), res.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stdout, "refused") || !strings.Contains(res.stdout, "--delete-managed") {
+		t.Errorf("the enrolled device is not explained:\n%s", res.stdout)
+	}
+	res = runCLI(t, append([]string{"remove"}, e.authArgs("--journal", e.journal, "--yes", "--delete-managed", "--serial", "RM-0002")...)...)
+	if res.code != exitOK || registered("RM-0002") || len(e.srv.ManagedDevices()) != 0 {
+		t.Fatalf("remove --delete-managed exit %d:\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	// Removing again: not registered, nothing to do.
+	res = runCLI(t, append([]string{"remove"}, e.authArgs("--journal", e.journal, "--yes", "--serial", "RM-0001")...)...)
+	if res.code != exitOK || !strings.Contains(res.stdout, "not_registered") {
+		t.Errorf("second remove exit %d:\n%s", res.code, res.stdout)
+	}
+}
+
+func TestImportAddToGroup(t *testing.T) {
+	e := startEmu(t, nil)
+	file := writeFleet(t, e.dir, "GRP", 3)
+	members := func() int {
+		for _, g := range e.srv.Groups() {
+			if g.DisplayName == "Autopilot Devices" {
+				return len(g.Members)
+			}
+		}
+		t.Fatal("no group 'Autopilot Devices'")
+		return 0
+	}
+	res := runCLI(t, e.args("--json", "--add-to-group", "Autopilot Devices", file)...)
+	if res.code != exitOK || strings.Count(res.stdout, `"group":"added"`) != 3 || members() != 3 {
+		t.Fatalf("exit %d, %d members:\n%s\n%s", res.code, members(), res.stdout, res.stderr)
+	}
+	res = runCLI(t, e.args("--json", "--add-to-group", "Autopilot Devices", file)...)
+	if res.code != exitOK || strings.Count(res.stdout, `"group":"member"`) != 3 || members() != 3 {
+		t.Fatalf("re-run exit %d, %d members:\n%s\n%s", res.code, members(), res.stdout, res.stderr)
+	}
+	res = runCLI(t, e.args("--add-to-group", "No Such Group", file)...)
+	if res.code != exitUsage {
+		t.Errorf("unknown group: exit %d\n%s", res.code, res.stderr)
 	}
 }
