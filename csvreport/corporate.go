@@ -104,6 +104,19 @@ func hasGraphColumns(rec []string) bool {
 	return false
 }
 
+// onlyImportColumns reports whether every named column of a header is an import column
+// (the partner layout without its hash column): such a file with Manufacturer, Model and
+// Serial Number is a corporate identifier list, while one with other columns (an
+// Endpoint Analytics or Intune device export) is a device list.
+func onlyImportColumns(rec []string, h headerInfo) bool {
+	for i, f := range h.fields {
+		if f == fNone && strings.TrimFunc(rec[i], isSpaceOrInvisible) != "" {
+			return false
+		}
+	}
+	return !hasGraphColumns(rec)
+}
+
 func (r *Reader) hashExportError(line int, why string) error {
 	return r.fileErr(line, CodeHashExport, "this is a hardware-hash export ("+why+"), not a corporate identifier list",
 		"import it without --corporate-identifiers: a file with a hardware hash registers the devices in Windows Autopilot", nil)

@@ -141,6 +141,12 @@ func TestHashReaderRecognisesCorporate(t *testing.T) {
 			}
 		})
 	}
+	// A device export with other columns (Endpoint Analytics) stays a device list.
+	_, err := NewReader(strings.NewReader("Device name,Serial number,Manufacturer,Model,Windows version\r\nPC1,SN1,LENOVO,20XW,10.0\r\n"), "ea.csv")
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Code != "device_list_export" {
+		t.Errorf("Endpoint Analytics export: %v", err)
+	}
 }
 
 // Excel in a European locale saves with semicolons: read again with that delimiter.

@@ -666,7 +666,7 @@ func (r *Reader) checkHeader(rec record, h headerInfo) error {
 	if h.has(fHash) {
 		return nil
 	}
-	if h.has(fManufacturer) && h.has(fModel) && h.has(fSerial) && (trimmedLen(rec.cells) == 3 || !hasGraphColumns(rec.cells)) {
+	if h.has(fManufacturer) && h.has(fModel) && h.has(fSerial) && (trimmedLen(rec.cells) == 3 || onlyImportColumns(rec.cells, h)) {
 		return r.corporateError(rec.line)
 	}
 	if isGraphExport(rec.cells, h) {

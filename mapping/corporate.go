@@ -163,7 +163,13 @@ func (c *corpChecker) add(row csvreport.Row) {
 	var fs []Finding
 	bad := func(code, msg string) { fs = append(fs, Finding{Code: code, Message: msg}) }
 	if p := row.Problem; p != nil {
-		bad(p.Code, p.Message)
+		msg := p.Message
+		if p.Code == "row_columns" {
+			// The values are misaligned: no field can be trusted as the serial.
+			res.Serial, res.Manufacturer, res.Model = "", "", ""
+			msg += " (a corporate identifier is manufacturer,model,serial: a value cannot hold a comma; remove it)"
+		}
+		bad(p.Code, msg)
 	} else {
 		for _, v := range []struct{ name, val, missing string }{
 			{"manufacturer", res.Manufacturer, CodeMissingManufacturer},

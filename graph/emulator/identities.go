@@ -290,3 +290,19 @@ func (s *Server) listIdentities(r *http.Request, version string) *resp {
 	}
 	return okJSON(r, http.StatusOK, out)
 }
+
+// SeedIdentities adds manufacturerModelSerial identities as if imported earlier.
+func (s *Server) SeedIdentities(identifiers ...string) {
+	now := s.now().UTC()
+	s.ids.mu.Lock()
+	defer s.ids.mu.Unlock()
+	if s.ids.byKey == nil {
+		s.ids.byKey, s.ids.byID = map[string]*DeviceIdentity{}, map[string]*DeviceIdentity{}
+	}
+	for _, id := range identifiers {
+		d := &DeviceIdentity{ID: newGUID(), Identifier: id, Type: "manufacturerModelSerial", EnrollmentState: "notContacted",
+			Platform: "windows", Created: now, Modified: now}
+		s.ids.byKey[identityKey(id)], s.ids.byID[d.ID] = d, d
+		s.ids.order = append(s.ids.order, d)
+	}
+}
