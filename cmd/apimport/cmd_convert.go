@@ -52,16 +52,16 @@ left out and reported on stderr.
 
 The portal takes at most 500 devices per file: with more, -o devices.csv writes
 devices-001.csv, devices-002.csv, ... in input order. Without -o the file goes to
-standard output (500 devices at most).
+standard output (500 devices at most). Files are written whole or not at all
+(mode 0600). Every input is read twice, so a named pipe can only be given as
+standard input (-).
 
 Corporate identifier files (Windows Autopilot device preparation: headerless
 manufacturer,model,serial lines, or Manufacturer, Model and Serial Number columns
 without a hash) are recognised by content and written as the portal's corporate
 identifier file: no header, one manufacturer,model,serial per line, CRLF, UTF-8
 without BOM, at most 5,000 rows and 5 MB per file (numbered files the same way).
-Hash exports and corporate identifier files cannot be converted together. Files are written whole or not at all
-(mode 0600). Every input is read twice, so a named pipe can only be given as
-standard input (-).
+Hash exports and corporate identifier files cannot be converted together.
 
 ` + exitCodesHelp,
 		Example: `  apimport convert -o intune-import.csv ConfigMgr-report.csv
