@@ -65,9 +65,10 @@
 // mid-file (merged exports) are skipped; a header with other columns switches the mapping.
 // A file whose header is separated by semicolons or tabs (Excel in European locales,
 // "Unicode Text") is read again from the start with that delimiter, with a Note.
-// Graph/Intune device lists, corporate identifier lists (manufacturer,model,serial), files
-// without a hash column, empty and binary files are refused with a *FileError whose Code
-// and Hint say what the file is and what to do.
+// Graph/Intune device lists, corporate identifier lists (manufacturer,model,serial; code
+// CodeCorporate: OpenCorporateContext reads them, see corporate.go), files without a hash
+// column, empty and binary files are refused with a *FileError whose Code and Hint say
+// what the file is and what to do.
 //
 // # Rows
 //
@@ -120,6 +121,7 @@ const (
 	LayoutPartner    Layout = "partner"    // …,Manufacturer name,Device model
 	LayoutSSRS       Layout = "ssrs"       // ConfigMgr report export (preamble, element-name header, label cells)
 	LayoutHeaderless Layout = "headerless" // no header, one cell is a hash
+	// LayoutCorporate (corporate.go): manufacturer, model, serial; no hash.
 )
 
 // Format describes what was detected about a file.

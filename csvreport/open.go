@@ -25,6 +25,10 @@ const CodeNotRegular = "not_regular"
 // also when they would block (a FIFO without a writer). The error of a read cut short
 // is a *FileError that wraps ctx.Err().
 func OpenContext(ctx context.Context, path string, o OpenOptions) (*Reader, error) {
+	return openContext(ctx, path, o, false)
+}
+
+func openContext(ctx context.Context, path string, o OpenOptions, corporate bool) (*Reader, error) {
 	f, err := cancelio.Open(ctx, path, o.AllowSpecial)
 	if err != nil {
 		var nr *cancelio.NotRegularError
@@ -43,7 +47,7 @@ func OpenContext(ctx context.Context, path string, o OpenOptions) (*Reader, erro
 			Hint: "check the file name and that you may read it", Err: err}
 	}
 	cr := cancelio.NewReader(ctx, f)
-	r, err := NewReader(cr, path)
+	r, err := newReader(cr, path, corporate)
 	if err != nil {
 		cr.Close()
 		f.Close()
@@ -58,8 +62,12 @@ func OpenContext(ctx context.Context, path string, o OpenOptions) (*Reader, erro
 // then a *FileError that wraps ctx.Err(). Close releases the context watcher; it does
 // not close r.
 func NewReaderContext(ctx context.Context, r io.Reader, name string) (*Reader, error) {
+	return newReaderContext(ctx, r, name, false)
+}
+
+func newReaderContext(ctx context.Context, r io.Reader, name string, corporate bool) (*Reader, error) {
 	cr := cancelio.NewReader(ctx, r)
-	rd, err := NewReader(cr, name)
+	rd, err := newReader(cr, name, corporate)
 	if err != nil {
 		cr.Close()
 		return nil, err

@@ -61,6 +61,9 @@ type Reader struct {
 	deferred error // a read error met during detection, returned after the queued records
 	noted    map[string]bool
 	wrongSep rune // set by detection when the header is separated by another delimiter
+	// corporate reads corporate device identifiers (manufacturer, model, serial)
+	// instead of hashes: see corporate.go.
+	corporate bool
 
 	otherLines int // ConfigMgr report lines skipped as not device rows
 
@@ -135,7 +138,11 @@ func causeText(err error) string {
 // Like Open, it detects encoding and layout before returning, and returns a *FileError
 // when r is not an import file.
 func NewReader(r io.Reader, name string) (*Reader, error) {
-	rd := &Reader{name: name, noted: map[string]bool{}}
+	return newReader(r, name, false)
+}
+
+func newReader(r io.Reader, name string, corporate bool) (*Reader, error) {
+	rd := &Reader{name: name, noted: map[string]bool{}, corporate: corporate}
 	br := bufio.NewReaderSize(r, sniffSize)
 	prefix, err := br.Peek(sniffSize)
 	eof := false
@@ -421,9 +428,9 @@ func (r *Reader) readRecord() (record, error) {
 	return r.readRaw()
 }
 
-// detect reads up to scanRecords non-blank records (plus one to look ahead) and decides
-// the layout. Records that are data are queued for Next.
-func (r *Reader) detect() error {
+// scanRecords reads up to scanRecords non-blank records (plus one to look ahead) for
+// the layout detection; a read error after some records is deferred.
+func (r *Reader) scanRecords() ([]record, error) {
 	var scanned []record
 	for len(scanned) <= scanRecords {
 		rec, err := r.readRaw()
@@ -432,7 +439,7 @@ func (r *Reader) detect() error {
 		}
 		if err != nil {
 			if len(scanned) == 0 {
-				return err
+				return nil, err
 			}
 			// Rows before the bad record are still delivered; the error comes after them.
 			r.deferred = err
@@ -445,7 +452,7 @@ func (r *Reader) detect() error {
 		scanned = append(scanned, rec)
 	}
 	if len(scanned) == 0 {
-		return r.fileErr(0, "empty", "the file has no data, only blank lines",
+		return nil, r.fileErr(0, "empty", "the file has no data, only blank lines",
 			"export the hashes again with Get-WindowsAutopilotInfo or the ConfigMgr report", nil)
 	}
 	if first := &scanned[0]; first.line == 1 && len(first.cells) > 0 {
@@ -458,6 +465,19 @@ func (r *Reader) detect() error {
 				`(e.g. PowerShell 5.1: (Invoke-WebRequest <report URL>&rs:Format=CSV).Content | Out-File): ignored; `+
 				`save the download as it is instead (Invoke-WebRequest -OutFile)`)
 		}
+	}
+	return scanned, nil
+}
+
+// detect reads up to scanRecords non-blank records (plus one to look ahead) and decides
+// the layout. Records that are data are queued for Next.
+func (r *Reader) detect() error {
+	if r.corporate {
+		return r.detectCorporate()
+	}
+	scanned, err := r.scanRecords()
+	if err != nil {
+		return err
 	}
 	for i := 0; i < len(scanned) && i < scanRecords; i++ {
 		rec := scanned[i]
@@ -578,20 +598,8 @@ func (r *Reader) ssrsNote(off int, header bool, skipped int) string {
 
 // noHeaderError explains why no header or hash was found in the scanned records.
 func (r *Reader) noHeaderError(scanned []record) error {
-	// manufacturer,model,serial: three short values on every line.
-	corporate := true
-	for _, rec := range scanned {
-		if trimmedLen(rec.cells) != 3 {
-			corporate = false
-			break
-		}
-		for _, c := range rec.cells[:3] {
-			if c = strings.TrimSpace(c); c == "" || len(c) > 128 {
-				corporate = false
-			}
-		}
-	}
-	if corporate {
+	// manufacturer,model,serial: three short values on most lines, no hash.
+	if looksCorporate(scanned) {
 		return r.corporateError(scanned[0].line)
 	}
 	for _, rec := range scanned {
@@ -640,7 +648,8 @@ func (r *Reader) noHeaderError(scanned []record) error {
 func (r *Reader) corporateError(line int) error {
 	return r.fileErr(line, "corporate_identifiers",
 		"this is a corporate device identifier list (manufacturer,model,serial), not a hardware-hash export",
-		"upload it in Intune under Devices > Enrollment > Corporate device identifiers, not as an Autopilot hash import", nil)
+		"import it with 'apimport import --corporate-identifiers' ('apimport check' and 'apimport convert' read it as it is), "+
+			"or upload it in Intune under Devices > Enrollment > Corporate device identifiers; it is not an Autopilot hash import", nil)
 }
 
 // checkHeader rejects headers that cannot describe an import file.
@@ -651,10 +660,13 @@ func (r *Reader) checkHeader(rec record, h headerInfo) error {
 				h.dupB+1, strings.TrimSpace(rec.cells[h.dupB]), fieldNames[h.dup]),
 			"remove or rename one of the two columns", nil)
 	}
+	if r.corporate {
+		return r.checkCorporateHeader(rec, h)
+	}
 	if h.has(fHash) {
 		return nil
 	}
-	if trimmedLen(rec.cells) == 3 && h.has(fManufacturer) && h.has(fModel) && h.has(fSerial) {
+	if h.has(fManufacturer) && h.has(fModel) && h.has(fSerial) && (trimmedLen(rec.cells) == 3 || onlyImportColumns(rec.cells, h)) {
 		return r.corporateError(rec.line)
 	}
 	if isGraphExport(rec.cells, h) {
@@ -718,6 +730,10 @@ func (r *Reader) setHeader(rec record, h headerInfo) {
 	layout := LayoutCanonical
 	if h.has(fManufacturer) || h.has(fModel) {
 		layout = LayoutPartner
+	}
+	if r.corporate {
+		layout = LayoutCorporate
+		r.noteCorporateHeader(rec, h)
 	}
 	unknown := 0
 	for i, f := range h.fields {
@@ -1082,7 +1098,7 @@ func (r *Reader) checkRow(cells []string, line int) *RowProblem {
 	}
 	if len(cells) < len(m.fields) {
 		for _, f := range m.fields[len(cells):] {
-			if f == fSerial || f == fHash {
+			if f == fSerial || f == fHash || r.corporate && (f == fManufacturer || f == fModel) {
 				return &RowProblem{Code: "row_columns", Message: fmt.Sprintf(
 					"expected %d fields, got %d: no %s", m.width, len(cells), fieldNames[f])}
 			}
@@ -1239,11 +1255,12 @@ func stripSpace(s string) string {
 // noteRow adds the file notes that explain a row's values (once per file): a Partner
 // Center tuple without hash, a serial that Excel turned into a number.
 func (r *Reader) noteRow(line int, t *taggedRow) {
-	if strings.TrimSpace(t.Hash) == "" && strings.TrimSpace(t.Manufacturer) != "" && strings.TrimSpace(t.Model) != "" {
+	if !r.corporate && strings.TrimSpace(t.Hash) == "" && strings.TrimSpace(t.Manufacturer) != "" && strings.TrimSpace(t.Model) != "" {
 		r.noteOnce(line, "partner_tuple", "rows with Manufacturer name and Device model but no Hardware Hash "+
 			"(Get-WindowsAutopilotInfo -Partner writes them when it cannot read the hash) are Partner Center tuples: "+
 			"the hash import cannot register them. Register them in Partner Center (serial, manufacturer, model), "+
-			"or capture the hash again on the device, elevated, in full Windows")
+			"or capture the hash again on the device, elevated, in full Windows; for Autopilot device preparation, a file with only "+
+			"Manufacturer, Model and Serial Number columns (no Hardware Hash) is read as corporate identifiers (apimport import --corporate-identifiers)")
 	}
 	if r.m.layout == LayoutSSRS && strings.TrimSpace(t.Hash) == "" {
 		r.noteOnce(line, "ssrs_no_hash", "the ConfigMgr report has no hardware hash for the device on this line (and maybe others): "+

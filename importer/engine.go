@@ -49,6 +49,9 @@ const (
 	ModeUpdate              // set group tag, user and display name of registered devices (update)
 	ModeRemove              // deregister the devices (remove)
 	ModeProfile             // wait for the deployment profiles of registered devices (devices --wait-profile)
+
+	// ModeCorporate adds corporate device identifiers (importer/corporate.go).
+	ModeCorporate
 )
 
 // Options control Run. Zero values take the defaults above.
@@ -101,9 +104,9 @@ type Progress struct {
 
 func (o *Options) defaults() {
 	if o.ChunkSize <= 0 {
-		o.ChunkSize = DefaultChunkSize
+		o.ChunkSize = defaultChunk(o.Mode)
 	}
-	o.ChunkSize = min(o.ChunkSize, MaxChunkSize)
+	o.ChunkSize = min(o.ChunkSize, maxChunk(o.Mode))
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
@@ -310,6 +313,9 @@ func Run(ctx context.Context, svc Service, items []Item, opts Options, emit func
 }
 
 func (e *engine) run(ctx context.Context) error {
+	if e.opts.Mode == ModeCorporate {
+		return e.runCorporate(ctx)
+	}
 	if e.opts.DryRun {
 		return e.plan(ctx)
 	}

@@ -57,6 +57,7 @@ type fakeService struct {
 	// group members by group id.
 	entraAfter time.Duration
 	members    map[string]map[string]bool
+	fakeIdentities
 }
 
 // visible reports whether reads show r now.
@@ -425,4 +426,62 @@ func (f *fakeService) AddGroupMember(ctx context.Context, groupID, objectID stri
 	}
 	f.members[groupID][objectID] = true
 	return true, nil
+}
+
+// fakeIdentities is the fake's importedDeviceIdentities store: identities by
+// IdentityKey; refuse makes importDeviceIdentityList answer status false for a key;
+// identityHook fails a call (before anything is stored when created is false).
+type fakeIdentities struct {
+	identities   map[string]DeviceIdentity
+	refuse       map[string]bool
+	identityHook func(ids []string, created bool) error
+	searches     int
+	identPosts   [][]string
+}
+
+func (f *fakeService) SearchExistingIdentities(ctx context.Context, ids []string) ([]DeviceIdentity, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(false)
+	f.searches++
+	var out []DeviceIdentity
+	for _, id := range ids {
+		if g, ok := f.identities[IdentityKey(id)]; ok {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeService) ImportDeviceIdentityList(ctx context.Context, ids []string, overwrite bool) ([]DeviceIdentity, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	f.identPosts = append(f.identPosts, append([]string(nil), ids...))
+	if f.identityHook != nil {
+		if err := f.identityHook(ids, false); err != nil {
+			return nil, err
+		}
+	}
+	if f.identities == nil {
+		f.identities = map[string]DeviceIdentity{}
+	}
+	var out []DeviceIdentity
+	for _, id := range ids {
+		k := IdentityKey(id)
+		if f.refuse[k] {
+			out = append(out, DeviceIdentity{Identifier: id, Type: "manufacturerModelSerial", Status: false})
+			continue
+		}
+		f.nextID++
+		g := DeviceIdentity{ID: fmt.Sprintf("idi-%d", f.nextID), Identifier: id, Type: "manufacturerModelSerial", EnrollmentState: "notContacted", Status: true}
+		f.identities[k] = g
+		out = append(out, g)
+	}
+	if f.identityHook != nil {
+		if err := f.identityHook(ids, true); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

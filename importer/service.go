@@ -19,6 +19,9 @@ type Item struct {
 	ProductKey   string // 13-digit PKID or ""
 	Hardware     []byte // decoded hash bytes
 	DisplayName  string // update runs only: the display name to set ("" leaves it)
+	// Manufacturer and Model: corporate identifier runs (ModeCorporate) only, with Serial.
+	Manufacturer string
+	Model        string
 }
 
 func (it Item) importItem() ImportItem {
@@ -154,6 +157,14 @@ type Service interface {
 	// old; any other 429 is throttling, retried within ctx's deadline (ErrThrottled
 	// when it runs out).
 	Sync(ctx context.Context) error
+	// SearchExistingIdentities calls beta importedDeviceIdentities/searchExistingIdentities
+	// (a POST that only reads) for manufacturerModelSerial identifiers and returns the
+	// identities the tenant already has among them.
+	SearchExistingIdentities(ctx context.Context, identifiers []string) ([]DeviceIdentity, error)
+	// ImportDeviceIdentityList calls beta importedDeviceIdentities/importDeviceIdentityList
+	// and returns the service's importedDeviceIdentityResult per identifier it answered
+	// for (Status true: accepted).
+	ImportDeviceIdentityList(ctx context.Context, identifiers []string, overwrite bool) ([]DeviceIdentity, error)
 	// Stats returns the counters so far.
 	Stats() Stats
 }

@@ -266,9 +266,8 @@ func accCases(t *testing.T) []accCase {
 		{name: "Set-Content -Encoding ASCII, quoted, group tag", files: []accFile{{"ascii.csv", []byte(lines(quoted("Device Serial Number", "Windows Product ID", "Hardware Hash", "Group Tag"), quoted("PF3ABC12", "", hA, "Sales")))}},
 			rows: []accRow{v("ascii.csv", 2)}, convertHeader: hdrTag},
 		{name: "UTF-16BE with BOM", files: []accFile{{"be.csv", utf16BE(gwai3)}}, rows: []accRow{v("be.csv", 2), v("be.csv", 3)}},
-		{name: "Community -identifier: headerless manufacturer,model,serial", files: []accFile{{"ident.csv", []byte(lines("LENOVO,20XW0026GE,PF3ABC12", "Dell Inc,Latitude 5440,ABC1234"))}},
-			code: exitFatal, fileErrs: []string{"corporate_identifiers"},
-			stderr: []string{"ident.csv:1: this is a corporate device identifier list", "hint: ", "Corporate device identifiers"}},
+		// The headerless manufacturer,model,serial file (Community -identifier, the portal's
+		// corporate identifier file) is read as corporate identifiers: corporate_test.go.
 
 		// --- other producers ---
 		{name: "MMD custom ConfigMgr query", files: []accFile{{"mmd.csv", []byte(lines("Manufacturer, Model, Serial_Number, HardwareHash", "LENOVO, 20XW0026GE, PF3ABC12, "+hA))}},

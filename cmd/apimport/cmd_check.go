@@ -35,6 +35,14 @@ different machines). It never contacts Microsoft Graph. A warning given on many
 rows of a file for the same reason is printed once, with the count. With
 --allow-empty a drop folder without files is "nothing to do" (exit 0).
 
+Corporate device identifier files (Windows Autopilot device preparation: the
+portal's headerless manufacturer,model,serial lines, or Manufacturer, Model and
+Serial Number columns without a hash column) are recognised by content and checked
+as such: empty values, commas, quotes, values over 128 characters, placeholder
+serials, periods in serials (a warning), duplicates (same identifier) and conflicts
+(one serial with two manufacturers or models). They get their own summary line
+(JSON: "kind":"corporate_identifier" on their rows and summary).
+
 Text output: one line per finding, "file:line: serial: code: message", then a
 summary line. With --json: JSON Lines, one {"message_type":"row",...} per data row,
 then one {"message_type":"summary",...}.
@@ -59,22 +67,42 @@ func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	corp, err := k.corporate(env, opts.options()) // corporate identifier files, recognised by content
+	if err != nil {
+		return err
+	}
 	rep := k.rep
+	hashFiles := corp == nil || rep.Summary.Files > 0
 	out := bufio.NewWriter(env.stdout)
 	if opts.json {
 		// Notes (mixed encodings, skipped preambles, Partner tuples) are not part of the
 		// JSON Lines contract; they still reach the user on stderr.
 		printNotes(env.stderr, rep.Notes)
-		writeCheckJSON(out, rep, withPortalWarnings(k.results()))
+		if hashFiles {
+			writeCheckJSON(out, rep, withPortalWarnings(k.results()))
+		}
+		if corp != nil {
+			noteLargeCorporateFiles(corp)
+			printNotes(env.stderr, corp.Notes)
+			writeCorporateCheckJSON(out, corp)
+		}
 	} else {
 		printNotes(env.stderr, rep.Notes)
 		printFileErrors(env.stderr, rep.FileErrors)
-		writeCheckText(out, rep.Summary, withPortalWarnings(k.results()))
+		if hashFiles {
+			writeCheckText(out, rep.Summary, withPortalWarnings(k.results()))
+		}
+		if corp != nil {
+			noteLargeCorporateFiles(corp)
+			printNotes(env.stderr, corp.Notes)
+			printFileErrors(env.stderr, corp.FileErrors)
+			writeCorporateCheckText(out, corp)
+		}
 	}
 	if err := out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
-	return exitFor(rep)
+	return exitForAll(rep, corp)
 }
 
 // maxPendingWarnings bounds the distinct warnings of one file held back by writeCheckText
@@ -87,6 +115,13 @@ const maxPendingWarnings = 1000
 // once, on the line of its first row, with the count of the others. --json still lists
 // every row's warnings. Then the summary.
 func writeCheckText(w io.Writer, s mapping.Summary, results iter.Seq[mapping.Result]) {
+	writeCheckRows(w, results)
+	fmt.Fprintf(w, "%s in %s: %d valid, %d invalid, %s, %s; %s would be registered\n",
+		plural(s.Rows, "row"), plural(s.Files, "file"), s.Valid, s.Invalid, plural(s.Duplicates, "duplicate"), plural(s.Conflicts, "conflict"), plural(s.Devices, "device"))
+}
+
+// writeCheckRows writes the findings of writeCheckText, without the summary.
+func writeCheckRows(w io.Writer, results iter.Seq[mapping.Result]) {
 	type warnKey struct{ code, msg string }
 	type warn struct {
 		line   int
@@ -138,8 +173,6 @@ func writeCheckText(w io.Writer, s mapping.Summary, results iter.Seq[mapping.Res
 		}
 	}
 	flush()
-	fmt.Fprintf(w, "%s in %s: %d valid, %d invalid, %s, %s; %s would be registered\n",
-		plural(s.Rows, "row"), plural(s.Files, "file"), s.Valid, s.Invalid, plural(s.Duplicates, "duplicate"), plural(s.Conflicts, "conflict"), plural(s.Devices, "device"))
 }
 
 // withPortalWarnings adds to each valid row that 'apimport convert' would leave out (a
@@ -174,10 +207,12 @@ type jsonRow struct {
 	Model        string   `json:"model"`
 	DuplicateOf  string   `json:"duplicate_of,omitempty"`
 	Fingerprint  string   `json:"hash_fingerprint,omitempty"`
+	Kind         string   `json:"kind,omitempty"` // "corporate_identifier" for corporate identifier rows
 }
 
 type jsonSummary struct {
 	MessageType string `json:"message_type"`
+	Kind        string `json:"kind,omitempty"` // "corporate_identifier": the summary of corporate identifier rows
 	mapping.Summary
 	FileErrors int `json:"file_errors"`
 }

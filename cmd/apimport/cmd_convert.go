@@ -56,6 +56,13 @@ standard output (500 devices at most). Files are written whole or not at all
 (mode 0600). Every input is read twice, so a named pipe can only be given as
 standard input (-).
 
+Corporate identifier files (Windows Autopilot device preparation: headerless
+manufacturer,model,serial lines, or Manufacturer, Model and Serial Number columns
+without a hash) are recognised by content and written as the portal's corporate
+identifier file: no header, one manufacturer,model,serial per line, CRLF, UTF-8
+without BOM, at most 5,000 rows and 5 MB per file (numbered files the same way).
+Hash exports and corporate identifier files cannot be converted together.
+
 ` + exitCodesHelp,
 		Example: `  apimport convert -o intune-import.csv ConfigMgr-report.csv
   apimport convert --group-tag Kiosk -o kiosk.csv hashes/*.csv`,
@@ -118,6 +125,17 @@ func runConvert(env *cliEnv, opts *convertOptions, args []string) error {
 				return usageErrorf("output %s is also an input file", textsafe.Display(opts.output))
 			}
 		}
+	}
+	// Corporate identifier lists (recognised by content) make another portal file.
+	corp, err := (&checked{rep: rep, files: files}).corporate(env, opts.options())
+	if err != nil {
+		return err
+	}
+	if corp != nil {
+		if rep.Summary.Files > 0 {
+			return usageErrorf("convert either hardware-hash exports or corporate identifier files: the portal takes them as different files")
+		}
+		return convertCorporate(env, opts.output, corp)
 	}
 	checkPortalSafe(rep)
 	printNotes(env.stderr, rep.Notes)

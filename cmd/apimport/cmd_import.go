@@ -37,6 +37,7 @@ type importOptions struct {
 	pollMin        time.Duration
 	waitProfile    time.Duration
 	addToGroup     string
+	corporate      bool // --corporate-identifiers (corporate.go)
 }
 
 func newImportCmd(env *cliEnv) *cobra.Command {
@@ -59,6 +60,20 @@ service's error code and a hint), timeout, failed, invalid, duplicate, conflict,
 interrupted (the run stopped early: Ctrl-C, an authentication or journal failure;
 the import id, when there is one, is collected by the next run of the same command).
 --dry-run plans with read-only calls: new, already_registered, update, pending.
+
+With --corporate-identifiers the FILEs are corporate device identifiers for Windows
+Autopilot device preparation (the portal's headerless manufacturer,model,serial
+lines, or Manufacturer, Model and Serial Number columns without a hash; a hash
+export is refused, as a corporate file is without the flag). They are checked like
+'check' does, searched first with the beta searchExistingIdentities action (a POST
+that only reads: present means already_registered, nothing posted; --dry-run stops
+there), and the others added with importDeviceIdentityList in chunks of 500
+(--chunk-size up to 5,000, the portal's rows per file; a request stays under 5 MB),
+never overwriting. Results: registered, already_registered, rejected (the service
+answered status false), failed, invalid, duplicate, conflict. Journal, --json,
+--report and exit codes as above; no sync. Corporate identifiers only matter when
+personal enrollment is blocked, and an Autopilot-registered device gets its
+Autopilot profile instead.
 
 Authentication (--auth): client-secret (secret in $AZURE_CLIENT_SECRET or
 --client-secret-file), certificate, managed-identity, workload-identity,
@@ -85,7 +100,8 @@ a terminal, otherwise one line every 10 seconds.
 ` + exitCodesHelp,
 		Example: `  apimport import --dry-run --offline AutopilotHWID.csv
   apimport import --auth client-secret --tenant-id $TID --client-id $CID --client-secret-file secret.txt --dry-run exports/*.csv
-  apimport import --auth managed-identity --expect-tenant $TID --group-tag Sales --json report.csv > result.jsonl`,
+  apimport import --auth managed-identity --expect-tenant $TID --group-tag Sales --json report.csv > result.jsonl
+  apimport import --auth client-secret --tenant-id $TID --client-id $CID --client-secret-file secret.txt --corporate-identifiers corporate-ids.csv`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.validate(cmd); err != nil {
@@ -99,7 +115,9 @@ a terminal, otherwise one line every 10 seconds.
 	f := cmd.Flags()
 	f.BoolVar(&opts.dryRun, "dry-run", false, "plan only: read the tenant, write nothing")
 	f.BoolVar(&opts.offline, "offline", false, "with --dry-run: do not contact the tenant at all")
-	f.IntVar(&opts.chunkSize, "chunk-size", importer.DefaultChunkSize, fmt.Sprintf("devices per import request (1-%d)", importer.MaxChunkSize))
+	f.IntVar(&opts.chunkSize, "chunk-size", importer.DefaultChunkSize, fmt.Sprintf("devices per import request (1-%d; with --corporate-identifiers 1-%d, default %d)",
+		importer.MaxChunkSize, importer.MaxCorporateChunk, importer.DefaultCorporateChunk))
+	f.BoolVar(&opts.corporate, "corporate-identifiers", false, "the FILEs are corporate device identifiers (manufacturer,model,serial) for Autopilot device preparation: add them instead of registering hashes")
 	f.IntVar(&opts.concurrency, "concurrency", importer.DefaultConcurrency, "import requests in flight at once (1-8)")
 	f.DurationVar(&opts.wait, "wait", importer.DefaultWait, "how long to wait for imports to finish; unfinished ones are collected by the next run")
 	f.BoolVar(&opts.updateExisting, "update-existing", false, "update group tag/user of devices already registered with other values")
@@ -122,7 +140,11 @@ func (o *importOptions) validate(cmd *cobra.Command) error {
 	if err := o.authFlags.validate(!(o.dryRun && o.offline), ", or plan offline with --dry-run --offline"); err != nil {
 		return err
 	}
-	if o.chunkSize < 1 || o.chunkSize > importer.MaxChunkSize {
+	if o.corporate {
+		if err := o.validateCorporate(cmd); err != nil {
+			return err
+		}
+	} else if o.chunkSize < 1 || o.chunkSize > importer.MaxChunkSize {
 		return usageErrorf("--chunk-size must be between 1 and %d", importer.MaxChunkSize)
 	}
 	if o.concurrency < 1 || o.concurrency > 8 {
@@ -148,7 +170,13 @@ func (o *importOptions) validate(cmd *cobra.Command) error {
 func runImport(env *cliEnv, o *importOptions, args []string) error {
 	mopts := o.options()
 	mopts.KeepHardware = true
-	rep, _, err := checkInputs(env, args, mopts)
+	var rep *mapping.Report
+	var err error
+	if o.corporate {
+		rep, err = checkCorporateInputs(env, args, mopts)
+	} else {
+		rep, _, err = checkInputs(env, args, mopts)
+	}
 	if err != nil {
 		return err
 	}
@@ -165,9 +193,15 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 			hint: "raise --max-devices if this is intended"}
 	}
 	offline, items := splitResults(rep.Results)
+	if o.corporate {
+		offline, items = corporateItems(rep.Results)
+	}
 
 	eopts := importer.Options{DryRun: o.dryRun, Offline: o.offline, ChunkSize: o.chunkSize, Concurrency: o.concurrency,
 		Wait: o.wait, UpdateExisting: o.updateExisting, NoSync: o.noSync, PollMin: o.pollMin, WaitProfile: o.waitProfile}
+	if o.corporate {
+		eopts.Mode = importer.ModeCorporate
+	}
 	var svc importer.Service
 	if !o.offline {
 		client, info, err := o.connect(env, o.dryRun)

@@ -179,6 +179,8 @@ func TestREADMECodeTable(t *testing.T) {
 		hwhash.CodePadding, hwhash.CodeLength, hwhash.CodeTrailingData, hwhash.CodeEKMismatch, "hash_not_base64",
 		"row_columns", "row_quote", "row_multiline", "row_encoding",
 		codeNotANSI, codeNotPortalSafe,
+		mapping.CodeMissingManufacturer, mapping.CodeMissingModel, mapping.CodeCommaInValue, mapping.CodeBadCharacter,
+		mapping.CodeTooLong, mapping.CodeSerialPeriod,
 	}
 	// And whatever the commands print for the samples and fixtures.
 	files := []string{writeLodz(t)}

@@ -43,6 +43,8 @@
 //   - GET /beta/deviceManagement/windowsAutopilotDeploymentProfiles (paged), GET {id},
 //     GET {id}/assignments, GET {id}/assignments/{assignmentId}, and GET /organization
 //     (v1.0 and beta); see "Deployment profiles and the organization".
+//   - beta /deviceManagement/importedDeviceIdentities: list, GET/DELETE {id},
+//     importDeviceIdentityList, searchExistingIdentities (lifecycle-api.md §5; see Corporate identifiers).
 //   - POST /$batch (§3, DOCUMENTED; see Batching).
 //   - Entra devices, groups, Intune managed devices and deregistration: see the sections below
 //     (lifecycle-api.md §4, §6, §7).
@@ -198,6 +200,39 @@
 //     privileges to complete the operation." (permission DOCUMENTED §7; error ASSUMED from
 //     Entra's usual answer). Default organization: one domain
 //     apimportemulator.onmicrosoft.com, isDefault and isInitial (ASSUMED).
+//
+// # Corporate identifiers (lifecycle-api.md §5, §7; identities.go)
+//
+// DOCUMENTED: beta only (on /v1.0 the segment is the usual 400, ASSUMED wording); POST
+// …/importDeviceIdentityList with {"importedDeviceIdentities":[{"importedDeviceIdentityType":
+// "manufacturerModelSerial","importedDeviceIdentifier":"M,Mo,S"[,"description"]}],
+// "overwriteImportedDeviceIdentities":bool} → 200 value[] of importedDeviceIdentityResult
+// (the identity's fields + status); POST …/searchExistingIdentities with the same list →
+// 200 value[] of the identities present (empty when none); GET list, GET {id}, DELETE {id}
+// → 204; entity fields id, importedDeviceIdentifier, importedDeviceIdentityType,
+// description, enrollmentState, platform, createdDateTime, lastModifiedDateTime,
+// lastContactedDateTime; searchExistingIdentities and the list need only
+// DeviceManagementServiceConfig.Read.All (§7), so the search is authorised, throttled and
+// logged as a read (write=false) although it is a POST; the import needs ReadWrite.All.
+//
+// ASSUMED (the sources are silent):
+//   - identifiers compare with each comma-separated part trimmed and case-insensitive;
+//     the separator is a comma (the enum doc's "semicolon" is UNCONFIRMED, §5);
+//   - a malformed identifier (not three non-empty comma-separated parts, or a type other
+//     than manufacturerModelSerial) fails the whole import call with 400 BadRequest and
+//     the Intune message "Invalid Device Identifier parameter found for N import records!"
+//     (the message is DOCUMENTED by andrew-s-taylor/WindowsAutopilotInfo#21, its cause
+//     and the all-or-nothing behaviour are not), nothing is stored; the search ignores such
+//     identifiers (no match);
+//   - status false: the identifier exists and overwrite is false (the portal asks
+//     before overwriting), the same identifier came earlier in the same request, or
+//     Server.SetIdentityRefusals named it (the service's real reasons are undocumented);
+//   - overwrite true replaces the description and lastModifiedDateTime, keeping the id;
+//   - new identities: enrollmentState "notContacted", platform "windows", no item limit
+//     per call (the portal's 5,000 rows per file is the only documented number;
+//     max_body_bytes still applies);
+//   - list paging: page_size items, @odata.nextLink with $skiptoken = an offset;
+//   - identities are kept in memory only: not part of State, seed or state_file.
 //
 // # Errors (§1.6)
 //

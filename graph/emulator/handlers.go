@@ -78,7 +78,7 @@ func (s *Server) serveGraph(r *http.Request, version, rest string, body []byte, 
 		rs.header.Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
 		return rs
 	}
-	write := isWrite(r.Method)
+	write := isWrite(r.Method) && !readOnlyAction(rest)
 	s.mu.Lock()
 	ok, retry := s.admitLocked(s.TenantID+"/"+c.AppID, write)
 	s.mu.Unlock()
@@ -148,6 +148,8 @@ func (s *Server) route(r *http.Request, version, rest string, body []byte) *resp
 		return s.routeImported(r, version, sub, body)
 	case "windowsautopilotdeviceidentities":
 		return s.routeRegistered(r, version, sub, body)
+	case "importeddeviceidentities":
+		return s.routeIdentities(r, version, sub, body)
 	case "windowsautopilotsettings":
 		if version != "beta" {
 			return segmentError(r, segs[1])

@@ -57,6 +57,8 @@ type Server struct {
 	logFile *os.File
 	logEnc  *json.Encoder
 
+	ids identityStore // corporate identifiers (identities.go)
+
 	stop      chan struct{}
 	saverDone chan struct{}
 	closeOnce sync.Once
@@ -576,7 +578,7 @@ func drop(w http.ResponseWriter) bool {
 // serveGraphHTTP handles one HTTP request to /v1.0 or /beta.
 func (s *Server) serveGraphHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	entry := LogEntry{Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Write: isWrite(r.Method),
+	entry := LogEntry{Time: s.now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Write: isWrite(r.Method) && !readOnlyAction(r.URL.Path),
 		ContentEncoding: r.Header.Get("Content-Encoding")}
 	// faults come first: they model the network and the front door
 	s.mu.Lock()
