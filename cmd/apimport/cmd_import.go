@@ -34,6 +34,7 @@ type importOptions struct {
 	report         string
 	maxDevices     int
 	pollMin        time.Duration
+	html           htmlFlag
 }
 
 func newImportCmd(env *cliEnv) *cobra.Command {
@@ -107,6 +108,7 @@ a terminal, otherwise one line every 10 seconds.
 	f.IntVar(&opts.maxDevices, "max-devices", 0, "refuse to import more than `N` devices (0: no limit)")
 	f.DurationVar(&opts.pollMin, "poll-min", 0, "shortest poll interval (default 2s; for tests and rehearsals)")
 	_ = f.MarkHidden("poll-min")
+	opts.html.register(cmd)
 	return cmd
 }
 
@@ -130,6 +132,9 @@ func (o *importOptions) validate(cmd *cobra.Command) error {
 		return usageErrorf("--max-devices must not be negative")
 	}
 	if err := checkWritable("--report", o.report); err != nil {
+		return err
+	}
+	if err := o.html.validate(); err != nil {
 		return err
 	}
 	if o.journal != "" {
@@ -319,6 +324,9 @@ func newImportOutput(env *cliEnv, o *importOptions, results []mapping.Result) *i
 	}
 	if o.report != "" {
 		out.rep = append(out.rep, &csvReporter{path: o.report})
+	}
+	if o.html.enabled() {
+		out.rep = append(out.rep, newHTMLReporter(&o.html, o.dryRun, results))
 	}
 	out.progress = newProgressPrinter(env.stderr, env.isTerminal(env.stderr) && !o.json, env.progressInterval())
 	return out
