@@ -414,6 +414,9 @@ func TestEveryCheckCodeHasAHint(t *testing.T) {
 	table := text[start : start+strings.Index(text[start:], "\n\n")]
 	n := 0
 	for _, m := range regexp.MustCompile("`([a-z0-9_]+)`").FindAllStringSubmatch(table, -1) {
+		if m[1] == "check" || m[1] == "convert" || m[1] == "import" || m[1] == "decode" { // command names in the text
+			continue
+		}
 		n++
 		if checkHints[m[1]] == "" {
 			t.Errorf("no hint for %q", m[1])
