@@ -52,8 +52,11 @@ func versionLine() string {
 		}
 	}
 	v := version()
-	if len(commit) > 12 {
-		commit = commit[:12]
+	if h, rest, _ := strings.Cut(commit, "-"); len(h) > 12 { // keep a "-dirty" suffix
+		commit = h[:12]
+		if rest != "" {
+			commit += "-" + rest
+		}
 	}
 	var extra []string
 	if commit != "" {
