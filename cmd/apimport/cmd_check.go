@@ -20,6 +20,7 @@ func init() { registerCommand(newCheckCmd) }
 type checkOptions struct {
 	rowFlags
 	json bool
+	html htmlFlag
 }
 
 func newCheckCmd(env *cliEnv) *cobra.Command {
@@ -59,10 +60,14 @@ then one {"message_type":"summary",...}.
 	}
 	opts.rowFlags.register(cmd)
 	cmd.Flags().BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
+	opts.html.register(cmd)
 	return cmd
 }
 
 func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
+	if err := opts.html.validate(); err != nil {
+		return err
+	}
 	k, err := runChecks(env, args, opts.options())
 	if err != nil {
 		return err
@@ -101,6 +106,11 @@ func runCheck(env *cliEnv, opts *checkOptions, args []string) error {
 	}
 	if err := out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
+	}
+	if opts.html.enabled() && hashFiles {
+		if err := opts.html.write(checkReport(&opts.html, k)); err != nil {
+			return err
+		}
 	}
 	return exitForAll(rep, corp)
 }

@@ -21,6 +21,7 @@ type cleanupOptions struct {
 	journal string
 	dryRun  bool
 	json    bool
+	html    htmlFlag
 }
 
 func newCleanupCmd(env *cliEnv) *cobra.Command {
@@ -58,6 +59,7 @@ summary; with --json, JSON Lines {"message_type":"record",...} and
 	f.StringVar(&opts.journal, "journal", "", "journal `FILE` of the import runs (default: <user config dir>/apimport/journal-<tenant>.jsonl)")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "list what would be deleted; write nothing")
 	f.BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
+	opts.html.register(cmd)
 	return cmd
 }
 
@@ -83,6 +85,10 @@ type jsonCleanupSummary struct {
 }
 
 func runCleanup(env *cliEnv, o *cleanupOptions) error {
+	if err := o.html.validate(); err != nil {
+		return err
+	}
+	page := &cleanupHTML{h: &o.html}
 	if o.journal != "" {
 		if st, err := os.Stat(o.journal); err != nil || st.IsDir() {
 			return &exitError{code: exitUsage, msg: fmt.Sprintf("--journal %s is not a journal file", o.journal), hint: "name the journal file the import runs used"}
@@ -115,6 +121,7 @@ func runCleanup(env *cliEnv, o *cleanupOptions) error {
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	emit := func(r importer.CleanupResult) {
+		page.add(r)
 		msg := redactHashes(r.Message)
 		if o.json {
 			_ = enc.Encode(jsonCleanupRecord{MessageType: "record", ID: r.ID, Serial: jsonSerial(r.Serial), Result: r.Result, Message: msg})
@@ -148,6 +155,11 @@ func runCleanup(env *cliEnv, o *cleanupOptions) error {
 		fmt.Fprintf(out, "%s: %s; %d requests, %s\n", plural(sum.Records, "import record"), strings.Join(parts, ", "), sum.Requests, sum.Elapsed.Round(100*time.Millisecond))
 		if sum.Unconfirmed > 0 {
 			fmt.Fprintf(env.stderr, "apimport: %s: run the import again with the same input to settle them\n", plural(sum.Unconfirmed, "unconfirmed submission"))
+		}
+	}
+	if o.html.enabled() {
+		if err := page.write(o.dryRun, info.TenantID, path, sum); err != nil {
+			return err
 		}
 	}
 	if runErr != nil {

@@ -38,6 +38,7 @@ type importOptions struct {
 	waitProfile    time.Duration
 	addToGroup     string
 	corporate      bool // --corporate-identifiers (corporate.go)
+	html           htmlFlag
 }
 
 func newImportCmd(env *cliEnv) *cobra.Command {
@@ -130,6 +131,7 @@ a terminal, otherwise one line every 10 seconds.
 	f.IntVar(&opts.maxDevices, "max-devices", 0, "refuse to import more than `N` devices (0: no limit)")
 	f.DurationVar(&opts.pollMin, "poll-min", 0, "shortest poll interval (default 2s; for tests and rehearsals)")
 	_ = f.MarkHidden("poll-min")
+	opts.html.register(cmd)
 	return cmd
 }
 
@@ -157,6 +159,9 @@ func (o *importOptions) validate(cmd *cobra.Command) error {
 		return usageErrorf("--max-devices must not be negative")
 	}
 	if err := checkWritable("--report", o.report); err != nil {
+		return err
+	}
+	if err := o.html.validate(); err != nil {
 		return err
 	}
 	if o.journal != "" {
@@ -399,7 +404,11 @@ func newImportOutput(env *cliEnv, o *importOptions, results []mapping.Result) *i
 	for i, r := range results {
 		order[r.File+"\x00"+strconv.Itoa(r.Line)] = i
 	}
-	return newRunOutput(env, o.json, o.report, order)
+	out := newRunOutput(env, o.json, o.report, order)
+	if o.html.enabled() {
+		out.rep = append(out.rep, newHTMLReporter(&o.html, o.dryRun, results))
+	}
+	return out
 }
 
 // newRunOutput sets up the reporters of a run over the tenant (import, update, remove).

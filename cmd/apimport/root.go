@@ -79,7 +79,7 @@ OEM/partner CSVs), validates and dedupes the rows, converts them to the Intune
 import CSV and registers the devices through Microsoft Graph.
 
 ` + exitCodesHelp,
-		Version:       version(),
+		Version:       versionLine(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
