@@ -626,7 +626,14 @@ func (c *Client) UpdateDevice(ctx context.Context, id string, u importer.DeviceU
 // betaRequest builds a raw request to the beta endpoint (the v1.0 SDK has no
 // windowsAutopilotSettings).
 func (c *Client) betaRequest(method abs.HttpMethod, path string) (*abs.RequestInformation, error) {
-	u, err := url.Parse(c.ep.GraphURL + "/beta" + path)
+	return c.newRequest(method, "/beta"+path)
+}
+
+// newRequest is a raw request to the Graph root plus versionPath ("/v1.0/…" or
+// "/beta/…", with its query): it goes through the same request adapter, throttle
+// budget and retry layer as the SDK's own requests.
+func (c *Client) newRequest(method abs.HttpMethod, versionPath string) (*abs.RequestInformation, error) {
+	u, err := url.Parse(c.ep.GraphURL + versionPath)
 	if err != nil {
 		return nil, err
 	}

@@ -130,37 +130,16 @@ func (c *Client) ImportDeviceIdentityList(ctx context.Context, identifiers []str
 // ListImportedDeviceIdentities pages through the tenant's imported device identities
 // (beta GET …/importedDeviceIdentities); fn returns false to stop.
 func (c *Client) ListImportedDeviceIdentities(ctx context.Context, fn func(importer.DeviceIdentity) bool) error {
-	next := c.ep.GraphURL + "/beta/deviceManagement/importedDeviceIdentities"
-	for pages := 0; next != ""; pages++ {
-		if pages > 100000 {
-			return errors.New("list corporate identifiers: too many pages")
+	return eachItem(c.getPaged(ctx, "list corporate identifiers", c.ep.GraphURL+"/beta/deviceManagement/importedDeviceIdentities", func(raw json.RawMessage) error {
+		var v identityOut
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
 		}
-		u, err := url.Parse(next)
-		if err != nil {
-			return fmt.Errorf("list corporate identifiers: bad next link: %w", err)
+		if !fn(v.identity()) {
+			return errStopPaging
 		}
-		if base, _ := url.Parse(c.ep.GraphURL); base == nil || !strings.EqualFold(u.Host, base.Host) {
-			return fmt.Errorf("list corporate identifiers: the next link leaves the Graph host (%s)", u.Host)
-		}
-		ri := abs.NewRequestInformation()
-		ri.Method = abs.GET
-		ri.SetUri(*u)
-		ri.Headers.Add("Accept", "application/json")
-		var page struct {
-			Value    []identityOut `json:"value"`
-			NextLink string        `json:"@odata.nextLink"`
-		}
-		if err := c.getJSON(ctx, ri, &page); err != nil {
-			return fmt.Errorf("list corporate identifiers: %w", err)
-		}
-		for _, v := range page.Value {
-			if !fn(v.identity()) {
-				return nil
-			}
-		}
-		next = page.NextLink
-	}
-	return nil
+		return nil
+	}))
 }
 
 // DeleteImportedDeviceIdentity deletes one imported device identity (204); a missing

@@ -128,42 +128,28 @@ func (c *Client) ListDevicesDetailed(ctx context.Context, filter string, fn func
 	if filter != "" {
 		q.Set("$filter", filter)
 	}
-	next := c.ep.GraphURL + "/beta/deviceManagement/windowsAutopilotDeviceIdentities?" + q.Encode()
-	for pages := 0; next != ""; pages++ {
-		if pages > 100000 {
-			return errors.New("list autopilot devices: too many pages")
+	first := c.ep.GraphURL + "/beta/deviceManagement/windowsAutopilotDeviceIdentities?" + q.Encode()
+	return eachItem(c.getPaged(ctx, "list autopilot devices", first, func(raw json.RawMessage) error {
+		var d betaDevice
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return err
 		}
-		u, err := url.Parse(next)
-		if err != nil {
-			return fmt.Errorf("list autopilot devices: bad next link: %w", err)
+		if !fn(d.device()) {
+			return errStopPaging
 		}
-		if base, _ := url.Parse(c.ep.GraphURL); base == nil || !strings.EqualFold(u.Host, base.Host) {
-			return fmt.Errorf("list autopilot devices: the next link leaves the Graph host (%s)", u.Host)
-		}
-		ri := abs.NewRequestInformation()
-		ri.Method = abs.GET
-		ri.SetUri(*u)
-		ri.Headers.Add("Accept", "application/json")
-		v, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", odataErrorMappings())
-		if err != nil {
-			return fmt.Errorf("list autopilot devices: %w", convertError(err))
-		}
-		b, _ := v.([]byte)
-		var page struct {
-			Value    []betaDevice `json:"value"`
-			NextLink string       `json:"@odata.nextLink"`
-		}
-		if err := json.Unmarshal(b, &page); err != nil {
-			return fmt.Errorf("list autopilot devices: %w", err)
-		}
-		for _, d := range page.Value {
-			if !fn(d.device()) {
-				return nil
-			}
-		}
-		next = page.NextLink
+		return nil
+	}))
+}
+
+// errStopPaging ends getPaged early when the caller's function returns false.
+var errStopPaging = errors.New("stop paging")
+
+// eachItem turns getPaged's early stop into success.
+func eachItem(err error) error {
+	if errors.Is(err, errStopPaging) {
+		return nil
 	}
-	return nil
+	return err
 }
 
 // deviceFields copies the v1.0 fields beyond the basic ones.
@@ -199,14 +185,10 @@ func (c *Client) DeviceProfiles(ctx context.Context, ids []string) (map[string]i
 		return out, err
 	}
 	for _, id := range ids {
-		u, err := url.Parse(c.ep.GraphURL + "/beta/deviceManagement/windowsAutopilotDeviceIdentities/" + url.PathEscape(id) + "?%24expand=deploymentProfile")
+		ri, err := c.betaRequest(abs.GET, "/deviceManagement/windowsAutopilotDeviceIdentities/"+url.PathEscape(id)+"?%24expand=deploymentProfile")
 		if err != nil {
 			return nil, err
 		}
-		ri := abs.NewRequestInformation()
-		ri.Method = abs.GET
-		ri.SetUri(*u)
-		ri.Headers.Add("Accept", "application/json")
 		v, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", odataErrorMappings())
 		if err != nil {
 			err = convertError(err)
@@ -247,15 +229,7 @@ var (
 )
 
 func (c *Client) v1Request(method abs.HttpMethod, pathAndQuery string) (*abs.RequestInformation, error) {
-	u, err := url.Parse(c.ep.GraphURL + "/v1.0" + pathAndQuery)
-	if err != nil {
-		return nil, err
-	}
-	ri := abs.NewRequestInformation()
-	ri.Method = method
-	ri.SetUri(*u)
-	ri.Headers.Add("Accept", "application/json")
-	return ri, nil
+	return c.newRequest(method, "/v1.0"+pathAndQuery)
 }
 
 func (c *Client) getJSON(ctx context.Context, ri *abs.RequestInformation, out any) error {

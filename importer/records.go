@@ -345,17 +345,7 @@ func (e *engine) vanished(ctx context.Context, t *tracked) error {
 // updated handles the answer to updateDeviceProperties.
 func (e *engine) updated(ctx context.Context, d *devState, err error) error {
 	if err != nil {
-		if IsAuth(err) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		res := e.result(d, ResultFailed)
-		res.RegistrationID = d.reg.ID
-		res.Message = "updating the registered device: " + err.Error()
-		e.finish(d, res)
-		return nil
+		return e.writeFailed(ctx, d, "updating the registered device: ", err)
 	}
 	res := e.result(d, ResultUpdated)
 	res.RegistrationID = d.reg.ID
@@ -365,6 +355,22 @@ func (e *engine) updated(ctx context.Context, d *devState, err error) error {
 	}
 	e.finish(d, res)
 	e.sum.Updated++
+	return nil
+}
+
+// writeFailed handles a failed update or removal: authentication stops the run, a
+// cancelled one leaves the device to interruptRest, anything else fails the device.
+func (e *engine) writeFailed(ctx context.Context, d *devState, what string, err error) error {
+	if IsAuth(err) {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	res := e.result(d, ResultFailed)
+	res.RegistrationID = d.reg.ID
+	res.Message = what + err.Error()
+	e.finish(d, res)
 	return nil
 }
 

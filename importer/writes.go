@@ -156,17 +156,7 @@ func (e *engine) removeDevice(ctx context.Context, d *devState) error {
 // written handles the answer to an update or a removal.
 func (e *engine) written(ctx context.Context, d *devState, err error) error {
 	if err != nil {
-		if IsAuth(err) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		res := e.result(d, ResultFailed)
-		res.RegistrationID = d.reg.ID
-		res.Message = err.Error()
-		e.finish(d, res)
-		return nil
+		return e.writeFailed(ctx, d, "", err)
 	}
 	if jerr := e.journal(JournalEntry{Type: JournalWritten, ID: d.reg.ID, Serial: d.item.Serial}); jerr != nil {
 		return jerr
