@@ -100,6 +100,11 @@ type Options struct {
 // Progress is a snapshot for a progress line.
 type Progress struct {
 	Total, Done, Submitted, Outstanding, Deleted int
+	// Waiting: registered devices waiting for their profile or group (WaitProfile,
+	// AddToGroup).
+	Waiting int
+	// PollFailures counts the polls in a row that could not read Graph.
+	PollFailures int
 }
 
 func (o *Options) defaults() {
@@ -217,6 +222,9 @@ type engine struct {
 	lastFinal       time.Time
 	bug             error       // first invalid transition (a bug): Run returns it
 	profiling       []*devState // phaseProfile devices
+	pollFailures    int         // polls in a row that failed
+	lastPollErr     error
+	synced          bool // the sync ran (before the profile wait, or at the end)
 	lastProfilePoll time.Time
 	profileStep     time.Duration
 
@@ -442,7 +450,8 @@ func (e *engine) progress() {
 			out++
 		}
 	}
-	e.opts.Progress(Progress{Total: len(e.devs), Done: e.done, Submitted: e.submitted, Outstanding: out, Deleted: e.sum.Deleted})
+	e.opts.Progress(Progress{Total: len(e.devs), Done: e.done, Submitted: e.submitted, Outstanding: out, Deleted: e.sum.Deleted,
+		Waiting: len(e.profiling), PollFailures: e.pollFailures})
 }
 
 // allDone reports whether every device has its result.

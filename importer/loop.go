@@ -3,6 +3,7 @@ package importer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -75,6 +76,11 @@ func (e *engine) loop(ctx context.Context) error {
 		stopping := ls.fatal != nil || ctx.Err() != nil
 		if !stopping {
 			e.startCleanup(p, ls)
+			if !ls.cleanupUntil.IsZero() && len(e.profiling) > 0 {
+				// Every import is final: sync now, as Microsoft's script does, rather
+				// than after the profile wait (a sync is what assigns profiles sooner).
+				e.sync(ctx)
+			}
 			e.dispatch(p, ls)
 		}
 		if p.inflight == 0 {
@@ -285,8 +291,19 @@ func (e *engine) pollEvent(ctx context.Context, p *pool, ls *loopState) error {
 			return nil
 		}
 		if len(out) > 0 {
-			if err := e.poll(ctx, out, true, false); err != nil {
+			// One last look, bounded: the deadline is kept even when Graph is down.
+			lctx, cancel := context.WithTimeout(ctx, max(e.opts.PollMax, 30*time.Second))
+			err := e.poll(lctx, out, true, false)
+			cancel()
+			if err != nil && ctx.Err() == nil && !IsAuth(err) {
+				e.pollFailures, e.lastPollErr = e.pollFailures+1, err
+			} else if err != nil {
 				return err
+			}
+			if e.pollFailures > 0 {
+				// Graph could not be read at the end: the devices are not timed out
+				// (nothing is known of them); the run stops with the error.
+				return fmt.Errorf("reading the import records failed %d times in a row, the last at the deadline: %w", e.pollFailures, e.lastPollErr)
 			}
 		}
 		e.timeoutAll()

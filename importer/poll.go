@@ -94,6 +94,7 @@ func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) erro
 	if err != nil {
 		return e.pollErr(ctx, err)
 	}
+	e.pollFailures, e.lastPollErr = 0, nil
 	if listed {
 		due = out
 	}
@@ -195,7 +196,12 @@ func (e *engine) pollErr(ctx context.Context, err error) error {
 	if IsAuth(err) || ctx.Err() != nil {
 		return err
 	}
-	// Transient (the client already retried): poll again at the next interval.
+	// Transient (the client already retried): poll again at the next interval. The
+	// failures are counted (progress shows them); a run whose polls still fail at the
+	// deadline stops with the error instead of calling the devices timed out.
+	e.pollFailures++
+	e.lastPollErr = err
 	e.lastPoll = e.now().Add(e.opts.PollMax - e.opts.PollMin)
+	e.progress()
 	return nil
 }

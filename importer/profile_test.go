@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -90,5 +91,64 @@ func TestAddToGroup(t *testing.T) {
 		if d.Group != "pending" || d.Hint != HintGroupPending {
 			t.Errorf("no Entra object: %+v", d)
 		}
+	}
+}
+
+func TestSyncComesBeforeTheProfileWait(t *testing.T) {
+	f := newFake(5 * time.Second)
+	f.profileAfter = 5 * time.Minute
+	opts := fastOpts()
+	opts.NoSync = false
+	opts.PollMin, opts.PollMax, opts.Wait = 2*time.Second, 30*time.Second, time.Hour
+	opts.WaitProfile = 20 * time.Minute
+	start := f.clk.Now()
+	var c collector
+	sum, err := runFake(context.Background(), f, validRows(3, "S"), opts, c.emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.syncs != 1 || sum.Sync != "called" {
+		t.Fatalf("%d syncs, summary %q", f.syncs, sum.Sync)
+	}
+	if at := f.sync.LastSync.Sub(start); at > time.Minute {
+		t.Errorf("the sync came %v after the start: after the profile wait, not when the imports were final", at)
+	}
+}
+
+func TestGraphDownAtTheDeadlineIsAnErrorNotATimeout(t *testing.T) {
+	f := newFake(time.Hour) // never final
+	down := false
+	f.importHook = func(items []ImportItem, created bool) error {
+		if created {
+			down = true // Graph goes away right after the POST
+		}
+		return nil
+	}
+	unreachable := &HostError{Host: "graph.example", Class: ErrNetwork, Err: errors.New("connection refused")}
+	f.getHook = func() error {
+		if down {
+			return unreachable
+		}
+		return nil
+	}
+	f.listHook = f.getHook
+	var failures int
+	opts := fastOpts()
+	opts.PollMin, opts.PollMax, opts.Wait = 2*time.Second, 30*time.Second, 5*time.Minute
+	opts.Progress = func(p Progress) { failures = max(failures, p.PollFailures) }
+	var c collector
+	rows := validRows(3, "D")
+	_, err := runFake(context.Background(), f, rows, opts, c.emit)
+	if !errors.Is(err, ErrNetwork) {
+		t.Fatalf("err = %v, want the network failure", err)
+	}
+	assertOneResultPerRow(t, rows, &c)
+	for _, d := range c.out {
+		if d.Result != ResultInterrupted || d.ImportID == "" {
+			t.Errorf("%+v: want interrupted with its import id (nothing is known of it)", d)
+		}
+	}
+	if failures == 0 {
+		t.Error("progress never showed the failing polls")
 	}
 }

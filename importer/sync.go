@@ -9,12 +9,14 @@ import (
 // sync triggers one Autopilot sync after registrations, updates or removals (a sync
 // speeds deregistration up), unless the last one is recent.
 func (e *engine) sync(ctx context.Context) {
-	if e.opts.NoSync {
+	if e.opts.NoSync || e.synced {
 		return
 	}
-	if e.sum.Counts[ResultRegistered]+e.sum.Counts[ResultUpdated]+e.sum.Counts[ResultRemoved] == 0 {
+	// Devices waiting for their profile are registered too (their results are held).
+	if e.sum.Counts[ResultRegistered]+e.sum.Counts[ResultUpdated]+e.sum.Counts[ResultRemoved]+len(e.profiling) == 0 {
 		return
 	}
+	e.synced = true
 	info, err := e.svc.GetSyncInfo(ctx)
 	// The service's 10 minutes count from the last sync call (lastManualSyncTriggerDateTime),
 	// which can be later than the last finished sync.

@@ -74,6 +74,12 @@ func (e *engine) decideWrite(d *devState, pc *precheck) decision {
 		return decision{dev: d, kind: decDone, result: r}
 	}
 	reg := regs[0]
+	if len(regs) > 1 && e.opts.Mode != ModeProfile {
+		r := e.result(d, ResultFailed)
+		r.Message = fmt.Sprintf("%d Autopilot devices have this serial (ids %s and more)", len(regs), reg.ID)
+		r.Hint = "a serial registered twice needs a look in the portal: change or remove the right one by hand"
+		return decision{dev: d, kind: decDone, result: r}
+	}
 	if e.opts.Mode == ModeProfile {
 		r := e.result(d, ResultAlreadyRegistered)
 		r.RegistrationID, r.GroupTag = reg.ID, reg.GroupTag

@@ -156,11 +156,16 @@ func runDevices(env *cliEnv, o *devicesOptions) error {
 		wanted[serial.Key(s)] = true
 	}
 	n := 0
+	seen := map[string]bool{} // one line per device, however many --serial queries find it
 	emit := func(d importer.AutopilotDevice) bool {
+		if seen[d.ID] {
+			return true
+		}
 		if len(wanted) > 0 && !wanted[serial.Key(d.Serial)] || o.groupTag != "" && d.GroupTag != o.groupTag || !matchesProfileStatus(o.profileStatus, d.ProfileStatus) {
 			return true
 		}
 		n++
+		seen[d.ID] = true
 		v := deviceValues(d)
 		if o.json {
 			_ = enc.Encode(jsonAutopilotDevice{MessageType: "device", Serial: v[0], Manufacturer: v[1], Model: v[2], GroupTag: v[3],
@@ -183,8 +188,13 @@ func runDevices(env *cliEnv, o *devicesOptions) error {
 	if len(o.serials) > 0 {
 		// One server-side contains() per serial (documented to work; eq is refused),
 		// exact match on our side.
+		queried := map[string]bool{}
 		for _, s := range o.serials {
-			filter := "contains(serialNumber,'" + strings.ReplaceAll(s, "'", "''") + "')"
+			if queried[serial.Key(s)] {
+				continue
+			}
+			queried[serial.Key(s)] = true
+			filter := "contains(serialNumber,'" + strings.ReplaceAll(strings.TrimSpace(s), "'", "''") + "')"
 			if err := client.ListDevicesDetailed(env.ctx, filter, emit); err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -164,19 +165,29 @@ func (o *importOptions) validate(cmd *cobra.Command) error {
 	if err := o.html.validate(); err != nil {
 		return err
 	}
-	if o.journal != "" {
-		if st, err := os.Stat(o.journal); err == nil && st.IsDir() {
-			return usageErrorf("--journal %s is a folder: name a file", o.journal)
-		}
+	if err := checkJournalPath(o.journal); err != nil {
+		return err
 	}
 	return nil
 }
 
-func runImport(env *cliEnv, o *importOptions, args []string) error {
+func runImport(env *cliEnv, o *importOptions, args []string) (retErr error) {
 	mopts := o.options()
 	mopts.KeepHardware = true
 	var rep *mapping.Report
 	var err error
+	reported := false
+	defer func() {
+		// A run that stops before its reporters ran still replaces the --report file,
+		// so that a scheduled job never mails yesterday's report as today's.
+		if o.report != "" && !reported && retErr != nil {
+			var results []mapping.Result
+			if rep != nil {
+				results = rep.Results
+			}
+			writeStoppedReport(o.report, results, retErr)
+		}
+	}()
 	if o.corporate {
 		rep, err = checkCorporateInputs(env, args, mopts)
 	} else {
@@ -215,13 +226,19 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 		}
 		svc = client
 		eopts.Tenant = info.TenantID
-		fmt.Fprintf(env.stderr, "apimport: importing into tenant %s\n", info.TenantID)
+		verb := "importing into"
+		if o.dryRun {
+			verb = "planning an import into"
+		}
+		fmt.Fprintf(env.stderr, "apimport: %s tenant %s\n", verb, info.TenantID)
 		if o.dryRun {
 			fmt.Fprintln(env.stderr, "apimport: dry run: read-only requests, nothing is written")
 		}
 		if o.addToGroup != "" {
-			if err := checkGroupPermissions(info); err != nil {
-				return err
+			if !o.dryRun { // a dry run only reads: it names the group it would use
+				if err := checkGroupPermissions(info); err != nil {
+					return err
+				}
 			}
 			g, err := client.ResolveGroup(env.ctx, o.addToGroup)
 			if err != nil {
@@ -260,6 +277,7 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 	}
 	sum.Rows = len(rep.Results)
 	out.rep.summary(runSummary{RunSummary: sum, DryRun: o.dryRun, FileErrors: len(rep.FileErrors)})
+	reported = true
 	if err := out.rep.close(); err != nil {
 		return &exitError{code: exitFatal, msg: err.Error()}
 	}
@@ -270,9 +288,12 @@ func runImport(env *cliEnv, o *importOptions, args []string) error {
 				fmt.Fprintf(env.stderr, "apimport:   %s\n", id)
 			}
 		}
-		if code, _ := classify(runErr); code == exitFatal && sum.Journal != "" {
+		if code, hint := classify(runErr); code == exitFatal && sum.Journal != "" {
+			if hint != "" {
+				hint += "; then "
+			}
 			return &exitError{code: exitFatal, msg: runErr.Error(),
-				hint: "run the same command again: the journal " + sum.Journal + " lets it pick up where this run stopped"}
+				hint: hint + "run the same command again: the journal " + sum.Journal + " lets it pick up where this run stopped"}
 		}
 		return runErr
 	}
@@ -319,6 +340,23 @@ func checkGroupPermissions(info graph.TokenInfo) error {
 	return fmt.Errorf("--add-to-group needs the Microsoft Graph permission %s: %w", strings.Join(missing, " and "), importer.ErrPermission)
 }
 
+// checkJournalPath refuses an explicit --journal that is a folder or whose folder does
+// not exist (a typo would start an empty journal and lose what a resume needs); the
+// default journal's folder is created.
+func checkJournalPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usageErrorf("--journal %s is a folder: name a file", path)
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("--journal %s: the folder %s does not exist", path, filepath.Dir(path)),
+			hint: "create the folder, or name the journal an earlier run used; nothing was sent"}
+	}
+	return nil
+}
+
 // openJournal opens the tenant's journal for a run (locked), or reads it for a dry run.
 func (o *importOptions) openJournal(env *cliEnv, tenant string) (*importer.Journal, *importer.JournalState, error) {
 	path := o.journal
@@ -345,6 +383,25 @@ func (o *importOptions) openJournal(env *cliEnv, tenant string) (*importer.Journ
 			path, len(st.Leftovers()), len(st.Ambiguous))
 	}
 	return jn, nil, nil
+}
+
+// writeStoppedReport writes the --report of a run that stopped before sending: the
+// offline findings as they are, every other row interrupted with the error and its
+// hint. A failure to write it is reported on no channel but the missing file: the run
+// already fails with its own error.
+func writeStoppedReport(path string, results []mapping.Result, stop error) {
+	_, hint := classify(stop)
+	c := &csvReporter{path: path}
+	for i, r := range results {
+		d := offlineResult(r)
+		if r.Status == mapping.StatusValid && r.Device != nil {
+			d = importer.DeviceResult{File: r.File, Line: r.Line, Serial: r.Serial, Result: importer.ResultInterrupted,
+				Message: "not sent: the run stopped before sending: " + stop.Error(), Hint: hint}
+		}
+		d.Serial, d.Message = jsonSerial(d.Serial), redactHashes(d.Message)
+		c.device(deviceLine{DeviceResult: d, pos: i})
+	}
+	_ = c.close()
 }
 
 // splitResults separates the offline findings (never sent) from the devices to register.

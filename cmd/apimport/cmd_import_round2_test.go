@@ -231,3 +231,33 @@ func runEnv(t *testing.T, mod func(*cliEnv), args ...string) int {
 	t.Helper()
 	return runWith(context.Background(), args, mod)
 }
+
+func TestReportReplacedWhenTheRunStopsBeforeSending(t *testing.T) {
+	e := startEmu(t, nil)
+	file := writeFleet(t, e.dir, "STALE", 2)
+	report := filepath.Join(e.dir, "last-run.csv")
+	if err := os.WriteFile(report, []byte("yesterday's report\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(e.dir, "bad-secret.txt")
+	if err := os.WriteFile(bad, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := e.args("--report", report, file)
+	for i, a := range args {
+		if a == "--client-secret-file" {
+			args[i+1] = bad
+		}
+	}
+	res := runCLI(t, args...)
+	if res.code != exitAuth {
+		t.Fatalf("exit %d:\n%s", res.code, res.stderr)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "yesterday") || strings.Count(string(b), ",interrupted,") != 2 {
+		t.Errorf("report after a stop before sending:\n%s", b)
+	}
+}

@@ -263,11 +263,32 @@ func (o *writeOptions) items(env *cliEnv, args []string) ([]importer.Item, []imp
 
 // runWrites runs update or remove through the engine, with the same reporters, journal
 // and error contract as import.
-func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) error {
+func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) (retErr error) {
+	var items []importer.Item
+	var offline []importer.DeviceResult
+	reported := false
+	defer func() {
+		// As in import: a run that stops before its reporters ran still replaces --report.
+		if o.report != "" && !reported && retErr != nil {
+			_, hint := classify(retErr)
+			c := &csvReporter{path: o.report}
+			for i, it := range items {
+				c.device(deviceLine{DeviceResult: importer.DeviceResult{File: it.File, Line: it.Line, Serial: jsonSerial(it.Serial),
+					Result: importer.ResultInterrupted, Message: "not sent: the run stopped before sending: " + retErr.Error(), Hint: hint}, pos: i})
+			}
+			for i, r := range offline {
+				c.device(deviceLine{DeviceResult: r, pos: len(items) + i})
+			}
+			_ = c.close()
+		}
+	}()
 	if err := o.authFlags.validate(true, ""); err != nil {
 		return err
 	}
 	if err := checkWritable("--report", o.report); err != nil {
+		return err
+	}
+	if err := checkJournalPath(o.journal); err != nil {
 		return err
 	}
 	items, offline, err := o.items(env, args)
@@ -285,6 +306,9 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 		return err
 	}
 	verb := map[importer.Mode]string{importer.ModeUpdate: "updating", importer.ModeRemove: "removing", importer.ModeProfile: "waiting for the deployment profiles of"}[mode]
+	if o.dryRun {
+		verb = "planning: " + verb
+	}
 	fmt.Fprintf(env.stderr, "apimport: %s %s in tenant %s\n", verb, plural(len(items), "device"), info.TenantID)
 	if mode == importer.ModeRemove && !o.dryRun && !o.yes {
 		fmt.Fprintf(env.stderr, "apimport: deregister %s from Windows Autopilot in tenant %s? [y/N] ", plural(len(items), "device"), info.TenantID)
@@ -294,19 +318,26 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 		}
 	}
 	eopts := importer.Options{Mode: mode, DryRun: o.dryRun, DeleteManaged: o.deleteManaged, Tenant: info.TenantID, WaitProfile: o.waitProfile, NoSync: mode == importer.ModeProfile}
-	if !o.dryRun && mode != importer.ModeProfile {
+	if mode != importer.ModeProfile {
 		path := o.journal
 		if path == "" {
 			if path, err = importer.DefaultJournalPath(info.TenantID); err != nil {
 				return &exitError{code: exitFatal, msg: err.Error(), hint: "name a journal file with --journal"}
 			}
 		}
-		jn, err := importer.OpenJournal(path, o.binding(info.TenantID))
-		if err != nil {
-			return err
+		if o.dryRun {
+			// Read-only, but a journal of another tenant is refused as in the real run.
+			if _, err := importer.ReadJournal(path, o.binding(info.TenantID)); err != nil {
+				return err
+			}
+		} else {
+			jn, err := importer.OpenJournal(path, o.binding(info.TenantID))
+			if err != nil {
+				return err
+			}
+			defer jn.Close()
+			eopts.Journal = jn
 		}
-		defer jn.Close()
-		eopts.Journal = jn
 	}
 	order := map[string]int{}
 	for i, it := range items {
@@ -327,6 +358,7 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 	}
 	sum.Rows = len(items) + len(offline)
 	out.rep.summary(runSummary{RunSummary: sum, DryRun: o.dryRun})
+	reported = true
 	if err := out.rep.close(); err != nil {
 		return &exitError{code: exitFatal, msg: err.Error()}
 	}

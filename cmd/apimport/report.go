@@ -191,8 +191,8 @@ func (t *textReporter) summary(s runSummary) {
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%d %s", s.Counts[k], k)
 	}
-	fmt.Fprintf(t.out, "%d rows: %s; %d requests (%d throttled), all final after %s, %s in total\n",
-		s.Rows, strings.Join(parts, ", "), s.Requests, s.Throttled, s.Final.Round(100*time.Millisecond), s.Elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(t.out, "%s: %s; %d requests (%d throttled), all final after %s, %s in total\n",
+		plural(s.Rows, "row"), strings.Join(parts, ", "), s.Requests, s.Throttled, s.Final.Round(100*time.Millisecond), s.Elapsed.Round(100*time.Millisecond))
 	if s.FileErrors > 0 {
 		fmt.Fprintf(t.out, "%s could not be read\n", plural(s.FileErrors, "file"))
 	}
@@ -306,7 +306,14 @@ func newProgressPrinter(w io.Writer, tty bool, interval time.Duration) *progress
 }
 
 func progressLine(pg importer.Progress) string {
-	return fmt.Sprintf("apimport: %d/%d devices done, %d submitted, %d processing, %d records cleaned up", pg.Done, pg.Total, pg.Submitted, pg.Outstanding, pg.Deleted)
+	line := fmt.Sprintf("apimport: %d/%d devices done, %d submitted, %d processing, %d records cleaned up", pg.Done, pg.Total, pg.Submitted, pg.Outstanding, pg.Deleted)
+	if pg.Waiting > 0 {
+		line += fmt.Sprintf(", %d waiting for their profile or group", pg.Waiting)
+	}
+	if pg.PollFailures > 0 {
+		line += fmt.Sprintf(", Graph unreadable for the last %s", plural(pg.PollFailures, "poll"))
+	}
+	return line
 }
 
 func (p *progressPrinter) update(pg importer.Progress) {
