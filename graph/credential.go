@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/apimport/apimport/importer"
@@ -47,6 +49,9 @@ func classifyCredentialError(err error, transportErr *importer.HostError, unreac
 	if errors.As(err, &afe) && afe.RawResponse != nil {
 		if afe.RawResponse.StatusCode >= 500 {
 			return &importer.HostError{Host: afe.RawResponse.Request.URL.Host, Class: importer.ErrNetwork, Err: err}
+		}
+		if rejected := authorityRejection(afe.RawResponse); rejected != nil {
+			return rejected
 		}
 		return fmt.Errorf("%w: %w", importer.ErrCredential, err)
 	}
@@ -194,4 +199,43 @@ func upgradeDiscovery(resp *http.Response, host string) (*http.Response, error) 
 	resp.ContentLength = int64(len(b))
 	resp.Header.Del("Content-Length")
 	return resp, nil
+}
+
+// rejectionError is the authority's refusal in its own short words (the AADSTS code
+// and the first sentence of its description) instead of azidentity's whole dump.
+type rejectionError struct {
+	msg string
+	err error
+}
+
+func (e *rejectionError) Error() string   { return e.msg }
+func (e *rejectionError) Unwrap() []error { return []error{importer.ErrCredential, e.err} }
+
+// authorityRejection reads an Entra ID error answer ({"error", "error_description"});
+// nil when the body is not one.
+func authorityRejection(resp *http.Response) error {
+	body, err := runtime.Payload(resp)
+	if err != nil || len(body) == 0 {
+		return nil
+	}
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error == "" {
+		return nil
+	}
+	desc, _, _ := strings.Cut(e.Description, "\r\n")
+	desc, _, _ = strings.Cut(desc, "\n")
+	if len(desc) > 300 {
+		desc = desc[:300] + "…"
+	}
+	msg := "the authority refused the credentials (" + e.Error + ")"
+	if desc != "" {
+		msg += ": " + desc
+	}
+	if strings.HasPrefix(desc, "AADSTS7000215") {
+		msg += " (give the secret's value, not its ID)"
+	}
+	return &rejectionError{msg: msg, err: fmt.Errorf("HTTP %d from %s", resp.StatusCode, resp.Request.URL.Host)}
 }
