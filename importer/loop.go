@@ -129,7 +129,7 @@ func (e *engine) deadlinePassed(ls *loopState) bool {
 	if e.now().Before(ls.deadline) || len(e.queue) > 0 {
 		return false
 	}
-	return !ls.timedOut || len(e.outstanding()) > 0 && !e.allDone()
+	return !ls.timedOut || len(e.open) > 0 && !e.allDone()
 }
 
 // dispatch hands work to idle workers: submissions first, then updates, then, in the
@@ -204,12 +204,16 @@ func updateFor(it Item) DeviceUpdate {
 // wait blocks for one event: a worker's result, the next poll, or cancellation.
 func (e *engine) wait(ctx context.Context, p *pool, ls *loopState, stopping bool) error {
 	var timerC <-chan time.Time
-	out := e.outstanding()
 	// Under a simulated clock calls take no time: time passes only when nothing is in
 	// flight (engine tests are then deterministic).
 	_, simulated := e.clk.(clock.Simulated)
-	if !stopping && !ls.timedOut && len(out) > 0 && !e.allDone() && !(simulated && p.inflight > 0) {
+	if !stopping && !ls.timedOut && len(e.open) > 0 && !e.allDone() && !(simulated && p.inflight > 0) {
 		submitting := len(e.queue) > 0 || len(e.splits) > 0 || p.importing > 0
+		// nextPoll takes the earliest and latest due times: the order does not matter.
+		out := make([]*tracked, 0, len(e.open))
+		for _, t := range e.open {
+			out = append(out, t)
+		}
 		next := e.nextPoll(out, submitting)
 		if next.After(ls.deadline) && len(e.queue) == 0 {
 			next = ls.deadline
@@ -294,11 +298,9 @@ func (e *engine) handle(ctx context.Context, r jobResult) error {
 
 // outstanding returns the records still polled, sorted by id.
 func (e *engine) outstanding() []*tracked {
-	var out []*tracked
-	for _, t := range e.track {
-		if !t.final {
-			out = append(out, t)
-		}
+	out := make([]*tracked, 0, len(e.open))
+	for _, t := range e.open {
+		out = append(out, t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
@@ -319,7 +321,7 @@ func (e *engine) timeoutAll() {
 	}
 	e.splits, e.queue = nil, nil
 	for _, t := range e.outstanding() {
-		t.final = true // stop polling; not deleted: the record is still processing
+		e.markFinal(t) // stop polling; not deleted: the record is still processing
 		if d := t.dev; d != nil && d.cur == t && d.phase == phaseProcessing {
 			r := e.result(d, ResultTimeout)
 			r.Hint = HintTimeout
