@@ -305,7 +305,6 @@ func (e *engine) run(ctx context.Context) error {
 	if err := e.loop(ctx); err != nil {
 		return e.stopErr(ctx, err)
 	}
-	e.sync(ctx)
 	return nil
 }
 
