@@ -212,12 +212,7 @@ func (e *engine) wait(ctx context.Context, p *pool, ls *loopState, stopping bool
 	_, simulated := e.clk.(clock.Simulated)
 	if !stopping && !ls.timedOut && len(e.open) > 0 && !e.allDone() && !(simulated && p.inflight > 0) {
 		submitting := len(e.queue) > 0 || len(e.splits) > 0 || p.importing > 0
-		// nextPoll takes the earliest and latest due times: the order does not matter.
-		out := make([]*tracked, 0, len(e.open))
-		for _, t := range e.open {
-			out = append(out, t)
-		}
-		next := e.nextPoll(out, submitting)
+		next := e.nextPoll(submitting)
 		if next.After(ls.deadline) && len(e.queue) == 0 {
 			next = ls.deadline
 		}
