@@ -19,6 +19,7 @@
 #
 #   APIMPORT_BENCH_CLI=100000 scripts/bench-import.sh [DIR]   # DIR keeps the fleet (~480 MB)
 #   APIMPORT_BENCH_PROFILE=1 ...                               # + heap profile (pprof -top)
+#   APIMPORT_BENCH_GOMEMLIMIT=400MiB ...                       # the client with a Go soft memory limit
 #
 # It prints max RSS, wall time, final_s, elapsed_s and the request counts; exit 1 when
 # the RSS is over APIMPORT_BENCH_RSS_MB (default 200) or a device is not registered.
@@ -51,7 +52,8 @@ info() { sed -n "s/^$1: //p" "$dir/emu.info"; }
 prof=
 [ "${APIMPORT_BENCH_PROFILE:-0}" = 1 ] && prof=$dir/heap.pprof
 rc=0
-APIMPORT_MEMPROFILE=$prof AZURE_CLIENT_SECRET=$(info client_secret) /usr/bin/time -v -o "$dir/time.txt" \
+APIMPORT_MEMPROFILE=$prof AZURE_CLIENT_SECRET=$(info client_secret) \
+	env ${APIMPORT_BENCH_GOMEMLIMIT:+GOMEMLIMIT=$APIMPORT_BENCH_GOMEMLIMIT} /usr/bin/time -v -o "$dir/time.txt" \
 	"$dir/apimport" import --auth client-secret --tenant-id "$(info tenant_id)" --client-id "$(info client_id)" \
 	--graph-url "$(info graph_url)" --authority-url "$(info authority_url)" --ca-file "$(info ca_file)" \
 	--write-limit 100 --request-limit 1000 --throttle-window 2s --journal "$dir/journal.jsonl" \
