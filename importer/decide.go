@@ -366,10 +366,10 @@ func (e *engine) execute(ctx context.Context, ds *decisions) error {
 	}
 	e.leftovers = append(e.leftovers, ds.leftDelete...)
 	for _, id := range ds.leftDelete {
-		e.track[id] = &tracked{id: id, ours: true, final: true, submitted: e.start, seen: true}
+		e.trackRecord(&tracked{id: id, ours: true, final: true, submitted: e.start, seen: true})
 	}
 	for _, t := range ds.leftTrack {
-		e.track[t.id] = t
+		e.trackRecord(t)
 	}
 	finals := ds.leftFinals
 	for _, dc := range ds.devs {

@@ -212,8 +212,12 @@ type engine struct {
 	queue  []*devState   // phaseQueued, in input order
 	splits [][]*devState // phaseQueued: halves of a chunk refused with 400, posted as they are
 	// updates are phaseUpdating devices not yet sent.
-	updates         []*devState
-	track           map[string]*tracked
+	updates []*devState
+	track   map[string]*tracked
+	// open holds the tracked records that are not final (what polls read): kept in
+	// step by trackRecord and markFinal so that per-event work (progress, the next
+	// poll) does not scan every record the run has seen.
+	open            map[string]*tracked
 	toDelete        []string // this run's final records, deleted after the last result
 	leftovers       []string // earlier runs' final records: deleted before this run's own
 	chunkNo         int
@@ -224,7 +228,7 @@ type engine struct {
 	profiling       []*devState // phaseProfile devices
 	pollFailures    int         // polls in a row that failed
 	lastPollErr     error
-	synced          bool // the sync ran (before the profile wait, or at the end)
+	synced          bool // the sync ran (when every import was final)
 	lastProfilePoll time.Time
 	profileStep     time.Duration
 
@@ -266,7 +270,7 @@ func Run(ctx context.Context, svc Service, items []Item, opts Options, emit func
 		emit = func(DeviceResult) {}
 	}
 	e := &engine{svc: svc, opts: opts, clk: opts.Clock, emit: emit, jn: opts.Journal,
-		byKey: map[string]*devState{}, track: map[string]*tracked{}, probedFinal: map[string]bool{}}
+		byKey: map[string]*devState{}, track: map[string]*tracked{}, open: map[string]*tracked{}, probedFinal: map[string]bool{}}
 	e.start = e.clk.Now()
 	e.runID = strconv.FormatInt(e.start.UnixNano(), 36)
 	e.sum = RunSummary{Rows: len(items), Counts: map[string]int{}, Tenant: opts.Tenant}
@@ -357,7 +361,6 @@ func (e *engine) run(ctx context.Context) error {
 	if err := e.loop(ctx); err != nil {
 		return e.stopErr(ctx, err)
 	}
-	e.sync(ctx)
 	return nil
 }
 
@@ -404,8 +407,24 @@ func (e *engine) setPhase(d *devState, to phase) bool {
 func (e *engine) process(d *devState, t *tracked) {
 	e.move(d, phaseProcessing)
 	t.dev = d
-	e.track[t.id] = t
+	e.trackRecord(t)
 	d.cur = t
+}
+
+// trackRecord adds t to the records of the run (and to the open ones unless final).
+func (e *engine) trackRecord(t *tracked) {
+	e.track[t.id] = t
+	if t.final {
+		delete(e.open, t.id)
+	} else {
+		e.open[t.id] = t
+	}
+}
+
+// markFinal stops polling t.
+func (e *engine) markFinal(t *tracked) {
+	t.final = true
+	delete(e.open, t.id)
 }
 
 // result starts d's DeviceResult.
@@ -444,13 +463,7 @@ func (e *engine) progress() {
 	if e.opts.Progress == nil {
 		return
 	}
-	out := 0
-	for _, t := range e.track {
-		if !t.final {
-			out++
-		}
-	}
-	e.opts.Progress(Progress{Total: len(e.devs), Done: e.done, Submitted: e.submitted, Outstanding: out, Deleted: e.sum.Deleted,
+	e.opts.Progress(Progress{Total: len(e.devs), Done: e.done, Submitted: e.submitted, Outstanding: len(e.open), Deleted: e.sum.Deleted,
 		Waiting: len(e.profiling), PollFailures: e.pollFailures})
 }
 

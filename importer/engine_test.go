@@ -949,3 +949,30 @@ func TestRunForeignStorageErrorIsNotCalledRepeated(t *testing.T) {
 		t.Errorf("foreign record deleted or device posted: %v", f.posted)
 	}
 }
+
+// TestProgressCountsOutstandingRecords: the progress snapshot's Outstanding is the number
+// of records still polled (kept as a set, not recounted over every record per event: that
+// made a 100,000-device run quadratic), and drops to 0 when every device is final.
+func TestProgressCountsOutstandingRecords(t *testing.T) {
+	f := newFake(3 * time.Second)
+	rows := validRows(250, "PR")
+	opts := fastOpts()
+	opts.ChunkSize = 50
+	opts.PollMin, opts.PollMax = time.Second, 5*time.Second
+	var snaps []Progress
+	opts.Progress = func(p Progress) { snaps = append(snaps, p) }
+	if _, err := runFake(context.Background(), f, rows, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	peak := 0
+	for _, p := range snaps {
+		if p.Outstanding > p.Submitted || p.Outstanding < 0 {
+			t.Fatalf("progress %+v: outstanding out of range", p)
+		}
+		peak = max(peak, p.Outstanding)
+	}
+	last := snaps[len(snaps)-1]
+	if peak == 0 || last.Outstanding != 0 || last.Done != len(rows) || last.Deleted != len(rows) {
+		t.Fatalf("peak outstanding %d, last progress %+v; want a peak > 0 and 0 outstanding, %d done and deleted at the end", peak, last, len(rows))
+	}
+}

@@ -75,12 +75,7 @@ func (e *engine) loop(ctx context.Context) error {
 	for {
 		stopping := ls.fatal != nil || ctx.Err() != nil
 		if !stopping {
-			e.startCleanup(p, ls)
-			if !ls.cleanupUntil.IsZero() && len(e.profiling) > 0 {
-				// Every import is final: sync now, as Microsoft's script does, rather
-				// than after the profile wait (a sync is what assigns profiles sooner).
-				e.sync(ctx)
-			}
+			e.startCleanup(ctx, p, ls)
 			e.dispatch(p, ls)
 		}
 		if p.inflight == 0 {
@@ -109,11 +104,14 @@ func (e *engine) loop(ctx context.Context) error {
 
 // startCleanup opens the clean-up phase once every device is final and no import is in
 // flight: it may last CleanupShare of the time to the last result plus CleanupGrace
-// (or Options.CleanupTimeout).
-func (e *engine) startCleanup(p *pool, ls *loopState) {
+// (or Options.CleanupTimeout). The Autopilot sync comes first: it needs one write, and
+// the deletions then use the whole write budget, so a sync after them would wait for
+// the throttle window to free (up to 20 s past the clean-up budget).
+func (e *engine) startCleanup(ctx context.Context, p *pool, ls *loopState) {
 	if !ls.cleanupUntil.IsZero() || !e.allSettled() || p.importing > 0 {
 		return
 	}
+	e.sync(ctx)        // also before the profile wait: a sync is what assigns profiles sooner
 	settled := e.now() // the last import result, or the moment the last device began its profile wait
 	budget := time.Duration(float64(settled.Sub(e.start))*CleanupShare) + CleanupGrace
 	if e.opts.CleanupTimeout > 0 {
@@ -137,7 +135,7 @@ func (e *engine) deadlinePassed(ls *loopState) bool {
 	if e.now().Before(ls.deadline) || len(e.queue) > 0 {
 		return false
 	}
-	return !ls.timedOut || len(e.outstanding()) > 0 && !e.allDone()
+	return !ls.timedOut || len(e.open) > 0 && !e.allDone()
 }
 
 // dispatch hands work to idle workers: submissions first, then updates, then, in the
@@ -256,9 +254,9 @@ func (e *engine) nextWake(p *pool, ls *loopState, stopping bool) time.Time {
 		return time.Time{}
 	}
 	var next time.Time
-	if out := e.outstanding(); !ls.timedOut && len(out) > 0 && !e.allSettled() {
+	if !ls.timedOut && len(e.open) > 0 && !e.allSettled() {
 		submitting := len(e.queue) > 0 || len(e.splits) > 0 || p.importing > 0
-		next = e.nextPoll(out, submitting)
+		next = e.nextPoll(submitting)
 		if next.After(ls.deadline) && len(e.queue) == 0 {
 			next = ls.deadline
 		}
@@ -347,11 +345,9 @@ func (e *engine) handle(ctx context.Context, r jobResult) error {
 
 // outstanding returns the records still polled, sorted by id.
 func (e *engine) outstanding() []*tracked {
-	var out []*tracked
-	for _, t := range e.track {
-		if !t.final {
-			out = append(out, t)
-		}
+	out := make([]*tracked, 0, len(e.open))
+	for _, t := range e.open {
+		out = append(out, t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
@@ -372,7 +368,7 @@ func (e *engine) timeoutAll() {
 	}
 	e.splits, e.queue = nil, nil
 	for _, t := range e.outstanding() {
-		t.final = true // stop polling; not deleted: the record is still processing
+		e.markFinal(t) // stop polling; not deleted: the record is still processing
 		if d := t.dev; d != nil && d.cur == t && d.phase == phaseProcessing {
 			r := e.result(d, ResultTimeout)
 			r.Hint = HintTimeout
@@ -461,7 +457,9 @@ func (e *engine) submit(ctx context.Context, j job) ([]ImportRecord, error) {
 }
 
 // deleteRecords deletes ids one by one until the clean-up budget ends (the rest stay
-// in the journal) and journals the deletions.
+// in the journal) and journals the deletions. A deletion waiting for the client's
+// throttle when the budget ends is given up (not a failure): the journal keeps the
+// record, and a DELETE that did reach the service is found gone next time.
 func (e *engine) deleteRecords(ctx context.Context, ids []string, until time.Time) ([]string, map[string]error, error) {
 	var deleted []string
 	failed := map[string]error{}
@@ -470,10 +468,19 @@ func (e *engine) deleteRecords(ctx context.Context, ids []string, until time.Tim
 			failed[id] = ctx.Err()
 			continue
 		}
-		if !e.now().Before(until) {
+		left := until.Sub(e.now())
+		if left <= 0 {
 			break
 		}
-		if err := e.svc.DeleteImported(ctx, id); err != nil {
+		// A relative timeout: under a simulated clock calls take no real time.
+		dctx, cancel := context.WithTimeout(ctx, left)
+		err := e.svc.DeleteImported(dctx, id)
+		budgetOut := dctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if err != nil && budgetOut {
+			break
+		}
+		if err != nil {
 			failed[id] = err
 			continue
 		}

@@ -10,9 +10,11 @@ import (
 // being submitted, only a probe is due: the oldest record, to learn how long processing
 // takes. Afterwards the next poll is when every record is expected final, but due records
 // never wait more than PollMax.
-func (e *engine) nextPoll(out []*tracked, submitting bool) time.Time {
+//
+// It reads the open records in map order: only the earliest and latest due times count.
+func (e *engine) nextPoll(submitting bool) time.Time {
 	var first, last time.Time
-	for _, t := range out {
+	for _, t := range e.open {
 		if submitting && !e.probeWanted(t) {
 			continue
 		}

@@ -30,7 +30,7 @@ func (e *engine) finals(ctx context.Context, recs []ImportRecord) error {
 		if t == nil || t.final {
 			continue
 		}
-		t.final = true
+		e.markFinal(t)
 		if age := now.Sub(t.submitted); t.submitted != e.start && age > 0 && (e.upper == 0 || age < e.upper) {
 			e.upper = age
 		}
@@ -293,7 +293,7 @@ func (e *engine) newRecordsOf(ctx context.Context, devs []*devState) (map[string
 // posted again only when it is not registered and no other new import record of its
 // serial exists (which is adopted instead).
 func (e *engine) vanished(ctx context.Context, t *tracked) error {
-	t.final = true
+	e.markFinal(t)
 	if t.ours {
 		if err := e.journal(JournalEntry{Type: JournalDeleted, ID: t.id, Serial: t.serial, Message: "vanished"}); err != nil {
 			return err

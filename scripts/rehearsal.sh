@@ -2,10 +2,11 @@
 # rehearsal.sh: a chaos rehearsal of `apimport import` against the local Graph emulator
 # (`apimport emulator`, HTTPS on 127.0.0.1 only; nothing leaves the machine).
 #
-#   scripts/rehearsal.sh                 # all scenarios, 150-device fleets
+#   scripts/rehearsal.sh                 # all scenarios, 150-device fleets (1,500 for issue 8's); ~5 min
 #   REH_N=2000 scripts/rehearsal.sh      # bigger fleets
 #   REH_KEEP=1 scripts/rehearsal.sh      # keep the work directory (printed) for inspection
 #   REH_ONLY="timeout sigint" scripts/rehearsal.sh
+#   REH_N2=500 scripts/rehearsal.sh      # smaller fleets for the issue-8 scenarios (default 1,500)
 #
 # It builds the CLI, generates fleets (Get-WindowsAutopilotInfo CSV from hwhash.Device: valid
 # rows, rows already registered (same and other group tag), serials owned by another tenant
@@ -18,18 +19,36 @@
 #   - from the emulator's request log: no serial was accepted by two import POSTs while the
 #     first record could still be processing (not deleted and younger than processing_delay);
 #     no import record created by someone else was ever deleted;
-#   - at the end of the scenario the tenant holds no import record the tool created;
+#   - at the end of the scenario, after `apimport cleanup` with its journal (a run ends when
+#     its devices are final and leaves what it had no time to delete in the journal), the
+#     tenant holds no import record the tool created;
 #   - no client secret, bearer token or hash text in stdout/stderr/report/journal.
 # Scenarios: timeout (tight --wait, re-runs), sigint, sigkill (+ emulator restart from its
 # state_file), concurrent (two runs, one journal), lostjournal (kill, re-run with a fresh
 # journal), update (--update-existing), dryrun (--dry-run while imports are pending),
 # exitcodes (0 for a clean fleet and its re-run, 4 for a wrong client secret).
+# Issue 8 scenarios, 1,500-device fleets (REH_N2), limits scaled x10 in time on both sides
+# (200 writes / 2000 requests per 2 s) so that `apimport cleanup` empties the tenant quickly:
+#   foreign       (item 1) serials with an older import record made by someone else; the run
+#                 is SIGKILLed while a POST of such a serial is unconfirmed (journal intent
+#                 without an outcome; the emulator delays 30% of the requests by 6 s and
+#                 drops connections after processing); the re-run registers every such
+#                 serial, never adopts, rejects or deletes the foreign record.
+#   tenant        (item 2) tenant A's journal against tenant B (a second emulator): import
+#                 and cleanup exit 2, the journal is unchanged, B gets no write.
+#   latevis       (item 3) new import records are invisible for 5 s (visibility_delay, more
+#                 than two poll intervals with --poll-min 1s): every serial posted once, all
+#                 registered.
+#   syncthrottle  (item 9) the first sync call is throttled (sync_throttled): the sync is
+#                 retried and "called"; a run right after is not taken for throttling (the
+#                 10-minute rule: skipped or "too soon", no retry).
 # Exit status: 0 when every check passed, 1 otherwise.
 set -u
 cd "$(dirname "$0")/.."
 REPO=$PWD
 N=${REH_N:-150}
-ONLY=${REH_ONLY:-"timeout sigint sigkill concurrent lostjournal update dryrun exitcodes"}
+N2=${REH_N2:-1500}
+ONLY=${REH_ONLY:-"timeout sigint sigkill concurrent lostjournal update dryrun exitcodes foreign tenant latevis syncthrottle"}
 W=$(mktemp -d "${TMPDIR:-/tmp}/apimport-rehearsal.XXXXXX")
 AP=$W/apimport
 FAILS=0
@@ -55,11 +74,14 @@ rm -rf "$REPO/.rehearsal-gen"
 # start_emu DIR [extra JSON config members]: start (or restart) the emulator of scenario DIR.
 start_emu() {
 	local d=$1 extra=${2:-}
+	local faults=${EMU_FAULTS:-} after=false
+	[ $((RANDOM % 2)) = 1 ] && after=true
+	[ -n "$faults" ] || faults='{"error_5xx": 0.03, "error_503_retry_after": 0.02, "drop_connection": 0.02,
+            "drop_after_processing": '$after', "storage_error": 0.03, "slow_response": 0.01, "slow_delay": "300ms"}'
 	cat >"$d/emu.json" <<JSON
 {"processing_delay": "${EMU_DELAY:-2s}", "initial_status": "pending",
- "write_limit": 40, "request_limit": 400, "throttle_window": "2s",
- "faults": {"error_5xx": 0.03, "error_503_retry_after": 0.02, "drop_connection": 0.02,
-            "drop_after_processing": $( [ $((RANDOM % 2)) = 1 ] && echo true || echo false), "storage_error": 0.03, "slow_response": 0.01, "slow_delay": "300ms"},
+ "write_limit": ${EMU_WRITES:-40}, "request_limit": ${EMU_REQS:-400}, "throttle_window": "2s",
+ "faults": $faults,
  "random_seed": $RANDOM, "dir": "$d/emudir", "state_file": "$d/state.json", "log_file": "$d/requests.jsonl",
  "seed": $(cat "$d/seed.json") $extra}
 JSON
@@ -71,6 +93,7 @@ JSON
 	GRAPH_URL=$(info graph_url) AUTH_URL=$(info authority_url) TENANT=$(info tenant_id)
 	CLIENT=$(info client_id) CA=$(info ca_file)
 	info client_secret >"$d/secret.txt"
+	EMU_W=${EMU_WRITES:-40} EMU_R=${EMU_REQS:-400}
 }
 stop_emu() { kill -INT "$EMU_PID" 2>/dev/null; wait "$EMU_PID" 2>/dev/null; EMU_PID=; }
 
@@ -80,7 +103,7 @@ run_import() {
 	shift 2
 	AZURE_CLIENT_SECRET=$(cat "$d/secret.txt") "$AP" import --auth client-secret --tenant-id "$TENANT" \
 		--client-id "$CLIENT" --graph-url "$GRAPH_URL" --authority-url "$AUTH_URL" --ca-file "$CA" \
-		--json --report "$d/$name.report.csv" --journal "$d/journal.jsonl" --chunk-size 50 "$@" \
+		--json --report "$d/$name.report.csv" --journal "$d/journal.jsonl" --chunk-size 50 ${CLIENT_FLAGS:-} "$@" \
 		"$d/fleet.csv" >"$d/$name.out" 2>"$d/$name.err" &
 	RUN_PID=$!
 }
@@ -106,6 +129,10 @@ d, name, rc = sys.argv[1:]
 rows = int(open(f"{d}/rows").read())
 lines = [json.loads(l) for l in open(f"{d}/{name}.out") if l.strip()]
 if rc in ("1", "2", "4") and not lines:
+    sys.exit(0)
+if rc == "130" and not lines and "importing into tenant" not in open(f"{d}/{name}.err").read():
+    # Interrupted while signing in: nothing was sent, no row was decided.
+    print(f"rehearsal: {d.split('/')[-1]}/{name}: interrupted before the sign-in ended (no rows, nothing sent)", file=sys.stderr)
     sys.exit(0)
 devs = [l for l in lines if l.get("message_type") == "device"]
 sums = [l for l in lines if l.get("message_type") == "summary"]
@@ -187,7 +214,26 @@ new_scenario() {
 	"$W/gen" "$D" "${2:-$N}" "$(echo "$1" | tr a-z A-Z | cut -c1-3)" "$RANDOM" ${3:-} >"$D/rows" || fail "generator"
 	log "scenario $1: $(cat "$D/rows") rows"
 }
-end_scenario() { stop_emu; check_tenant "$D" 1; check_leaks "$D"; }
+# end_scenario: `apimport cleanup` with the scenario's journal (a run ends when its devices
+# are final and leaves the import records it had no time to delete in the journal: issue 7),
+# then every import record the tool created must be gone.
+end_scenario() {
+	run_cleanup "$D" cleanup-end
+	[ "$CLEAN_RC" = 0 ] || fail "$(basename "$D")/cleanup-end: exit $CLEAN_RC: $(tail -2 "$D/cleanup-end.err")"
+	stop_emu; check_tenant "$D" 1; check_leaks "$D"
+}
+# run_cleanup DIR NAME [flags]: `apimport cleanup --json` with the scenario's journal and the
+# emulator's limits; sets CLEAN_RC.
+run_cleanup() {
+	local d=$1 name=$2
+	shift 2
+	AZURE_CLIENT_SECRET=$(cat "$d/secret.txt") "$AP" cleanup --auth client-secret --tenant-id "$TENANT" \
+		--client-id "$CLIENT" --graph-url "$GRAPH_URL" --authority-url "$AUTH_URL" --ca-file "$CA" \
+		--journal "$d/journal.jsonl" --json --write-limit "$EMU_W" --request-limit "$EMU_R" --throttle-window 2s \
+		"$@" >"$d/$name.out" 2>"$d/$name.err"
+	CLEAN_RC=$?
+	log "$(basename "$d")/$name: exit $CLEAN_RC $(jq -c 'select(.message_type=="summary")|.results' "$d/$name.out" 2>/dev/null)"
+}
 wait_posts() { # wait until the emulator has accepted at least one import POST (max 20 s)
 	for _ in $(seq 200); do grep -q '"path":"[^"]*/import"[^}]*"status":200' "$D/requests.jsonl" 2>/dev/null && return 0; sleep 0.1; done
 }
@@ -311,6 +357,191 @@ if want exitcodes; then
 	echo "not-the-secret" >"$D/secret.txt"
 	run_import "$D" badsecret --wait 60s; finish "$D" badsecret 4
 	cp "$D/secret.real" "$D/secret.txt"
+	end_scenario
+fi
+
+# Issue 8 scenarios: limits scaled x10 in time on both sides, so that clean-up is quick.
+FAST_EMU() { EMU_WRITES=200 EMU_REQS=2000 "$@"; }
+FAST_CLIENT="--write-limit 200 --request-limit 2000 --throttle-window 2s"
+summary_of() { jq -c 'select(.message_type=="summary")' "$1"; }
+
+if want foreign; then
+	# Item 1: a resumed run never adopts another tool's record. Serials whose older import
+	# record someone else made (seeded, an hour old, finished 802) are posted; the run is
+	# killed while such a POST is unconfirmed (intent journalled, no outcome), the emulator
+	# restarted, and the run resumed.
+	new_scenario foreign "$N2"
+	jq -r '.imported[] | select(.id | startswith("00000000-0000-4000-9000-")) | .serialNumber' "$D/seed.json" | sort >"$D/targets"
+	CLIENT_FLAGS=$FAST_CLIENT
+	EMU_FAULTS='{"slow_response": 0.3, "slow_delay": "6s", "drop_connection": 0.03, "drop_after_processing": true, "error_5xx": 0.02}' \
+		FAST_EMU start_emu "$D"
+	run_import "$D" killed --wait 120s
+	# Kill as soon as the journal holds an intent of a target serial without an outcome.
+	python3 - "$D" <<'PY' >"$D/unconfirmed"
+import json, sys, time
+d = sys.argv[1]
+targets = set(open(f"{d}/targets").read().split())
+end = time.time() + 60
+while time.time() < end:
+    intents, done = {}, set()
+    try:
+        for l in open(f"{d}/journal.jsonl"):
+            try: e = json.loads(l)
+            except ValueError: continue  # a line being written
+            if e.get("t") == "intent": intents[e["chunk"]] = e["serials"]
+            elif e.get("t") in ("posted", "abandon"): done.add(e.get("chunk"))
+    except FileNotFoundError:
+        pass
+    open_serials = sorted(s for c, ss in intents.items() if c not in done for s in ss if s in targets)
+    if open_serials:
+        print("\n".join(open_serials)); sys.exit(0)
+    time.sleep(0.02)
+sys.exit(1)
+PY
+	found=$?
+	kill -KILL "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+	# The intent may have been settled between the look and the kill: keep only the
+	# serials still unconfirmed in the journal as the kill left it.
+	python3 - "$D" <<'PY' >"$D/unconfirmed.final"
+import json, sys
+d = sys.argv[1]
+want = set(open(f"{d}/unconfirmed").read().split())
+intents, done = {}, set()
+for l in open(f"{d}/journal.jsonl"):
+    try: e = json.loads(l)
+    except ValueError: continue
+    if e.get("t") == "intent": intents[e["chunk"]] = e["serials"]
+    elif e.get("t") in ("posted", "abandon"): done.add(e.get("chunk"))
+print("\n".join(sorted(s for c, ss in intents.items() if c not in done for s in ss if s in want)))
+PY
+	nu=$(grep -c . "$D/unconfirmed.final")
+	if [ "$found" != 0 ] || [ "$nu" = 0 ]; then
+		fail "foreign: the run was not killed with a target serial's POST unconfirmed"
+	else
+		log "foreign: killed with $nu serials that have a foreign import record in unconfirmed POSTs: $(head -3 "$D/unconfirmed.final" | tr '\n' ' ')"
+	fi
+	stop_emu
+	EMU_FAULTS= FAST_EMU start_emu "$D"
+	run_import "$D" resumed --wait 120s; finish "$D" resumed 3
+	run_import "$D" again --wait 120s; finish "$D" again 3
+	stop_emu
+	EMU_FAULTS='{}' FAST_EMU start_emu "$D" # the clean-up below without faults: quicker
+	python3 - "$D" <<'PY' || FAILS=$((FAILS + 1))
+import json, sys
+d = sys.argv[1]
+foreign = {}
+for r in json.load(open(f"{d}/seed.json"))["imported"]:
+    foreign[r["id"].lower()] = r["serialNumber"]
+unconf = set(open(f"{d}/unconfirmed.final").read().split())
+targets = set(open(f"{d}/targets").read().split())
+bad = []
+res = {}
+for name in ("resumed", "again"):
+    for l in open(f"{d}/{name}.out"):
+        e = json.loads(l)
+        if e.get("message_type") != "device": continue
+        if e["import_id"].lower() in foreign:
+            bad.append(f"{name}: {e['serial']} {e['result']} {e['error_code']} with the foreign record {e['import_id']}")
+        if e["serial"] in targets: res.setdefault(e["serial"], []).append(e["result"])
+for s in sorted(unconf):
+    r = res.get(s, [])
+    if not r or r[0] not in ("registered", "already_registered") or any(x not in ("registered", "already_registered") for x in r):
+        bad.append(f"unconfirmed serial {s}: results {r}, want registered")
+other = [s for s in targets - unconf if any(x not in ("registered", "already_registered") for x in res.get(s, ["missing"]))]
+if other: bad.append(f"serials with a foreign record not registered: {other[:3]}")
+if bad:
+    print("rehearsal: FAIL foreign: " + "; ".join(bad[:8]), file=sys.stderr); sys.exit(1)
+print(f"rehearsal: foreign: {len(unconf)} unconfirmed + {len(targets - unconf)} other serials with a foreign record all registered; no foreign record adopted", file=sys.stderr)
+PY
+	CLIENT_FLAGS=
+	end_scenario
+fi
+
+if want tenant; then
+	# Item 2: a journal belongs to one tenant. Run A leaves records (a tight --wait), then
+	# tenant B (another emulator, another tenant) is given A's journal.
+	new_scenario tenant "$N2" clean
+	CLIENT_FLAGS=$FAST_CLIENT
+	FAST_EMU start_emu "$D"
+	run_import "$D" a --wait 1s; finish "$D" a 3
+	stop_emu
+	sum0=$(sha256sum <"$D/journal.jsonl")
+	DB=$D/b
+	mkdir -p "$DB"
+	cp "$D/fleet.csv" "$D/rows" "$D/hashes.txt" "$D/foreign_ids.json" "$DB/"
+	echo '{}' >"$DB/seed.json"
+	FAST_EMU start_emu "$DB"
+	TENANT_B=$TENANT
+	run_import "$DB" wrong --journal "$D/journal.jsonl"; finish "$DB" wrong 2
+	grep -q 'tenant' "$DB/wrong.err" || fail "tenant: exit 2 without naming the tenant: $(tail -2 "$DB/wrong.err")"
+	run_cleanup "$DB" cleanup --journal "$D/journal.jsonl"
+	rc=$CLEAN_RC
+	[ "$rc" = 2 ] || fail "tenant: cleanup with tenant A's journal against tenant B: exit $rc, want 2"
+	stop_emu
+	[ "$(sha256sum <"$D/journal.jsonl")" = "$sum0" ] || fail "tenant: tenant A's journal changed"
+	w=$(jq -s '[.[]|select(.write)]|length' "$DB/requests.jsonl")
+	[ "$w" = 0 ] || fail "tenant: tenant B got $w writes"
+	log "tenant: A's journal against B ($TENANT_B): import exit $(cat "$DB/wrong.rc"), cleanup exit $rc, journal unchanged, $w writes to B"
+	EMU_FAULTS='{}' FAST_EMU start_emu "$D"
+	run_import "$D" final --wait 60s; finish "$D" final 0
+	CLIENT_FLAGS=
+	end_scenario
+fi
+
+if want latevis; then
+	# Item 3: new import records show late (5 s, polls every 1 s): nothing is posted twice.
+	new_scenario latevis "$N2" clean
+	CLIENT_FLAGS="$FAST_CLIENT --poll-min 1s"
+	EMU_FAULTS='{}' FAST_EMU start_emu "$D" ', "visibility_delay": "5s"'
+	run_import "$D" run --wait 120s; finish "$D" run 0
+	stop_emu
+	python3 - "$D" <<'PY' || FAILS=$((FAILS + 1))
+import json, sys, collections
+d = sys.argv[1]
+rows = int(open(f"{d}/rows").read())
+c = collections.Counter()
+for l in open(f"{d}/requests.jsonl"):
+    e = json.loads(l)
+    if e["method"] == "POST" and e["path"].lower().endswith("/import") and e["status"] in (200, 201):
+        c.update(e.get("serials") or [])
+twice = [s for s, n in c.items() if n > 1]
+reg = sum(1 for l in open(f"{d}/run.out") if json.loads(l).get("result") == "registered")
+bad = []
+if twice: bad.append(f"{len(twice)} serials posted more than once, e.g. {twice[:3]}")
+if len(c) != rows: bad.append(f"{len(c)} serials posted for {rows} rows")
+if reg != rows: bad.append(f"{reg} registered of {rows}")
+if bad:
+    print("rehearsal: FAIL latevis: " + "; ".join(bad), file=sys.stderr); sys.exit(1)
+print(f"rehearsal: latevis: {rows} serials each posted once, all registered", file=sys.stderr)
+PY
+	EMU_FAULTS='{}' FAST_EMU start_emu "$D"
+	CLIENT_FLAGS=
+	end_scenario
+fi
+
+if want syncthrottle; then
+	# Item 9: a throttled sync is retried (and called); the 10-minute rule is not throttling.
+	new_scenario syncthrottle "$N2" clean
+	CLIENT_FLAGS=$FAST_CLIENT
+	EMU_FAULTS='{}' FAST_EMU start_emu "$D" ', "sync_throttled": 1'
+	run_import "$D" run --wait 120s; finish "$D" run 0
+	s1=$(summary_of "$D/run.out" | jq -r '.sync // ""')
+	n1=$(jq -s '[.[]|select(.method=="POST" and (.path|endswith("/sync")))]|length' "$D/requests.jsonl")
+	t1=$(jq -s '[.[]|select(.method=="POST" and (.path|endswith("/sync")) and .status==429)]|length' "$D/requests.jsonl")
+	[ "$s1" = called ] || fail "syncthrottle: sync \"$s1\" after a throttled sync call, want called"
+	[ "$t1" -ge 1 ] && [ "$n1" -ge 2 ] || fail "syncthrottle: $n1 sync calls ($t1 throttled): the throttling was not rehearsed"
+	# Right after: more devices, the last sync is minutes old -> the 10-minute rule.
+	M=$D/more
+	mkdir -p "$M"
+	"$W/gen" "$M" 20 MOR "$RANDOM" clean >"$M/rows"
+	cp "$D/secret.txt" "$D/foreign_ids.json" "$M/"
+	run_import "$M" run --journal "$D/journal.jsonl" --wait 60s; finish "$M" run 0
+	s2=$(summary_of "$M/run.out" | jq -r '.sync // ""')
+	n2=$(jq -s '[.[]|select(.method=="POST" and (.path|endswith("/sync")))]|length' "$D/requests.jsonl")
+	case "$s2" in "skipped: last sync"* | "too soon") ;; *) fail "syncthrottle: second run's sync \"$s2\", want skipped or too soon" ;; esac
+	[ $((n2 - n1)) -le 1 ] || fail "syncthrottle: the 10-minute rule was retried ($((n2 - n1)) sync calls)"
+	log "syncthrottle: run 1 sync \"$s1\" ($n1 sync calls, $t1 throttled); run 2 sync \"$s2\" ($((n2 - n1)) calls)"
+	CLIENT_FLAGS=
 	end_scenario
 fi
 

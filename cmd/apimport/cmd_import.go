@@ -269,6 +269,7 @@ func runImport(env *cliEnv, o *importOptions, args []string) (retErr error) {
 	eopts.Progress = out.progress.update
 	sum, runErr := importer.Run(env.ctx, svc, items, eopts, out.device)
 	out.progress.done()
+	writeMemProfile(env.stderr, items, rep, out)
 	if runErr != nil && errors.Is(runErr, importer.ErrDuplicateItem) {
 		return runErr // a bug: nothing was sent
 	}
