@@ -341,7 +341,7 @@ func (e *engine) run(ctx context.Context) error {
 		return errors.New("no Graph service")
 	}
 	for _, d := range e.devs {
-		if len(d.item.Hardware) == 0 {
+		if !d.item.hasHardware() {
 			r := e.result(d, ResultFailed)
 			r.Message = "no hardware hash bytes (checked without KeepHardware)"
 			e.finish(d, r)

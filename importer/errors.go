@@ -44,6 +44,9 @@ var (
 	ErrJournalTenant = errors.New("journal belongs to another tenant")
 	// ErrJournalWrite: the journal could not be written; the run stops.
 	ErrJournalWrite = errors.New("journal write failed")
+	// ErrLocal: a local file the run needs (the hashes' spill file) failed; the run
+	// stops before sending anything more.
+	ErrLocal = errors.New("local file failure")
 )
 
 // IsAuth reports whether err is an authentication or permission failure, which no

@@ -317,7 +317,7 @@ func (e *engine) pollEvent(ctx context.Context, p *pool, ls *loopState) error {
 
 // handle applies a worker's result.
 func (e *engine) handle(ctx context.Context, r jobResult) error {
-	if errors.Is(r.err, ErrJournalWrite) {
+	if errors.Is(r.err, ErrJournalWrite) || errors.Is(r.err, ErrLocal) {
 		return r.err
 	}
 	switch r.kind {
@@ -421,7 +421,11 @@ func (e *engine) submit(ctx context.Context, j job) ([]ImportRecord, error) {
 	var before map[string][]string
 	for i, d := range j.devs {
 		serials[i] = d.item.Serial
-		items[i] = d.item.importItem()
+		it, err := d.item.importItem()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrLocal, err) // nothing was sent; the run stops
+		}
+		items[i] = it
 		if ids := e.existing[d.key]; len(ids) > 0 {
 			if before == nil {
 				before = map[string][]string{}

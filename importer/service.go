@@ -5,6 +5,7 @@ package importer
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -18,15 +19,30 @@ type Item struct {
 	AssignedUser string // UPN, may be empty
 	ProductKey   string // 13-digit PKID or ""
 	Hardware     []byte // decoded hash bytes
+	// LoadHardware, when Hardware is nil, reads the hash bytes (kept in a spill file
+	// rather than memory for large imports); called when the item is posted.
+	LoadHardware func() ([]byte, error)
 	DisplayName  string // update runs only: the display name to set ("" leaves it)
 	// Manufacturer and Model: corporate identifier runs (ModeCorporate) only, with Serial.
 	Manufacturer string
 	Model        string
 }
 
-func (it Item) importItem() ImportItem {
-	return ImportItem{Serial: it.Serial, GroupTag: it.GroupTag, AssignedUser: it.AssignedUser, ProductKey: it.ProductKey, Hardware: it.Hardware}
+// importItem is the payload of the item; the hash is read back (LoadHardware) when it
+// is not held in memory.
+func (it Item) importItem() (ImportItem, error) {
+	hw := it.Hardware
+	if hw == nil && it.LoadHardware != nil {
+		var err error
+		if hw, err = it.LoadHardware(); err != nil {
+			return ImportItem{}, fmt.Errorf("%s:%d: %w", it.File, it.Line, err)
+		}
+	}
+	return ImportItem{Serial: it.Serial, GroupTag: it.GroupTag, AssignedUser: it.AssignedUser, ProductKey: it.ProductKey, Hardware: hw}, nil
 }
+
+// hasHardware reports whether the item carries hash bytes (in memory or to load).
+func (it Item) hasHardware() bool { return len(it.Hardware) > 0 || it.LoadHardware != nil }
 
 // ImportItem is one device to submit through the import action.
 type ImportItem struct {

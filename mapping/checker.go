@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/apimport/apimport/csvreport"
+	"github.com/apimport/apimport/internal/spill"
 )
 
 // maxListedRows caps how many other rows a conflict message names.
@@ -69,6 +70,7 @@ type devExtra struct {
 	user        string
 	fingerprint string // when it does not fit rec.fp
 	hardware    []byte
+	spilled     spill.Ref // hardware in Options.Spill
 }
 
 const (
@@ -199,7 +201,7 @@ func (c *Checker) AddPrepared(p Prepared) {
 	d := &p.dev
 	rc.status = stValid
 	rc.tag = c.intern(d.GroupTag)
-	de := devExtra{productKey: d.ProductKey, user: d.AssignedUser, hardware: d.Hardware}
+	de := devExtra{productKey: d.ProductKey, user: d.AssignedUser, hardware: d.Hardware, spilled: d.spilled}
 	if len(d.Fingerprint) == 2*len(rc.fp) {
 		if _, err := hex.Decode(rc.fp[:], []byte(d.Fingerprint)); err == nil {
 			rc.hasFP = true
@@ -208,7 +210,7 @@ func (c *Checker) AddPrepared(p Prepared) {
 	if !rc.hasFP {
 		de.fingerprint = d.Fingerprint
 	}
-	if de.productKey != "" || de.user != "" || de.fingerprint != "" || de.hardware != nil {
+	if de.productKey != "" || de.user != "" || de.fingerprint != "" || de.hardware != nil || d.store != nil {
 		dc := de
 		x.dev = &dc
 	}
@@ -444,6 +446,9 @@ func (c *Checker) result(i int, dev *Device) Result {
 			x := r.x.dev
 			dev.ProductKey, dev.AssignedUser = x.productKey, x.user
 			dev.Hardware = x.hardware
+			if x.hardware == nil && c.opts.Spill != nil && c.opts.KeepHardware {
+				dev.spilled, dev.store = x.spilled, c.opts.Spill
+			}
 			if x.fingerprint != "" {
 				dev.Fingerprint = x.fingerprint
 			}

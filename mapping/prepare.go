@@ -244,6 +244,11 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 	}
 	if c.opts.KeepHardware {
 		p.dev.Hardware = h.Canonical()
+		if c.opts.Spill != nil {
+			if ref, err := c.opts.Spill.Put(p.dev.Hardware); err == nil {
+				p.dev.Hardware, p.dev.spilled, p.dev.store = nil, ref, c.opts.Spill
+			} // else: kept in memory
+		}
 	}
 	return p
 }

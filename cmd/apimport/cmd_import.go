@@ -15,6 +15,7 @@ import (
 
 	"github.com/apimport/apimport/graph"
 	"github.com/apimport/apimport/importer"
+	"github.com/apimport/apimport/internal/spill"
 	"github.com/apimport/apimport/internal/textsafe"
 	"github.com/apimport/apimport/mapping"
 )
@@ -174,6 +175,15 @@ func (o *importOptions) validate(cmd *cobra.Command) error {
 func runImport(env *cliEnv, o *importOptions, args []string) (retErr error) {
 	mopts := o.options()
 	mopts.KeepHardware = true
+	if !o.corporate {
+		// The hashes wait in a private spill file, not in memory, until they are posted.
+		st, err := spill.New("")
+		if err != nil {
+			return &exitError{code: exitFatal, msg: err.Error(), hint: "check that the temporary folder (TMPDIR, TEMP) exists and is writable"}
+		}
+		defer st.Close()
+		mopts.Spill = st
+	}
 	var rep *mapping.Report
 	var err error
 	reported := false
@@ -414,7 +424,7 @@ func splitResults(results []mapping.Result) (offline []mapping.Result, items []i
 		}
 		d := r.Device
 		items = append(items, importer.Item{File: r.File, Line: r.Line, Serial: r.Serial, GroupTag: d.GroupTag,
-			AssignedUser: d.AssignedUser, ProductKey: d.ProductKey, Hardware: d.Hardware})
+			AssignedUser: d.AssignedUser, ProductKey: d.ProductKey, Hardware: d.Hardware, LoadHardware: d.LoadHardware})
 	}
 	return offline, items
 }
