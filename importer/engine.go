@@ -168,18 +168,19 @@ var transitions = map[phase][]phase{
 
 // devState is one device of the run.
 type devState struct {
-	item     Item
-	key      string
-	phase    phase
-	attempts int              // POSTs that may have created a record
-	cur      *tracked         // the import record that decides its result
-	reg      *AutopilotDevice // registered device found by the pre-check
-	upd      DeviceUpdate     // update: the properties to set (only those that differ)
-	managed  []ManagedDevice  // remove: Intune managed devices to delete first
-	remove   bool             // its write is a deregistration, not an update
-	changes  []string         // update: what changes, described
-	parked   DeviceResult     // phaseProfile: the result, completed when the wait ends
-	waitFrom time.Time        // phaseProfile: when the wait began
+	item       Item
+	key        string
+	phase      phase
+	attempts   int              // POSTs that may have created a record (bounds the 640 re-imports)
+	emptyPosts int              // POSTs reconciled as having created nothing (bounds failing POSTs)
+	cur        *tracked         // the import record that decides its result
+	reg        *AutopilotDevice // registered device found by the pre-check
+	upd        DeviceUpdate     // update: the properties to set (only those that differ)
+	managed    []ManagedDevice  // remove: Intune managed devices to delete first
+	remove     bool             // its write is a deregistration, not an update
+	changes    []string         // update: what changes, described
+	parked     DeviceResult     // phaseProfile: the result, completed when the wait ends
+	waitFrom   time.Time        // phaseProfile: when the wait began
 }
 
 // tracked is one import record being polled.

@@ -346,3 +346,27 @@ func TestDuplicateItemsAreRefusedBeforeAnything(t *testing.T) {
 		t.Errorf("err = %v after %d requests", err, f.stats.Requests)
 	}
 }
+
+func TestFailedPostsDoNotUseUpThe640Retries(t *testing.T) {
+	// Two POSTs answered 5xx without creating anything, then a 640: the device must
+	// still be imported again (found by scripts/rehearsal.sh: "640 several times" after
+	// one 640).
+	f := newFake(time.Second)
+	f.outcome["R0000"] = []int{640}
+	fails := 0
+	f.importHook = func(items []ImportItem, created bool) error {
+		if !created && fails < 2 {
+			fails++
+			return &APIError{StatusCode: 500, Message: "boom"}
+		}
+		return nil
+	}
+	var c collector
+	rows := validRows(1, "R")
+	if _, err := runFake(context.Background(), f, rows, fastOpts(), c.emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := resultOf(&c, "R0000"); d.Result != ResultRegistered {
+		t.Errorf("%+v", d)
+	}
+}

@@ -235,7 +235,11 @@ func (e *engine) reconcile(ctx context.Context, devs []*devState, chunk string) 
 	for _, d := range devs {
 		rec, ok := found[d.key]
 		if !ok {
-			if d.attempts >= e.opts.MaxAttempts {
+			// The POST created nothing: it does not count against the imports a 640
+			// may take (attempts), only against the POSTs that fail (emptyPosts).
+			d.attempts--
+			d.emptyPosts++
+			if d.emptyPosts >= e.opts.MaxAttempts {
 				res := e.result(d, ResultFailed)
 				res.Message = "the import request failed repeatedly and created no record"
 				e.finish(d, res)
