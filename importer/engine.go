@@ -65,6 +65,10 @@ type Options struct {
 	// most this long: its result then carries the profile status and name. A device
 	// not assigned by then gets HintProfile (a failure for the exit code).
 	WaitProfile time.Duration
+	// BulkDelete (remove): deregister devices without an Intune record or an assigned
+	// user through the bulk deleteDevices action (up to 100 serials a request), falling
+	// back to single DELETEs when the service does not offer it.
+	BulkDelete bool
 	// AddToGroup, when set (a group object id), adds each device that ends
 	// registered, already registered or updated to the group, through its Entra device
 	// object (looked up by azureActiveDirectoryDeviceId; it may appear only after the
@@ -230,6 +234,7 @@ type engine struct {
 	pollFailures    int         // polls in a row that failed
 	lastPollErr     error
 	synced          bool // the sync ran (when every import was final)
+	noBulk          bool // the bulk deleteDevices action was refused: single DELETEs
 	lastProfilePoll time.Time
 	profileStep     time.Duration
 

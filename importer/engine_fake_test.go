@@ -58,6 +58,9 @@ type fakeService struct {
 	entraAfter time.Duration
 	members    map[string]map[string]bool
 	fakeIdentities
+	// bulk deleteDevices: refused with 400 when noBulk
+	noBulk    bool
+	bulkCalls int
 }
 
 // visible reports whether reads show r now.
@@ -481,6 +484,28 @@ func (f *fakeService) ImportDeviceIdentityList(ctx context.Context, ids []string
 	if f.identityHook != nil {
 		if err := f.identityHook(ids, true); err != nil {
 			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeService) DeleteDevicesBulk(ctx context.Context, serials []string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count(true)
+	f.bulkCalls++
+	if f.noBulk {
+		return nil, &APIError{StatusCode: 400, Code: "BadRequest", Message: "Resource not found for the segment 'deleteDevices'."}
+	}
+	out := map[string]string{}
+	for _, sn := range serials {
+		k := serial.Key(sn)
+		if d, ok := f.devices[k]; ok {
+			f.deletedDevices = append(f.deletedDevices, d.ID)
+			delete(f.devices, k)
+			out[sn] = "accepted"
+		} else {
+			out[sn] = "failed"
 		}
 	}
 	return out, nil

@@ -17,7 +17,12 @@ const (
 	jobDelete
 	jobUpdate
 	jobRemove
+	jobRemoveBulk
 )
+
+// bulkDeleteMax is the number of serials per deleteDevices request (community clients
+// use chunks of at most 100; no limit is documented).
+const bulkDeleteMax = 100
 
 type job struct {
 	kind  jobKind
@@ -35,6 +40,7 @@ type jobResult struct {
 	err     error
 	deleted []string
 	delErr  map[string]error
+	states  map[string]string // jobRemoveBulk: deletionState by serial key
 }
 
 // deleteBatch is the number of deletions per job: small, so that a job in flight when
@@ -165,6 +171,18 @@ func (e *engine) nextJob(ls *loopState) (job, bool) {
 		devs := append([]*devState(nil), e.queue[:n]...)
 		e.queue = e.queue[n:]
 		return e.importJob(devs), true
+	case len(e.updates) > 0 && e.bulkEligible(e.updates[0]):
+		var devs []*devState
+		rest := e.updates[:0:0]
+		for _, d := range e.updates {
+			if len(devs) < bulkDeleteMax && e.bulkEligible(d) {
+				devs = append(devs, d)
+			} else {
+				rest = append(rest, d)
+			}
+		}
+		e.updates = rest
+		return job{kind: jobRemoveBulk, devs: devs}, true
 	case len(e.updates) > 0:
 		d := e.updates[0]
 		e.updates = e.updates[1:]
@@ -334,6 +352,8 @@ func (e *engine) handle(ctx context.Context, r jobResult) error {
 			}
 		}
 		e.progress()
+	case jobRemoveBulk:
+		return e.removedBulk(ctx, r)
 	case jobUpdate, jobRemove:
 		if e.opts.Mode == ModeImport {
 			return e.updated(ctx, r.devs[0], r.err)
@@ -391,6 +411,8 @@ func (e *engine) worker(ctx context.Context, jobs <-chan job, results chan<- job
 			r.deleted, r.delErr, r.err = e.deleteRecords(ctx, j.ids, j.until)
 		case jobUpdate, jobRemove:
 			r.err = e.write(ctx, j)
+		case jobRemoveBulk:
+			r.states, r.err = e.removeBulk(ctx, j)
 		}
 		results <- r
 	}

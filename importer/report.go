@@ -122,6 +122,7 @@ type RunSummary struct {
 	Final         time.Duration // from the start until every device had its result
 	Elapsed       time.Duration // the whole run, clean-up and sync included
 	Journal       string        // journal path, when one was used
+	BulkFallback  bool          // remove --bulk: the service refused deleteDevices; single DELETEs were used
 }
 
 // classify maps a final import record to a result; retry is true for 640 (StorageError),

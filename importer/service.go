@@ -160,6 +160,11 @@ type Service interface {
 	// AddGroupMember adds a directory object to a group; already a member is success
 	// (false), newly added is true.
 	AddGroupMember(ctx context.Context, groupID, objectID string) (bool, error)
+	// DeleteDevicesBulk calls the bulk deleteDevices action with serial numbers and
+	// returns the deletionState per serial (unknown, failed, accepted, error). The
+	// action's existence is UNCONFIRMED: an answer that says it does not exist wraps
+	// ErrNotFound or is a 400.
+	DeleteDevicesBulk(ctx context.Context, serials []string) (map[string]string, error)
 	// UnassignUser calls unassignUserFromDevice (Microsoft's order: before deleting).
 	UnassignUser(ctx context.Context, id string) error
 	// FindManagedDevices returns the Intune managed devices with this serial.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/apimport/apimport/internal/serial"
 )
 
 // The journal entries of update and remove: informational (every write is
@@ -177,5 +179,66 @@ func (e *engine) written(ctx context.Context, d *devState, err error) error {
 		res.Message = fmt.Sprintf("deleted from Intune (%d managed device) and deregistered; the service can take some minutes to drop it from lists", len(d.managed))
 	}
 	e.finish(d, res)
+	return nil
+}
+
+// bulkEligible reports whether d's removal can go through the bulk action: nothing to
+// do before it (no Intune record, no assigned user), and the action not refused yet.
+func (e *engine) bulkEligible(d *devState) bool {
+	return e.opts.BulkDelete && !e.noBulk && d.remove && len(d.managed) == 0 && d.reg.UserPrincipalName == ""
+}
+
+// removeBulk deregisters a batch through deleteDevices (journalled first).
+func (e *engine) removeBulk(ctx context.Context, j job) (map[string]string, error) {
+	serials := make([]string, len(j.devs))
+	var entries []JournalEntry
+	for i, d := range j.devs {
+		serials[i] = d.reg.Serial
+		entries = append(entries, JournalEntry{Type: JournalWrite, ID: d.reg.ID, Serial: d.item.Serial, Message: "remove (deleteDevices)"})
+	}
+	if err := e.journal(entries...); err != nil {
+		return nil, err
+	}
+	states, err := e.svc.DeleteDevicesBulk(ctx, serials)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(states))
+	for sn, st := range states {
+		out[serial.Key(sn)] = st
+	}
+	return out, nil
+}
+
+// removedBulk gives each device of a bulk removal its result; when the service does not
+// offer the action, the devices are removed one by one instead.
+func (e *engine) removedBulk(ctx context.Context, r jobResult) error {
+	var ae *APIError
+	if r.err != nil && (errors.Is(r.err, ErrNotFound) || errors.As(r.err, &ae) && (ae.StatusCode == 400 || ae.StatusCode == 405)) {
+		e.noBulk = true // not offered here: single DELETEs from now on
+		e.sum.BulkFallback = true
+		for _, d := range r.devs {
+			e.updates = append(e.updates, d)
+		}
+		return nil
+	}
+	for _, d := range r.devs {
+		if r.err != nil {
+			if err := e.writeFailed(ctx, d, "deleteDevices: ", r.err); err != nil {
+				return err
+			}
+			continue
+		}
+		switch st := r.states[d.key]; st {
+		case "accepted":
+			if err := e.written(ctx, d, nil); err != nil {
+				return err
+			}
+		case "":
+			_ = e.writeFailed(ctx, d, "", errors.New("deleteDevices gave no state for this serial"))
+		default:
+			_ = e.writeFailed(ctx, d, "", fmt.Errorf("deleteDevices answered %q", st))
+		}
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -115,6 +116,44 @@ func TestRemoveFollowsMicrosoftsOrder(t *testing.T) {
 			}
 		} else if len(f.deletedManaged) != 0 {
 			t.Errorf("deleted the Intune record without --delete-managed: %v", f.deletedManaged)
+		}
+	}
+}
+
+func TestRemoveBulk(t *testing.T) {
+	for _, offered := range []bool{true, false} {
+		f := newFake(time.Second)
+		for i := range 150 {
+			sn := fmt.Sprintf("B%04d", i)
+			f.devices[sn] = AutopilotDevice{ID: "reg-" + sn, Serial: sn}
+		}
+		f.devices["B0007"] = AutopilotDevice{ID: "reg-B0007", Serial: "B0007", UserPrincipalName: "u@contoso.com"} // not bulk: a user first
+		f.noBulk = !offered
+		var items []Item
+		for i := range 150 {
+			items = append(items, Item{File: "r.csv", Line: i + 2, Serial: fmt.Sprintf("B%04d", i)})
+		}
+		opts := fastOpts()
+		opts.Mode, opts.BulkDelete = ModeRemove, true
+		var c collector
+		sum, err := runFake(context.Background(), f, items, opts, c.emit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertOneResultPerRow(t, items, &c)
+		for _, d := range c.out {
+			if d.Result != ResultRemoved {
+				t.Errorf("offered %v: %+v", offered, d)
+			}
+		}
+		if len(f.devices) != 0 {
+			t.Errorf("offered %v: %d devices left", offered, len(f.devices))
+		}
+		if offered && (f.bulkCalls != 2 || sum.BulkFallback) {
+			t.Errorf("%d bulk calls (want 2 for 149 serials), fallback %v", f.bulkCalls, sum.BulkFallback)
+		}
+		if !offered && (f.bulkCalls != 1 || !sum.BulkFallback) {
+			t.Errorf("refused action: %d bulk calls, fallback %v", f.bulkCalls, sum.BulkFallback)
 		}
 	}
 }

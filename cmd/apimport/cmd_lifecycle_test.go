@@ -215,3 +215,27 @@ func TestImportAddToGroup(t *testing.T) {
 		t.Errorf("unknown group: exit %d\n%s", res.code, res.stderr)
 	}
 }
+
+func TestRemoveBulk(t *testing.T) {
+	for _, offered := range []bool{true, false} {
+		e := startEmu(t, func(c *emulator.Config) { c.DeleteDevicesAction = &offered })
+		if err := e.srv.Seed(emulator.State{Registered: []emulator.Device{
+			{SerialNumber: "BK-0001", Manufacturer: "Contoso"}, {SerialNumber: "BK-0002", Manufacturer: "Contoso"},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		res := runCLI(t, append([]string{"remove"}, e.authArgs("--journal", e.journal, "--yes", "--bulk", "--json", "--serial", "BK-0001", "--serial", "BK-0002")...)...)
+		if res.code != exitOK || strings.Count(res.stdout, `"result":"removed"`) != 2 || len(e.srv.Registered()) != 0 {
+			t.Fatalf("offered %v: exit %d:\n%s\n%s", offered, res.code, res.stdout, res.stderr)
+		}
+		bulk := 0
+		for _, r := range e.srv.Requests() {
+			if strings.HasSuffix(r.Path, "/deleteDevices") {
+				bulk++
+			}
+		}
+		if bulk != 1 || !offered != strings.Contains(res.stderr, "one by one") {
+			t.Errorf("offered %v: %d deleteDevices requests; stderr:\n%s", offered, bulk, res.stderr)
+		}
+	}
+}

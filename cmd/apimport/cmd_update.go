@@ -37,6 +37,7 @@ type writeOptions struct {
 	// remove
 	yes           bool
 	deleteManaged bool
+	bulk          bool
 	// devices --wait-profile
 	waitProfile time.Duration
 }
@@ -97,7 +98,10 @@ device object is left alone, as Microsoft advises. A device not registered is
 'not_registered' (nothing to do). Deregistration can take minutes to show.
 
 On a terminal, remove asks for confirmation; elsewhere --yes is required. --dry-run
-looks the devices up (GET only) and shows what would be removed.
+looks the devices up (GET only) and shows what would be removed. --bulk uses the
+bulk deleteDevices action for devices with nothing to do first (no Intune record, no
+user): documented, but missing from Graph's metadata, so it is used only on request
+and, when refused, replaced by single DELETEs.
 
 ` + exitCodesHelp,
 		Example: `  apimport remove --auth certificate --certificate app.pem --dry-run retired.csv
@@ -110,6 +114,7 @@ looks the devices up (GET only) and shows what would be removed.
 	f := cmd.Flags()
 	f.BoolVar(&o.yes, "yes", false, "do not ask for confirmation (required when not on a terminal)")
 	f.BoolVar(&o.deleteManaged, "delete-managed", false, "delete the Intune managed device of an enrolled device first (Microsoft's order)")
+	f.BoolVar(&o.bulk, "bulk", false, "deregister through the bulk deleteDevices action (100 serials a request; documented but unconfirmed: falls back to single DELETEs when refused)")
 	return cmd
 }
 
@@ -317,7 +322,7 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 			return &exitError{code: exitUsage, msg: "not confirmed: nothing was removed"}
 		}
 	}
-	eopts := importer.Options{Mode: mode, DryRun: o.dryRun, DeleteManaged: o.deleteManaged, Tenant: info.TenantID, WaitProfile: o.waitProfile, NoSync: mode == importer.ModeProfile}
+	eopts := importer.Options{Mode: mode, DryRun: o.dryRun, DeleteManaged: o.deleteManaged, Tenant: info.TenantID, WaitProfile: o.waitProfile, NoSync: mode == importer.ModeProfile, BulkDelete: o.bulk}
 	if mode != importer.ModeProfile {
 		path := o.journal
 		if path == "" {
@@ -361,6 +366,9 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 	reported = true
 	if err := out.rep.close(); err != nil {
 		return &exitError{code: exitFatal, msg: err.Error()}
+	}
+	if sum.BulkFallback {
+		fmt.Fprintln(env.stderr, "apimport: the service refused the bulk deleteDevices action: the devices were removed one by one")
 	}
 	if runErr != nil {
 		return runErr
