@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/apimport/apimport/importer"
+	"github.com/apimport/apimport/internal/htmlreport"
 	"github.com/apimport/apimport/internal/safefile"
 	"github.com/apimport/apimport/internal/serial"
 	"github.com/apimport/apimport/internal/textsafe"
@@ -29,6 +31,7 @@ type devicesOptions struct {
 	json          bool
 	csv           string
 	waitProfile   time.Duration
+	html          htmlFlag
 }
 
 // deviceColumns are the columns of `devices --csv`; update reads the same file back
@@ -68,7 +71,7 @@ profile_status and profile_name, and a device not assigned makes exit 3 with a h
   apimport devices --auth managed-identity --group-tag Sales --profile-status notAssigned --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.waitProfile > 0 {
-				w := &writeOptions{authFlags: opts.authFlags, serials: opts.serials, json: opts.json, waitProfile: opts.waitProfile}
+				w := &writeOptions{authFlags: opts.authFlags, serials: opts.serials, json: opts.json, waitProfile: opts.waitProfile, html: opts.html}
 				return runWrites(env, w, args, importer.ModeProfile)
 			}
 			if len(args) > 0 {
@@ -80,6 +83,11 @@ profile_status and profile_name, and a device not assigned makes exit 3 with a h
 			if err := checkWritable("--csv", opts.csv); err != nil {
 				return err
 			}
+			if opts.html.enabled() {
+				if err := opts.html.validate(); err != nil {
+					return err
+				}
+			}
 			return runDevices(env, opts)
 		},
 	}
@@ -89,6 +97,7 @@ profile_status and profile_name, and a device not assigned makes exit 3 with a h
 	f.StringVar(&opts.groupTag, "group-tag", "", "only devices with this group `TAG`")
 	f.StringVar(&opts.profileStatus, "profile-status", "", "only devices with this profile assignment `STATUS` (or \"assigned\")")
 	f.BoolVar(&opts.json, "json", false, "write JSON Lines to stdout")
+	opts.html.register(cmd)
 	f.DurationVar(&opts.waitProfile, "wait-profile", 0, "wait up to `DURATION` for the deployment profiles of the devices of FILE... or --serial")
 	f.StringVar(&opts.csv, "csv", "", "also write the devices as an editable CSV `FILE` (mode 0600) that update reads back")
 	return cmd
@@ -148,6 +157,16 @@ func runDevices(env *cliEnv, o *devicesOptions) error {
 		}
 		fmt.Fprintln(table, strings.ToUpper(strings.Join([]string{"serial", "group tag", "user", "display name", "profile status", "profile", "enrollment", "model", "id"}, "\t")))
 	}
+	var page *htmlreport.Report
+	counts := map[string]int{}
+	if o.html.enabled() {
+		page = &htmlreport.Report{Header: o.html.header("apimport devices")}
+		page.Header.Tenant = info.TenantID
+		page.Table.Caption = "Windows Autopilot devices"
+		for _, c := range []string{"Profile status", "Serial", "Group tag", "User", "Display name", "Profile", "Enrollment", "Model", "Last contact", "Id"} {
+			page.Table.Columns = append(page.Table.Columns, htmlreport.Column{Label: c})
+		}
+	}
 	var csvBuf bytes.Buffer
 	cw := csv.NewWriter(&csvBuf)
 	_ = cw.Write(deviceColumns)
@@ -176,6 +195,18 @@ func runDevices(env *cliEnv, o *devicesOptions) error {
 			fmt.Fprintf(table, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", displaySerial(d.Serial), textsafe.Inline(d.GroupTag),
 				textsafe.Inline(d.UserPrincipalName), textsafe.Inline(d.DisplayName), d.ProfileStatus, textsafe.Inline(d.ProfileName),
 				d.EnrollmentState, textsafe.Inline(d.Model), d.ID)
+		}
+		if page != nil {
+			status := d.ProfileStatus
+			if status == "" {
+				status = "unknown"
+			}
+			counts[status]++
+			row := htmlreport.Row{Status: status, Cells: []htmlreport.Cell{{Text: status, Badge: true}}}
+			for _, i := range []int{0, 3, 4, 5, 7, 8, 2, 10, 11} {
+				row.Cells = append(row.Cells, htmlreport.Cell{Text: v[i], Mono: i == 0 || i == 11})
+			}
+			page.Table.Rows = append(page.Table.Rows, row)
 		}
 		if o.csv != "" {
 			for i := range v {
@@ -209,6 +240,16 @@ func runDevices(env *cliEnv, o *devicesOptions) error {
 		_ = enc.Encode(map[string]any{"message_type": "summary", "tenant": info.TenantID, "devices": n})
 	} else {
 		fmt.Fprintf(out, "%s\n", plural(n, "device"))
+	}
+	if page != nil {
+		page.Summary = htmlreport.Summary{Total: n, TotalLabel: "devices"}
+		for st, c := range counts {
+			page.Summary.Counts = append(page.Summary.Counts, htmlreport.Count{Status: st, N: c})
+		}
+		sort.Slice(page.Summary.Counts, func(i, j int) bool { return page.Summary.Counts[i].Status < page.Summary.Counts[j].Status })
+		if err := o.html.write(page); err != nil {
+			return err
+		}
 	}
 	if o.csv != "" {
 		cw.Flush()

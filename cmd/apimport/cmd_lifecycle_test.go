@@ -239,3 +239,29 @@ func TestRemoveBulk(t *testing.T) {
 		}
 	}
 }
+
+func TestDevicesAndRemoveHTML(t *testing.T) {
+	e := startEmu(t, func(c *emulator.Config) { c.DeploymentProfiles = []emulator.ProfileConfig{} })
+	if err := e.srv.Seed(emulator.State{Registered: []emulator.Device{
+		{SerialNumber: "HT-0001", Manufacturer: "Contoso"}, {SerialNumber: "HT-0002", Manufacturer: "Contoso"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	list := filepath.Join(e.dir, "devices.html")
+	if res := runCLI(t, append([]string{"devices"}, e.authArgs("--html", list)...)...); res.code != exitOK {
+		t.Fatalf("devices exit %d:\n%s", res.code, res.stderr)
+	}
+	page, _ := readHTML(t, list)
+	if page.Total != 2 || len(page.RowStatus) != 2 || page.Counts["notAssigned"] != 2 {
+		t.Errorf("devices page: total %d, rows %v, counts %v", page.Total, page.RowStatus, page.Counts)
+	}
+	rm := filepath.Join(e.dir, "remove.html")
+	res := runCLI(t, append([]string{"remove"}, e.authArgs("--journal", e.journal, "--dry-run", "--json", "--html", rm, "--serial", "HT-0001", "--serial", "NOPE")...)...)
+	if res.code != exitOK {
+		t.Fatalf("remove --dry-run exit %d:\n%s", res.code, res.stderr)
+	}
+	page, _ = readHTML(t, rm)
+	if page.Counts["remove"] != 1 || page.Counts["not_registered"] != 1 || !strings.Contains(page.Title, "remove --dry-run") {
+		t.Errorf("remove page: title %q, counts %v", page.Title, page.Counts)
+	}
+}

@@ -40,6 +40,7 @@ type writeOptions struct {
 	bulk          bool
 	// devices --wait-profile
 	waitProfile time.Duration
+	html        htmlFlag
 }
 
 func (o *writeOptions) registerCommon(cmd *cobra.Command) {
@@ -50,6 +51,7 @@ func (o *writeOptions) registerCommon(cmd *cobra.Command) {
 	f.BoolVar(&o.json, "json", false, "write JSON Lines to stdout")
 	f.StringVar(&o.report, "report", "", "also write the results as CSV to `FILE` (mode 0600)")
 	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default: <user config dir>/apimport/journal-<tenant>.jsonl)")
+	o.html.register(cmd)
 }
 
 func newUpdateCmd(env *cliEnv) *cobra.Command {
@@ -296,6 +298,11 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 	if err := checkJournalPath(o.journal); err != nil {
 		return err
 	}
+	if o.html.enabled() {
+		if err := o.html.validate(); err != nil {
+			return err
+		}
+	}
 	items, offline, err := o.items(env, args)
 	if err != nil {
 		return err
@@ -352,6 +359,18 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 		order[r.File+"\x00"+strconv.Itoa(r.Line)] = len(items) + i
 	}
 	out := newRunOutput(env, o.json, o.report, order)
+	if o.html.enabled() {
+		var files []string
+		seen := map[string]bool{}
+		for _, it := range items {
+			if !seen[it.File] && it.File != "--serial" {
+				seen[it.File] = true
+				files = append(files, it.File)
+			}
+		}
+		command := map[importer.Mode]string{importer.ModeUpdate: "update", importer.ModeRemove: "remove", importer.ModeProfile: "devices --wait-profile"}[mode]
+		out.rep = append(out.rep, newRunHTMLReporter(&o.html, command, o.dryRun, files))
+	}
 	for _, r := range offline {
 		out.device(r)
 	}

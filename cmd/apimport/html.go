@@ -186,23 +186,30 @@ func checkReport(h *htmlFlag, k *checked) *htmlreport.Report {
 // htmlReporter is the --html output of 'import': a reporter like the JSON and CSV ones,
 // fed the same device lines and summary; the page is written at close.
 type htmlReporter struct {
-	h      *htmlFlag
-	dryRun bool
-	rows   inOrder
-	sum    *runSummary
-	files  []string
+	h       *htmlFlag
+	command string // import, update, remove
+	dryRun  bool
+	rows    inOrder
+	sum     *runSummary
+	files   []string
 }
 
 func newHTMLReporter(h *htmlFlag, dryRun bool, results []mapping.Result) *htmlReporter {
-	hr := &htmlReporter{h: h, dryRun: dryRun}
+	files := make([]string, 0, 4)
 	seen := map[string]bool{}
 	for _, r := range results {
 		if !seen[r.File] {
 			seen[r.File] = true
-			hr.files = append(hr.files, r.File)
+			files = append(files, r.File)
 		}
 	}
-	return hr
+	return newRunHTMLReporter(h, "import", dryRun, files)
+}
+
+// newRunHTMLReporter is the HTML reporter of a run over the tenant (import, update,
+// remove): command names the title, files the inputs described in the header.
+func newRunHTMLReporter(h *htmlFlag, command string, dryRun bool, files []string) *htmlReporter {
+	return &htmlReporter{h: h, dryRun: dryRun, command: command, files: files}
 }
 
 func (hr *htmlReporter) device(d deviceLine)  { hr.rows = append(hr.rows, d) }
@@ -220,9 +227,9 @@ func planAction(d importer.DeviceResult) string {
 }
 
 func (hr *htmlReporter) close() error {
-	title := "apimport import"
+	title := "apimport " + hr.command
 	if hr.dryRun {
-		title = "apimport import --dry-run"
+		title += " --dry-run"
 	}
 	r := &htmlreport.Report{Header: hr.h.header(title)}
 	r.Header.DryRun = hr.dryRun
