@@ -194,7 +194,7 @@ func TestCorporateChunkBytes(t *testing.T) {
 	long := strings.Repeat("<", 128) // JSON-escaped to 6 bytes each
 	var devs []*devState
 	for i := range MaxCorporateChunk {
-		devs = append(devs, &devState{item: Item{Manufacturer: long, Model: long, Serial: fmt.Sprintf("%s%05d", long[:120], i)}})
+		devs = append(devs, &devState{item: &Item{Manufacturer: long, Model: long, Serial: fmt.Sprintf("%s%05d", long[:120], i)}})
 	}
 	chunks := e.identityChunks(devs)
 	if len(chunks) < 2 {

@@ -223,7 +223,7 @@ func (e *engine) decideDevice(d *devState, pc *precheck, js JournalState) (decis
 	if reg := pc.devices[d.key]; len(reg) > 0 {
 		r := e.result(d, ResultAlreadyRegistered)
 		r.RegistrationID = reg[0].ID
-		if differs(d.item, reg[0]) {
+		if differs(*d.item, reg[0]) {
 			if e.opts.UpdateExisting {
 				return decision{dev: d, kind: decUpdate, reg: &reg[0]}, entries
 			}
@@ -378,7 +378,7 @@ func (e *engine) execute(ctx context.Context, ds *decisions) error {
 		case decPost:
 			e.move(d, phaseQueued)
 		case decUpdate:
-			d.reg, d.upd = dc.reg, updateFor(d.item)
+			d.reg, d.upd = dc.reg, updateFor(*d.item)
 			e.move(d, phaseUpdating)
 		case decDone:
 			e.finish(d, dc.result)

@@ -172,7 +172,7 @@ var transitions = map[phase][]phase{
 
 // devState is one device of the run.
 type devState struct {
-	item       Item
+	item       *Item // the caller's item (not copied: a large import holds 100,000)
 	key        string
 	phase      phase
 	attempts   int              // POSTs that may have created a record (bounds the 640 re-imports)
@@ -183,7 +183,7 @@ type devState struct {
 	managed    []ManagedDevice  // remove: Intune managed devices to delete first
 	remove     bool             // its write is a deregistration, not an update
 	changes    []string         // update: what changes, described
-	parked     DeviceResult     // phaseProfile: the result, completed when the wait ends
+	parked     *DeviceResult     // phaseProfile: the result, completed when the wait ends
 	waitFrom   time.Time        // phaseProfile: when the wait began
 }
 
@@ -288,7 +288,7 @@ func Run(ctx context.Context, svc Service, items []Item, opts Options, emit func
 		if first, dup := e.byKey[key]; dup {
 			return e.sum, fmt.Errorf("%w: %s:%d and %s:%d", ErrDuplicateItem, first.item.File, first.item.Line, items[i].File, items[i].Line)
 		}
-		d := &devState{item: items[i], key: key}
+		d := &devState{item: &items[i], key: key}
 		e.byKey[key] = d
 		e.devs = append(e.devs, d)
 	}
@@ -450,7 +450,7 @@ func (e *engine) finish(d *devState, r DeviceResult) {
 	}
 	if (e.opts.WaitProfile > 0 || e.opts.AddToGroup != "") && d.phase != phaseProfile && r.Success() && r.RegistrationID != "" && r.Result != ResultRemoved && !e.opts.DryRun {
 		// Registered: the result waits for the profile assignment (see profile.go).
-		d.phase, d.parked, d.waitFrom = phaseProfile, r, e.now()
+		d.phase, d.parked, d.waitFrom = phaseProfile, &r, e.now()
 		e.profiling = append(e.profiling, d)
 		return
 	}

@@ -157,7 +157,7 @@ func (e *engine) pollProfiles(ctx context.Context) error {
 	}
 	e.profiling = keep
 	for _, d := range ended {
-		e.finish(d, d.parked)
+		e.finish(d, *d.parked)
 	}
 	return nil
 }
@@ -171,6 +171,6 @@ func (e *engine) endProfileWaits(hint string) {
 			d.parked.ProfileStatus = "unknown"
 		}
 		d.parked.Hint = hint
-		e.finish(d, d.parked)
+		e.finish(d, *d.parked)
 	}
 }

@@ -98,7 +98,7 @@ func (e *engine) decideWrite(d *devState, pc *precheck) decision {
 		}
 		return decision{dev: d, kind: decRemove, reg: &reg, managed: managed}
 	}
-	upd, changes := diffUpdate(d.item, reg)
+	upd, changes := diffUpdate(*d.item, reg)
 	if len(changes) == 0 {
 		r := e.result(d, ResultUnchanged)
 		r.RegistrationID = reg.ID

@@ -89,6 +89,16 @@ type Device struct {
 	store   *spill.Store
 }
 
+// HardwareLoader returns a function that reads the hash bytes back from the spill file
+// without holding the Device; nil when the bytes are in Hardware (or absent).
+func (d *Device) HardwareLoader() func() ([]byte, error) {
+	if d.Hardware != nil || d.store == nil {
+		return nil
+	}
+	store, ref := d.store, d.spilled
+	return func() ([]byte, error) { return store.Get(ref) }
+}
+
 // LoadHardware returns the hash bytes: Hardware, or read back from the spill file.
 // Both nil without Options.KeepHardware.
 func (d *Device) LoadHardware() ([]byte, error) {

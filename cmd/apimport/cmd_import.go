@@ -273,9 +273,16 @@ func runImport(env *cliEnv, o *importOptions, args []string) (retErr error) {
 	}
 
 	out := newImportOutput(env, o, rep.Results)
+	offlineCounts := map[string]int{}
 	for _, r := range offline {
-		out.device(offlineResult(r))
+		d := offlineResult(r)
+		offlineCounts[d.Result]++
+		out.device(d)
 	}
+	// The check results are not needed during the run (the items carry what it needs,
+	// the reporters their order): let them go, a large import holds 100,000.
+	rows := len(rep.Results)
+	rep.Results, offline = nil, nil
 	eopts.Progress = out.progress.update
 	sum, runErr := importer.Run(env.ctx, svc, items, eopts, out.device)
 	out.progress.done()
@@ -283,10 +290,10 @@ func runImport(env *cliEnv, o *importOptions, args []string) (retErr error) {
 	if runErr != nil && errors.Is(runErr, importer.ErrDuplicateItem) {
 		return runErr // a bug: nothing was sent
 	}
-	for _, r := range offline {
-		sum.Counts[offlineResult(r).Result]++
+	for res, n := range offlineCounts {
+		sum.Counts[res] += n
 	}
-	sum.Rows = len(rep.Results)
+	sum.Rows = rows
 	out.rep.summary(runSummary{RunSummary: sum, DryRun: o.dryRun, FileErrors: len(rep.FileErrors)})
 	reported = true
 	if err := out.rep.close(); err != nil {
@@ -424,7 +431,7 @@ func splitResults(results []mapping.Result) (offline []mapping.Result, items []i
 		}
 		d := r.Device
 		items = append(items, importer.Item{File: r.File, Line: r.Line, Serial: r.Serial, GroupTag: d.GroupTag,
-			AssignedUser: d.AssignedUser, ProductKey: d.ProductKey, Hardware: d.Hardware, LoadHardware: d.LoadHardware})
+			AssignedUser: d.AssignedUser, ProductKey: d.ProductKey, Hardware: d.Hardware, LoadHardware: d.HardwareLoader()})
 	}
 	return offline, items
 }
