@@ -183,7 +183,7 @@ type devState struct {
 	managed    []ManagedDevice  // remove: Intune managed devices to delete first
 	remove     bool             // its write is a deregistration, not an update
 	changes    []string         // update: what changes, described
-	parked     *DeviceResult     // phaseProfile: the result, completed when the wait ends
+	parked     *DeviceResult    // phaseProfile: the result, completed when the wait ends
 	waitFrom   time.Time        // phaseProfile: when the wait began
 }
 
