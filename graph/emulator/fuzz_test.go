@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,8 @@ import (
 
 // FuzzGraphRequest feeds arbitrary methods, paths, queries and bodies to the handler
 // (in process): it must never panic and must always answer with a Graph error body or a
-// success status.
+// success status; after every request the emulated tenant must still be consistent
+// (checkState) and no answer may echo a hash.
 func FuzzGraphRequest(f *testing.F) {
 	seeds := []struct{ method, path, query, body string }{
 		{"POST", "/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities", "", `{"serialNumber":"A","hardwareIdentifier":"T0E="}`},
@@ -64,5 +66,47 @@ func FuzzGraphRequest(f *testing.F) {
 				t.Fatalf("%s %s?%s: status %d without a Graph error body: %q", method, path, query, rec.Code, rec.Body.String())
 			}
 		}
+		if echoedHash.Match(rec.Body.Bytes()) {
+			t.Fatalf("%s %s?%s: the answer echoes a hardwareIdentifier: %.200q", method, path, query, rec.Body.String())
+		}
+		checkState(t, srv)
 	})
+}
+
+// echoedHash matches a hardwareIdentifier with a value in an answer (the service never
+// returns the hash: null or "").
+var echoedHash = regexp.MustCompile(`"hardwareIdentifier"\s*:\s*"[^"]`)
+
+// checkState is the emulated tenant's invariant: ids are unique, every import record
+// has a status of the documented enum, a completed record names a registration, and a
+// record in error has an error code.
+func checkState(t *testing.T, srv *emulator.Server) {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, d := range srv.Registered() {
+		if d.ID == "" || ids[d.ID] {
+			t.Fatalf("registered device id %q empty or repeated", d.ID)
+		}
+		ids[d.ID] = true
+	}
+	recs := map[string]bool{}
+	for _, r := range srv.Imported() {
+		if r.ID == "" || recs[r.ID] {
+			t.Fatalf("import record id %q empty or repeated", r.ID)
+		}
+		recs[r.ID] = true
+		switch st := r.State.DeviceImportStatus; st {
+		case "unknown", "pending", "partial":
+		case "complete":
+			if r.State.DeviceRegistrationID == "" {
+				t.Fatalf("import record %s complete without a registration id", r.ID)
+			}
+		case "error":
+			if r.State.DeviceErrorCode == 0 {
+				t.Fatalf("import record %s in error without an error code", r.ID)
+			}
+		default:
+			t.Fatalf("import record %s has status %q, not of the enum", r.ID, st)
+		}
+	}
 }
