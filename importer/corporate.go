@@ -171,7 +171,9 @@ func (e *engine) runCorporate(ctx context.Context) error {
 	if e.opts.DryRun {
 		return nil
 	}
-	if err := e.postIdentities(ctx); err != nil {
+	// The engine's one loop posts the chunks (nextJob takes identity chunks in this
+	// mode); with no import records there is nothing to poll or clean up.
+	if err := e.loop(ctx); err != nil {
 		return e.stopErr(ctx, err)
 	}
 	return nil
@@ -225,48 +227,7 @@ func (e *engine) nextIdentityJob() (identityJob, bool) {
 	return identityJob{chunk: e.nextChunkID(), devs: devs}, true
 }
 
-// postIdentities posts the queued identifiers through Concurrency workers and applies
-// each answer on this goroutine, until every device has its result or the run stops.
-func (e *engine) postIdentities(ctx context.Context) error {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan identityJob)
-	answers := make(chan identityAnswer, e.opts.Concurrency)
-	for range e.opts.Concurrency {
-		go func() {
-			for j := range jobs {
-				answers <- e.sendIdentities(wctx, j)
-			}
-		}()
-	}
-	defer close(jobs)
-	inflight := 0
-	var fatal error
-	for {
-		for fatal == nil && ctx.Err() == nil && inflight < e.opts.Concurrency {
-			j, ok := e.nextIdentityJob()
-			if !ok {
-				break
-			}
-			inflight++
-			jobs <- j
-		}
-		if inflight == 0 {
-			if fatal != nil {
-				return fatal
-			}
-			return ctx.Err()
-		}
-		a := <-answers
-		inflight--
-		if err := e.identitiesPosted(ctx, a); err != nil && fatal == nil {
-			fatal = err
-			cancel()
-		}
-	}
-}
-
-// sendIdentities posts one chunk (worker goroutine): journalled before and after.
+// sendIdentities posts one chunk (on a worker of the loop): journalled before and after.
 func (e *engine) sendIdentities(ctx context.Context, j identityJob) identityAnswer {
 	a := identityAnswer{identityJob: j}
 	serials := make([]string, len(j.devs))
@@ -338,33 +299,15 @@ func (e *engine) identitiesPosted(ctx context.Context, a identityAnswer) error {
 	}
 	switch {
 	case ae.StatusCode == 429:
-		for _, d := range a.devs {
-			if d.attempts >= e.opts.MaxAttempts {
-				r := e.result(d, ResultFailed)
-				r.Message = "import throttled repeatedly: " + a.err.Error()
-				e.finish(d, r)
-				continue
-			}
-			e.move(d, phaseQueued)
-		}
+		e.requeueThrottled(a.devs, a.err)
 	case ae.StatusCode == 400 && len(a.devs) > 1:
-		// One bad identifier fails the whole request: split it to isolate it.
-		half := len(a.devs) / 2
-		for _, d := range a.devs {
-			d.attempts--
-			e.setPhase(d, phaseQueued) // into a split, not the queue
-		}
-		e.splits = append(e.splits, a.devs[:half], a.devs[half:])
+		e.splitChunk(a.devs) // one bad identifier fails the whole request
 	case ae.StatusCode == 400:
 		r := e.result(a.devs[0], ResultRejected)
 		r.Message, r.ErrorName, r.Hint = a.err.Error(), ae.Code, HintIdentityRejected
 		e.finish(a.devs[0], r)
 	default:
-		for _, d := range a.devs {
-			r := e.result(d, ResultFailed)
-			r.Message, r.ErrorName = a.err.Error(), ae.Code
-			e.finish(d, r)
-		}
+		e.failChunk(a.devs, a.err, ae.Code)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ const (
 	jobUpdate
 	jobRemove
 	jobRemoveBulk
+	jobIdentities // corporate identifiers: one importDeviceIdentityList POST
 )
 
 // bulkDeleteMax is the number of serials per deleteDevices request (community clients
@@ -41,6 +42,7 @@ type jobResult struct {
 	deleted []string
 	delErr  map[string]error
 	states  map[string]string // jobRemoveBulk: deletionState by serial key
+	idents  []DeviceIdentity  // jobIdentities: the service's answer
 }
 
 // deleteBatch is the number of deletions per job: small, so that a job in flight when
@@ -161,6 +163,11 @@ func (e *engine) dispatch(p *pool, ls *loopState) {
 }
 
 func (e *engine) nextJob(ls *loopState) (job, bool) {
+	if e.opts.Mode == ModeCorporate {
+		if ij, ok := e.nextIdentityJob(); ok {
+			return job{kind: jobIdentities, chunk: ij.chunk, devs: ij.devs}, true
+		}
+	}
 	switch {
 	case len(e.splits) > 0:
 		devs := e.splits[0]
@@ -354,6 +361,8 @@ func (e *engine) handle(ctx context.Context, r jobResult) error {
 		e.progress()
 	case jobRemoveBulk:
 		return e.removedBulk(ctx, r)
+	case jobIdentities:
+		return e.identitiesPosted(ctx, identityAnswer{identityJob: identityJob{chunk: r.chunk, devs: r.devs}, got: r.idents, err: r.err})
 	case jobUpdate, jobRemove:
 		if e.opts.Mode == ModeImport {
 			return e.updated(ctx, r.devs[0], r.err)
@@ -413,6 +422,9 @@ func (e *engine) worker(ctx context.Context, jobs <-chan job, results chan<- job
 			r.err = e.write(ctx, j)
 		case jobRemoveBulk:
 			r.states, r.err = e.removeBulk(ctx, j)
+		case jobIdentities:
+			a := e.sendIdentities(ctx, identityJob{chunk: j.chunk, devs: j.devs})
+			r.idents, r.err = a.got, a.err
 		}
 		results <- r
 	}

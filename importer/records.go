@@ -170,35 +170,47 @@ func (e *engine) posted(ctx context.Context, r jobResult) error {
 	}
 	switch {
 	case ae.StatusCode == 429:
-		// Throttled beyond the client's retries: nothing was created; try again later.
-		for _, d := range r.devs {
-			if d.attempts >= e.opts.MaxAttempts {
-				res := e.result(d, ResultFailed)
-				res.Message = "import throttled repeatedly: " + r.err.Error()
-				e.finish(d, res)
-				continue
-			}
-			e.move(d, phaseQueued)
-		}
+		e.requeueThrottled(r.devs, r.err)
 	case ae.StatusCode == 400 && len(r.devs) > 1:
-		// One bad device fails the whole chunk: split it to isolate it.
-		half := len(r.devs) / 2
-		for _, d := range r.devs {
-			d.attempts--
-			e.setPhase(d, phaseQueued) // into a split, not the queue
-		}
-		e.splits = append(e.splits, r.devs[:half], r.devs[half:])
+		e.splitChunk(r.devs)
 	default:
-		for _, d := range r.devs {
-			res := e.result(d, ResultFailed)
-			res.Message = r.err.Error()
-			if ae.Code != "" {
-				res.ErrorName = ae.Code
-			}
-			e.finish(d, res)
-		}
+		e.failChunk(r.devs, r.err, ae.Code)
 	}
 	return nil
+}
+
+// requeueThrottled queues a chunk refused with 429 beyond the client's retries again
+// (nothing was created); a device throttled MaxAttempts times fails.
+func (e *engine) requeueThrottled(devs []*devState, err error) {
+	for _, d := range devs {
+		if d.attempts >= e.opts.MaxAttempts {
+			res := e.result(d, ResultFailed)
+			res.Message = "import throttled repeatedly: " + err.Error()
+			e.finish(d, res)
+			continue
+		}
+		e.move(d, phaseQueued)
+	}
+}
+
+// splitChunk posts the halves of a chunk refused with 400 on their own: one bad device
+// fails a whole chunk, and halving isolates it. The refused POST created nothing.
+func (e *engine) splitChunk(devs []*devState) {
+	half := len(devs) / 2
+	for _, d := range devs {
+		d.attempts--
+		e.setPhase(d, phaseQueued) // into a split, not the queue
+	}
+	e.splits = append(e.splits, devs[:half], devs[half:])
+}
+
+// failChunk fails every device of a chunk the service refused for good.
+func (e *engine) failChunk(devs []*devState, err error, code string) {
+	for _, d := range devs {
+		res := e.result(d, ResultFailed)
+		res.Message, res.ErrorName = err.Error(), code
+		e.finish(d, res)
+	}
 }
 
 // reconcile lists the tenant's import records after an ambiguous POST: records found for

@@ -9,8 +9,8 @@ import (
 // sync triggers one Autopilot sync after registrations, updates or removals (a sync
 // speeds deregistration up), unless the last one is recent.
 func (e *engine) sync(ctx context.Context) {
-	if e.opts.NoSync || e.synced {
-		return
+	if e.opts.NoSync || e.synced || e.opts.Mode == ModeCorporate {
+		return // corporate identifiers are not Autopilot registrations: nothing to sync
 	}
 	// Devices waiting for their profile are registered too (their results are held).
 	if e.sum.Counts[ResultRegistered]+e.sum.Counts[ResultUpdated]+e.sum.Counts[ResultRemoved]+len(e.profiling) == 0 {
