@@ -377,6 +377,20 @@ func eqFilter(r *http.Request, prop string) (value string, set bool, bad *resp) 
 	return "", false, dirBadRequest(r, "Invalid filter clause: "+truncate(f)+" (the emulator supports "+prop+" eq '…')")
 }
 
+// listPage answers a list request: one page of items (see pageOf) as JSON with the
+// collection's context (contextPath) and the next link.
+func listPage[T any](s *Server, r *http.Request, version string, items []T, seq func(T) int64, toJSON func(T) map[string]any, contextPath string) *resp {
+	page, next, bad := pageOf(s, r, version, items, seq)
+	if bad != nil {
+		return bad
+	}
+	vals := make([]map[string]any, 0, len(page))
+	for _, it := range page {
+		vals = append(vals, toJSON(it))
+	}
+	return okJSON(r, http.StatusOK, listBody(s.contextURL(r, version, contextPath), vals, next))
+}
+
 // pageOf pages a seq-ordered list like the Intune collections do ($top, $skiptoken).
 func pageOf[T any](s *Server, r *http.Request, version string, items []T, seq func(T) int64) (page []T, next string, bad *resp) {
 	q := r.URL.Query()
@@ -472,15 +486,7 @@ func (s *Server) routeEntraDevices(r *http.Request, version, key string, sub []s
 			list = []*EntraDevice{e}
 		}
 	}
-	page, next, bad := pageOf(s, r, version, list, func(e *EntraDevice) int64 { return e.seq })
-	if bad != nil {
-		return bad
-	}
-	vals := make([]map[string]any, 0, len(page))
-	for _, e := range page {
-		vals = append(vals, entraJSON(e))
-	}
-	return okJSON(r, http.StatusOK, listBody(s.contextURL(r, version, "devices"), vals, next))
+	return listPage(s, r, version, list, func(e *EntraDevice) int64 { return e.seq }, entraJSON, "devices")
 }
 
 // ---- /groups ----
@@ -515,15 +521,7 @@ func (s *Server) routeGroups(r *http.Request, version, key string, sub []string,
 				}
 			}
 		}
-		page, next, bad := pageOf(s, r, version, list, func(g *Group) int64 { return g.seq })
-		if bad != nil {
-			return bad
-		}
-		vals := make([]map[string]any, 0, len(page))
-		for _, g := range page {
-			vals = append(vals, groupJSON(g))
-		}
-		return okJSON(r, http.StatusOK, listBody(s.contextURL(r, version, "groups"), vals, next))
+		return listPage(s, r, version, list, func(g *Group) int64 { return g.seq }, groupJSON, "groups")
 	}
 	gid := keySegment(sub[0])
 	g := ds.groupByID[gid]
@@ -549,15 +547,7 @@ func (s *Server) routeGroups(r *http.Request, version, key string, sub []string,
 			}
 		}
 		sort.Slice(members, func(i, j int) bool { return members[i].seq < members[j].seq })
-		page, next, bad := pageOf(s, r, version, members, func(e *EntraDevice) int64 { return e.seq })
-		if bad != nil {
-			return bad
-		}
-		vals := make([]map[string]any, 0, len(page))
-		for _, e := range page {
-			vals = append(vals, entraJSON(e))
-		}
-		return okJSON(r, http.StatusOK, listBody(s.contextURL(r, version, "directoryObjects"), vals, next))
+		return listPage(s, r, version, members, func(e *EntraDevice) int64 { return e.seq }, entraJSON, "directoryObjects")
 	case len(sub) == 3 && strings.EqualFold(sub[1], "members") && sub[2] == "$ref":
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(r)
@@ -653,15 +643,7 @@ func (s *Server) routeManaged(r *http.Request, version, key string, sub []string
 				}
 			}
 		}
-		page, next, bad := pageOf(s, r, version, list, func(m *ManagedDevice) int64 { return m.seq })
-		if bad != nil {
-			return bad
-		}
-		vals := make([]map[string]any, 0, len(page))
-		for _, m := range page {
-			vals = append(vals, managedJSON(m))
-		}
-		return okJSON(r, http.StatusOK, listBody(s.contextURL(r, version, "deviceManagement/managedDevices"), vals, next))
+		return listPage(s, r, version, list, func(m *ManagedDevice) int64 { return m.seq }, managedJSON, "deviceManagement/managedDevices")
 	case 1:
 		id := keySegment(sub[0])
 		m := ds.managedByID[id]
