@@ -22,15 +22,9 @@ func DefaultLimits() Limits { return Limits{Window: 20 * time.Second, Writes: 10
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.Window <= 0 {
-		l.Window = d.Window
-	}
-	if l.Writes <= 0 {
-		l.Writes = d.Writes
-	}
-	if l.Requests <= 0 {
-		l.Requests = d.Requests
-	}
+	positiveOr(&l.Window, d.Window)
+	positiveOr(&l.Writes, d.Writes)
+	positiveOr(&l.Requests, d.Requests)
 	return l
 }
 
@@ -63,40 +57,33 @@ func DefaultRetryPolicy() RetryPolicy {
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	d := DefaultRetryPolicy()
-	switch {
-	case p.MaxRetries == 0:
-		p.MaxRetries = d.MaxRetries
-	case p.MaxRetries < 0:
-		p.MaxRetries = 0
-	}
-	if p.BaseDelay <= 0 {
-		p.BaseDelay = d.BaseDelay
-	}
-	if p.MaxDelay <= 0 {
-		p.MaxDelay = d.MaxDelay
-	}
-	if p.MaxDelay < p.BaseDelay {
-		p.MaxDelay = p.BaseDelay
-	}
-	if p.MaxRetryAfter <= 0 {
-		p.MaxRetryAfter = d.MaxRetryAfter
-	}
-	if p.AttemptTimeout <= 0 {
-		p.AttemptTimeout = d.AttemptTimeout
-	}
-	switch {
-	case p.ConnectRetries == 0:
-		p.ConnectRetries = d.ConnectRetries
-	case p.ConnectRetries < 0:
-		p.ConnectRetries = 0
-	}
-	if p.ConnectDelay <= 0 {
-		p.ConnectDelay = d.ConnectDelay
-	}
-	if p.NetworkDeadline <= 0 {
-		p.NetworkDeadline = d.NetworkDeadline
-	}
+	countOrNone(&p.MaxRetries, d.MaxRetries)
+	positiveOr(&p.BaseDelay, d.BaseDelay)
+	positiveOr(&p.MaxDelay, d.MaxDelay)
+	p.MaxDelay = max(p.MaxDelay, p.BaseDelay)
+	positiveOr(&p.MaxRetryAfter, d.MaxRetryAfter)
+	positiveOr(&p.AttemptTimeout, d.AttemptTimeout)
+	countOrNone(&p.ConnectRetries, d.ConnectRetries)
+	positiveOr(&p.ConnectDelay, d.ConnectDelay)
+	positiveOr(&p.NetworkDeadline, d.NetworkDeadline)
 	return p
+}
+
+// positiveOr sets *v to d unless it is positive.
+func positiveOr[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// countOrNone reads a count where 0 means the default d and a negative value none.
+func countOrNone(v *int, d int) {
+	switch {
+	case *v == 0:
+		*v = d
+	case *v < 0:
+		*v = 0
+	}
 }
 
 // backoff returns the wait before retry number attempt (0-based): full jitter,
