@@ -405,17 +405,31 @@ func (o *importOptions) openJournal(env *cliEnv, tenant string) (*importer.Journ
 
 // writeStoppedReport writes the --report of a run that stopped before sending: the
 // offline findings as they are, every other row interrupted with the error and its
-// hint. A failure to write it is reported on no channel but the missing file: the run
-// already fails with its own error.
+// hint.
 func writeStoppedReport(path string, results []mapping.Result, stop error) {
-	_, hint := classify(stop)
-	c := &csvReporter{path: path}
+	rows := make([]importer.DeviceResult, len(results))
 	for i, r := range results {
-		d := offlineResult(r)
+		rows[i] = offlineResult(r)
 		if r.Status == mapping.StatusValid && r.Device != nil {
-			d = importer.DeviceResult{File: r.File, Line: r.Line, Serial: r.Serial, Result: importer.ResultInterrupted,
-				Message: "not sent: the run stopped before sending: " + stop.Error(), Hint: hint}
+			rows[i] = notSent(r.File, r.Line, r.Serial, stop)
 		}
+	}
+	replaceReport(path, rows)
+}
+
+// notSent is the report row of a device a run did not send because it stopped before.
+func notSent(file string, line int, serial string, stop error) importer.DeviceResult {
+	_, hint := classify(stop)
+	return importer.DeviceResult{File: file, Line: line, Serial: serial, Result: importer.ResultInterrupted,
+		Message: "not sent: the run stopped before sending: " + stop.Error(), Hint: hint}
+}
+
+// replaceReport writes rows (in their order) as the --report file, redacted like every
+// output. A failure to write it shows only as the missing file: the run already fails
+// with its own error.
+func replaceReport(path string, rows []importer.DeviceResult) {
+	c := &csvReporter{path: path}
+	for i, d := range rows {
 		d.Serial, d.Message = jsonSerial(d.Serial), redactHashes(d.Message)
 		c.device(deviceLine{DeviceResult: d, pos: i})
 	}

@@ -277,16 +277,11 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 	defer func() {
 		// As in import: a run that stops before its reporters ran still replaces --report.
 		if o.report != "" && !reported && retErr != nil {
-			_, hint := classify(retErr)
-			c := &csvReporter{path: o.report}
-			for i, it := range items {
-				c.device(deviceLine{DeviceResult: importer.DeviceResult{File: it.File, Line: it.Line, Serial: jsonSerial(it.Serial),
-					Result: importer.ResultInterrupted, Message: "not sent: the run stopped before sending: " + retErr.Error(), Hint: hint}, pos: i})
+			rows := make([]importer.DeviceResult, 0, len(items)+len(offline))
+			for _, it := range items {
+				rows = append(rows, notSent(it.File, it.Line, it.Serial, retErr))
 			}
-			for i, r := range offline {
-				c.device(deviceLine{DeviceResult: r, pos: len(items) + i})
-			}
-			_ = c.close()
+			replaceReport(o.report, append(rows, offline...))
 		}
 	}()
 	if err := o.authFlags.validate(true, ""); err != nil {
