@@ -85,7 +85,7 @@ func Cleanup(ctx context.Context, svc Service, jn *Journal, st JournalState, dry
 		}
 		return sum, err
 	}
-	if jn != nil && !jn.State().Open() {
+	if jn != nil && !jn.Open() {
 		err = jn.Compact()
 	}
 	return sum, err

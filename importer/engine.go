@@ -311,9 +311,8 @@ func Run(ctx context.Context, svc Service, items []Item, opts Options, emit func
 		}
 	}
 	if e.jn != nil && !opts.DryRun {
-		st := e.jn.State()
-		e.sum.Leftover = st.Leftovers()
-		if err == nil && !st.Open() {
+		e.sum.Leftover = e.jn.Leftovers()
+		if err == nil && !e.jn.Open() {
 			if cerr := e.jn.Compact(); cerr != nil {
 				err = cerr
 			}
@@ -515,6 +514,15 @@ func (e *engine) journalState() JournalState {
 		return emptyJournalState()
 	}
 	return e.jn.State()
+}
+
+// owned reports whether the journal (a dry run's: the plan journal) holds record id.
+func (e *engine) owned(id string) bool {
+	if e.jn != nil {
+		return e.jn.Owns(id)
+	}
+	_, ok := e.journalState().Records[id]
+	return ok
 }
 
 // journal appends entries; a failure stops the run (ErrJournalWrite).

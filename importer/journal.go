@@ -389,6 +389,29 @@ func (j *Journal) State() JournalState {
 	return c
 }
 
+// Owns reports whether the journal holds the import record id (without copying the
+// state, as State does).
+func (j *Journal) Owns(id string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, ok := j.state.Records[id]
+	return ok
+}
+
+// Leftovers and Open are State().Leftovers() and State().Open() without the copy.
+func (j *Journal) Leftovers() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.state.Leftovers()
+}
+
+// Open reports whether records or unconfirmed intents are left (see JournalState.Open).
+func (j *Journal) Open() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.state.Open()
+}
+
 // Append writes the entries as one write and fsyncs the file before returning.
 func (j *Journal) Append(entries ...JournalEntry) error {
 	if len(entries) == 0 {

@@ -278,7 +278,6 @@ func (e *engine) newRecordsOf(ctx context.Context, devs []*devState) (map[string
 	for _, d := range devs {
 		want[d.key] = true
 	}
-	js := e.journalState()
 	found := map[string]ImportRecord{}
 	before := e.svc.Stats().Requests
 	n := 0
@@ -288,7 +287,7 @@ func (e *engine) newRecordsOf(ctx context.Context, devs []*devState) (map[string
 		if !want[k] {
 			return true
 		}
-		if _, known := js.Records[rec.ID]; known || e.track[rec.ID] != nil || e.before[rec.ID] {
+		if e.owned(rec.ID) || e.track[rec.ID] != nil || e.before[rec.ID] {
 			return true
 		}
 		if prev, ok := found[k]; !ok || prev.Final() && !rec.Final() {
