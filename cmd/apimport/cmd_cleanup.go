@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -140,19 +138,11 @@ func runCleanup(env *cliEnv, o *cleanupOptions) error {
 			Records: sum.Records, Results: sum.Counts, Unconfirmed: sum.Unconfirmed, Requests: sum.Requests, Writes: sum.Writes,
 			ElapsedS: round3(sum.Elapsed.Seconds())})
 	} else {
-		keys := make([]string, 0, len(sum.Counts))
-		for k := range sum.Counts {
-			keys = append(keys, k)
+		counts := countsText(sum.Counts)
+		if counts == "" {
+			counts = "nothing to do"
 		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = fmt.Sprintf("%d %s", sum.Counts[k], k)
-		}
-		if len(parts) == 0 {
-			parts = []string{"nothing to do"}
-		}
-		fmt.Fprintf(out, "%s: %s; %d requests, %s\n", plural(sum.Records, "import record"), strings.Join(parts, ", "), sum.Requests, sum.Elapsed.Round(100*time.Millisecond))
+		fmt.Fprintf(out, "%s: %s; %d requests, %s\n", plural(sum.Records, "import record"), counts, sum.Requests, sum.Elapsed.Round(100*time.Millisecond))
 		if sum.Unconfirmed > 0 {
 			fmt.Fprintf(env.stderr, "apimport: %s: run the import again with the same input to settle them\n", plural(sum.Unconfirmed, "unconfirmed submission"))
 		}

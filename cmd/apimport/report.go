@@ -182,17 +182,8 @@ func (t *textReporter) summary(s runSummary) {
 	if tw != nil {
 		tw.Flush()
 	}
-	keys := make([]string, 0, len(s.Counts))
-	for k := range s.Counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%d %s", s.Counts[k], k)
-	}
 	fmt.Fprintf(t.out, "%s: %s; %d requests (%d throttled), all final after %s, %s in total\n",
-		plural(s.Rows, "row"), strings.Join(parts, ", "), s.Requests, s.Throttled, s.Final.Round(100*time.Millisecond), s.Elapsed.Round(100*time.Millisecond))
+		plural(s.Rows, "row"), countsText(s.Counts), s.Requests, s.Throttled, s.Final.Round(100*time.Millisecond), s.Elapsed.Round(100*time.Millisecond))
 	if s.FileErrors > 0 {
 		fmt.Fprintf(t.out, "%s could not be read\n", plural(s.FileErrors, "file"))
 	}
@@ -209,6 +200,20 @@ func (t *textReporter) summary(s runSummary) {
 }
 
 func (t *textReporter) close() error { return t.out.Flush() }
+
+// countsText lists counts by name, sorted: "3 registered, 1 rejected".
+func countsText(counts map[string]int) string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", counts[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
 
 // csvReporter writes the --report file at the end: every field of the JSON device
 // line, in input order, each cell neutralised for spreadsheets, through a fresh
