@@ -18,7 +18,7 @@ const (
 )
 
 // runWrites carries out an update or remove run: look the devices up, decide per
-// device, write what differs, then sync (a sync speeds deregistration up).
+// device, write what differs; the loop then syncs (a sync speeds deregistration up).
 func (e *engine) runWrites(ctx context.Context) error {
 	if e.svc == nil {
 		return errors.New("no Graph service")
@@ -32,10 +32,10 @@ func (e *engine) runWrites(ctx context.Context) error {
 			e.carryOut(e.decideWrite(d, pc))
 		}
 	}
+	// The loop syncs once every write is answered (startCleanup), as for imports.
 	if err := e.loop(ctx); err != nil {
 		return e.stopErr(ctx, err)
 	}
-	e.sync(ctx)
 	return nil
 }
 
