@@ -163,7 +163,7 @@ func (e *engine) runCorporate(ctx context.Context) error {
 		case e.opts.DryRun:
 			e.finish(d, e.planned(dc))
 		case dc.kind == decDone:
-			e.finish(d, dc.result)
+			e.finish(d, *dc.result)
 		default:
 			e.move(d, phaseQueued)
 		}
@@ -191,7 +191,7 @@ func (e *engine) decideIdentity(d *devState, present map[string]DeviceIdentity) 
 	if got.EnrollmentState != "" {
 		r.Message += " (enrollment state " + got.EnrollmentState + ")"
 	}
-	return decision{dev: d, kind: decDone, result: r}
+	return decision{dev: d, kind: decDone, result: &r}
 }
 
 type identityJob struct {

@@ -86,17 +86,24 @@ const (
 	decRemove                      // remove: deregister it
 )
 
+// A decision is kept per device between decide and execute (100,000 of them in a large
+// import), so what only some kinds need sits behind pointers.
 type decision struct {
 	dev    *devState
 	kind   decisionKind
-	result DeviceResult     // decDone
+	result *DeviceResult    // decDone
 	rec    *tracked         // decCollect
 	final  *ImportRecord    // decCollect: the record is already final
 	reg    *AutopilotDevice // decUpdate, decRemove
-	// update runs: the properties that differ, described
-	upd     DeviceUpdate
-	changes []string
-	managed []ManagedDevice // decRemove: Intune managed devices to delete first
+	write  *writePlan       // update runs (decUpdate, decRemove): what to write
+}
+
+// writePlan is what an update or remove run writes for a device.
+type writePlan struct {
+	upd     DeviceUpdate    // update: the properties to set (only those that differ)
+	changes []string        // update: what changes, described
+	managed []ManagedDevice // remove: Intune managed devices to delete first
+	remove  bool            // a deregistration, not an update
 }
 
 // decisions is the work of a run, decided from the pre-check and the journal before
@@ -112,7 +119,7 @@ type decisions struct {
 
 // decide turns the pre-check and the journal into decisions. It writes nothing.
 func (e *engine) decide(pc *precheck) (*decisions, error) {
-	js := e.journalState()
+	js := e.journalState().indexed()
 	e.before = make(map[string]bool, len(pc.byID))
 	for id := range pc.byID {
 		e.before[id] = true
@@ -126,7 +133,7 @@ func (e *engine) decide(pc *precheck) (*decisions, error) {
 			e.existing[key] = append(e.existing[key], r.ID)
 		}
 	}
-	ds := &decisions{}
+	ds := &decisions{devs: make([]decision, 0, len(e.devs))}
 	// Earlier runs' records for serials that are not in this input.
 	for _, id := range js.sortedIDs() {
 		r := js.Records[id]
@@ -202,10 +209,10 @@ func (e *engine) decideDevice(d *devState, pc *precheck, js JournalState) (decis
 	}
 	// A completed import whose device is no longer registered (deleted since by an
 	// admin) is history: import the device again.
-	gone := owned != nil && owned.Final && owned.Deleted && owned.Record.Status == ImportComplete && len(pc.devices[d.key]) == 0
+	gone := owned != nil && owned.Final && owned.Deleted && owned.Status == ImportComplete && len(pc.devices[d.key]) == 0
 	switch {
 	case owned != nil && owned.Final && !gone:
-		rec := owned.Record
+		rec := owned.Record()
 		t := &tracked{id: owned.ID, serial: owned.Serial, ours: true, final: true, submitted: e.start, seen: true}
 		t.deleted = owned.Deleted
 		return decision{dev: d, kind: decCollect, rec: t, final: &rec}, entries
@@ -230,7 +237,7 @@ func (e *engine) decideDevice(d *devState, pc *precheck, js JournalState) (decis
 			r.Message = fmt.Sprintf("registered with group tag %q, user %q", reg[0].GroupTag, reg[0].UserPrincipalName)
 			r.Hint = HintTagDiffers
 		}
-		return decision{dev: d, kind: decDone, result: r}, entries
+		return decision{dev: d, kind: decDone, result: &r}, entries
 	}
 	if rec, ok := pendingForeign(pc.imports[d.key], js); ok {
 		return decision{dev: d, kind: decCollect, rec: &tracked{id: rec.ID, serial: rec.Serial, submitted: e.start, seen: true}}, entries
@@ -327,19 +334,19 @@ func (e *engine) planned(dc decision) DeviceResult {
 		r := e.result(d, ResultUpdate)
 		r.RegistrationID = dc.reg.ID
 		r.Message = fmt.Sprintf("registered with group tag %q, user %q", dc.reg.GroupTag, dc.reg.UserPrincipalName)
-		if len(dc.changes) > 0 {
-			r.Message = strings.Join(dc.changes, "; ")
+		if dc.write != nil && len(dc.write.changes) > 0 {
+			r.Message = strings.Join(dc.write.changes, "; ")
 		}
 		return r
 	case decRemove:
 		r := e.result(d, ResultRemove)
 		r.RegistrationID = dc.reg.ID
-		if len(dc.managed) > 0 {
-			r.Message = fmt.Sprintf("its Intune managed device %q would be deleted first", dc.managed[0].DeviceName)
+		if managed := dc.write.managed; len(managed) > 0 {
+			r.Message = fmt.Sprintf("its Intune managed device %q would be deleted first", managed[0].DeviceName)
 		}
 		return r
 	case decDone:
-		return dc.result
+		return *dc.result
 	}
 	d.cur = dc.rec
 	if dc.final != nil {
@@ -378,10 +385,10 @@ func (e *engine) execute(ctx context.Context, ds *decisions) error {
 		case decPost:
 			e.move(d, phaseQueued)
 		case decUpdate:
-			d.reg, d.upd = dc.reg, updateFor(*d.item)
+			d.reg, d.write = dc.reg, &writePlan{upd: updateFor(*d.item)}
 			e.move(d, phaseUpdating)
 		case decDone:
-			e.finish(d, dc.result)
+			e.finish(d, *dc.result)
 		case decCollect:
 			e.process(d, dc.rec)
 			switch {

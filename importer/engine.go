@@ -179,12 +179,14 @@ type devState struct {
 	emptyPosts int              // POSTs reconciled as having created nothing (bounds failing POSTs)
 	cur        *tracked         // the import record that decides its result
 	reg        *AutopilotDevice // registered device found by the pre-check
-	upd        DeviceUpdate     // update: the properties to set (only those that differ)
-	managed    []ManagedDevice  // remove: Intune managed devices to delete first
-	remove     bool             // its write is a deregistration, not an update
-	changes    []string         // update: what changes, described
-	parked     *DeviceResult    // phaseProfile: the result, completed when the wait ends
-	waitFrom   time.Time        // phaseProfile: when the wait began
+	write      *writePlan       // phaseUpdating: what to write
+	parked     *parked          // phaseProfile: the result, completed when the wait ends
+}
+
+// parked is the result of a device waiting in phaseProfile.
+type parked struct {
+	DeviceResult
+	from time.Time // when the wait began
 }
 
 // tracked is one import record being polled.
@@ -192,14 +194,14 @@ type tracked struct {
 	id        string
 	serial    string
 	dev       *devState // nil for a leftover of an earlier run that is not in this input
-	ours      bool      // created by this tool (journal): ours to delete
 	submitted time.Time
 	checked   time.Time // last poll that saw it not final
+	chunk     string    // the chunk it was posted in ("" when adopted)
+	misses    int32     // polls after it was seen that did not find it
+	ours      bool      // created by this tool (journal): ours to delete
 	seen      bool      // a read (GET, batch or listing) has shown it
-	misses    int       // polls after it was seen that did not find it
 	final     bool
-	deleted   bool   // already deleted (a journal's final record)
-	chunk     string // the chunk it was posted in ("" when adopted)
+	deleted   bool // already deleted (a journal's final record)
 }
 
 type engine struct {
@@ -275,20 +277,22 @@ func Run(ctx context.Context, svc Service, items []Item, opts Options, emit func
 	if emit == nil {
 		emit = func(DeviceResult) {}
 	}
-	e := &engine{svc: svc, opts: opts, clk: opts.Clock, emit: emit, jn: opts.Journal,
-		byKey: map[string]*devState{}, track: map[string]*tracked{}, open: map[string]*tracked{}, probedFinal: map[string]bool{}}
+	e := &engine{svc: svc, opts: opts, clk: opts.Clock, emit: emit, jn: opts.Journal, devs: make([]*devState, 0, len(items)),
+		byKey: make(map[string]*devState, len(items)), track: map[string]*tracked{}, open: map[string]*tracked{}, probedFinal: map[string]bool{}}
 	e.start = e.clk.Now()
 	e.runID = strconv.FormatInt(e.start.UnixNano(), 36)
 	e.sum = RunSummary{Rows: len(items), Counts: map[string]int{}, Tenant: opts.Tenant}
 	if e.jn != nil {
 		e.sum.Journal = e.jn.Path()
 	}
+	states := make([]devState, len(items)) // one allocation, not one per device
 	for i := range items {
 		key := serial.Key(items[i].Serial)
 		if first, dup := e.byKey[key]; dup {
 			return e.sum, fmt.Errorf("%w: %s:%d and %s:%d", ErrDuplicateItem, first.item.File, first.item.Line, items[i].File, items[i].Line)
 		}
-		d := &devState{item: &items[i], key: key}
+		d := &states[i]
+		d.item, d.key = &items[i], key
 		e.byKey[key] = d
 		e.devs = append(e.devs, d)
 	}
@@ -449,7 +453,7 @@ func (e *engine) finish(d *devState, r DeviceResult) {
 	}
 	if (e.opts.WaitProfile > 0 || e.opts.AddToGroup != "") && d.phase != phaseProfile && r.Success() && r.RegistrationID != "" && r.Result != ResultRemoved && !e.opts.DryRun {
 		// Registered: the result waits for the profile assignment (see profile.go).
-		d.phase, d.parked, d.waitFrom = phaseProfile, &r, e.now()
+		d.phase, d.parked = phaseProfile, &parked{DeviceResult: r, from: e.now()}
 		e.profiling = append(e.profiling, d)
 		return
 	}

@@ -75,13 +75,24 @@ type Binding struct {
 }
 
 // OwnedRecord is an import record this tool created, as the journal knows it.
+// A journal of a large import holds 100,000 of them, so the final state is kept in
+// the few fields a result needs (see Record), not as an ImportRecord.
 type OwnedRecord struct {
 	ID      string
 	Serial  string
-	Seq     int          // order of creation in the journal; a higher Seq is a later attempt
-	Final   bool         // a final state was recorded
-	Record  ImportRecord // the final state, when Final
+	Seq     int  // order of creation in the journal; a higher Seq is a later attempt
+	Final   bool // a final state was recorded
 	Deleted bool
+	// the final state, when Final
+	Status         string
+	ErrorCode      int
+	ErrorName      string
+	RegistrationID string
+}
+
+// Record is the final state as an ImportRecord (when Final).
+func (r *OwnedRecord) Record() ImportRecord {
+	return ImportRecord{ID: r.ID, Serial: r.Serial, Status: r.Status, ErrorCode: r.ErrorCode, ErrorName: r.ErrorName, RegistrationID: r.RegistrationID}
 }
 
 // JournalState is the replayed journal: what earlier runs left behind.
@@ -93,6 +104,34 @@ type JournalState struct {
 	Ambiguous map[string]Intent
 	// Binding is the tenant the journal belongs to (zero for a format-1 journal).
 	Binding Binding
+	// bySerial indexes Records by serial key when set (see indexed): a run decides each
+	// of its devices against the journal, and a scan per device is O(devices × records).
+	bySerial map[string][]*OwnedRecord
+}
+
+// indexed returns s with its records indexed by serial key, for many Latest and
+// countOwned calls; s must not change after.
+func (s JournalState) indexed() JournalState {
+	s.bySerial = make(map[string][]*OwnedRecord, len(s.Records))
+	for _, r := range s.Records {
+		k := serial.Key(r.Serial)
+		s.bySerial[k] = append(s.bySerial[k], r)
+	}
+	return s
+}
+
+// owned returns the records for a serial key: from the index, or by a scan.
+func (s JournalState) owned(key string) []*OwnedRecord {
+	if s.bySerial != nil {
+		return s.bySerial[key]
+	}
+	var rs []*OwnedRecord
+	for _, r := range s.Records {
+		if serial.Key(r.Serial) == key {
+			rs = append(rs, r)
+		}
+	}
+	return rs
 }
 
 func emptyJournalState() JournalState {
@@ -100,15 +139,7 @@ func emptyJournalState() JournalState {
 }
 
 // countOwned is the number of records the journal owns for a serial key.
-func (s JournalState) countOwned(key string) int {
-	n := 0
-	for _, r := range s.Records {
-		if serial.Key(r.Serial) == key {
-			n++
-		}
-	}
-	return n
-}
+func (s JournalState) countOwned(key string) int { return len(s.owned(key)) }
 
 // sortedIDs returns the owned record ids in creation order.
 func (s JournalState) sortedIDs() []string {
@@ -146,8 +177,8 @@ func (s JournalState) Open() bool {
 // Latest returns the newest owned record for a serial key, or nil.
 func (s JournalState) Latest(key string) *OwnedRecord {
 	var best *OwnedRecord
-	for _, r := range s.Records {
-		if serial.Key(r.Serial) == key && (best == nil || r.Seq > best.Seq) {
+	for _, r := range s.owned(key) {
+		if best == nil || r.Seq > best.Seq {
 			best = r
 		}
 	}
@@ -205,8 +236,7 @@ func (s *JournalState) apply(e JournalEntry, seq int) {
 			s.Records[e.ID] = r
 		}
 		r.Final = true
-		r.Record = ImportRecord{ID: e.ID, Serial: e.Serial, Status: e.Status, ErrorCode: e.ErrorCode,
-			ErrorName: e.ErrorName, RegistrationID: e.RegistrationID}
+		r.Status, r.ErrorCode, r.ErrorName, r.RegistrationID = importStatus(e.Status), e.ErrorCode, e.ErrorName, e.RegistrationID
 	case JournalDeleted:
 		if r, ok := s.Records[e.ID]; ok {
 			r.Deleted = true
@@ -540,8 +570,8 @@ func (s JournalState) entries(now time.Time) []JournalEntry {
 		}
 		keep = append(keep, JournalEntry{Type: JournalAdopt, Time: now, ID: r.ID, Serial: r.Serial})
 		if r.Final {
-			keep = append(keep, JournalEntry{Type: JournalFinal, Time: now, ID: r.ID, Serial: r.Serial, Status: r.Record.Status,
-				ErrorCode: r.Record.ErrorCode, ErrorName: r.Record.ErrorName, RegistrationID: r.Record.RegistrationID})
+			keep = append(keep, JournalEntry{Type: JournalFinal, Time: now, ID: r.ID, Serial: r.Serial, Status: r.Status,
+				ErrorCode: r.ErrorCode, ErrorName: r.ErrorName, RegistrationID: r.RegistrationID})
 		}
 	}
 	return keep

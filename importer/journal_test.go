@@ -57,7 +57,7 @@ func TestJournalReplay(t *testing.T) {
 	if st.Ambiguous["D"].Chunk != "c2" || st.Ambiguous["E"].Chunk != "c2" || len(st.Ambiguous) != 2 {
 		t.Errorf("ambiguous %v", st.Ambiguous)
 	}
-	if r := st.Latest("B"); r == nil || !r.Final || r.Record.ErrorCode != 808 {
+	if r := st.Latest("B"); r == nil || !r.Final || r.ErrorCode != 808 {
 		t.Errorf("latest B %+v", r)
 	}
 	if r := st.Latest("A"); r == nil || !r.Deleted {
@@ -78,7 +78,7 @@ func TestJournalReplay(t *testing.T) {
 	if strings.Join(st2.Leftovers(), ",") != "ib,ic,id" || len(st2.Ambiguous) != 1 || st2.Ambiguous["E"].Chunk != "c2" {
 		t.Errorf("after compact: leftovers %v ambiguous %v", st2.Leftovers(), st2.Ambiguous)
 	}
-	if r := st2.Latest("B"); r == nil || !r.Final || r.Record.ErrorCode != 808 {
+	if r := st2.Latest("B"); r == nil || !r.Final || r.ErrorCode != 808 {
 		t.Errorf("compact lost the final state of B: %+v", r)
 	}
 	for _, id := range []string{"ib", "ic", "id"} {

@@ -194,10 +194,10 @@ func (e *engine) nextJob(ls *loopState) (job, bool) {
 		d := e.updates[0]
 		e.updates = e.updates[1:]
 		kind := jobUpdate
-		if d.remove {
+		if d.write.remove {
 			kind = jobRemove
 		}
-		return job{kind: kind, devs: []*devState{d}, upd: d.upd, regID: d.reg.ID}, true
+		return job{kind: kind, devs: []*devState{d}, upd: d.write.upd, regID: d.reg.ID}, true
 	case !ls.cleanupUntil.IsZero() && e.now().Before(ls.cleanupUntil):
 		var ids []string
 		if len(e.leftovers) > 0 {

@@ -92,7 +92,7 @@ func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) erro
 	}
 	e.lastPoll = e.now()
 	e.sum.Polls++
-	found, listed, err := e.readRecords(ctx, due, out)
+	seen, finals, listed, err := e.readRecords(ctx, due, out)
 	if err != nil {
 		return e.pollErr(ctx, err)
 	}
@@ -101,11 +101,9 @@ func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) erro
 		due = out
 	}
 	now := e.now()
-	var finals []ImportRecord
 	for _, t := range due {
-		rec, ok := found[t.id]
 		switch {
-		case !ok:
+		case seen[t] == nil:
 			// A record never seen by a read may just not be visible yet (nothing
 			// documents that a new record shows at once): it is waited for until
 			// the deadline. One seen before and missed twice since was deleted.
@@ -117,9 +115,8 @@ func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) erro
 					return err
 				}
 			}
-		case rec.Final():
+		case seen[t].Final():
 			t.seen = true
-			finals = append(finals, rec)
 			if probe && t.chunk != "" {
 				e.probedFinal[t.chunk] = true
 			}
@@ -131,7 +128,7 @@ func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) erro
 			t.checked = now
 		}
 	}
-	return e.finals(ctx, finals)
+	return e.finalReads(ctx, finals)
 }
 
 // dueRecords picks the records to read: those due (all of them when none is, or when
@@ -163,35 +160,103 @@ func (e *engine) dueRecords(out []*tracked, all, probe bool) []*tracked {
 }
 
 // readRecords reads due by batched GETs, or lists the tenant's import records when
-// that costs fewer requests (then every one of out is read: listed is true).
-func (e *engine) readRecords(ctx context.Context, due, out []*tracked) (found map[string]ImportRecord, listed bool, err error) {
+// that costs fewer requests (then every one of out is read: listed is true). seen maps
+// each tracked record the read found to its state; finals are the final ones.
+//
+// A listing near the end of a large import finds 100,000 records final at once, so
+// what is kept of each is only what a result needs (see slim), and non-final records
+// keep nothing but their status.
+func (e *engine) readRecords(ctx context.Context, due, out []*tracked) (seen map[*tracked]*ImportRecord, finals []finalRead, listed bool, err error) {
 	if len(due) <= e.listCost || e.listCost == 0 && len(due) <= 20 {
 		ids := make([]string, len(due))
 		for i, t := range due {
 			ids[i] = t.id
 		}
-		found, err = e.svc.GetImportedMany(ctx, ids)
-		return found, false, err
+		found, err := e.svc.GetImportedMany(ctx, ids)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		seen = make(map[*tracked]*ImportRecord, len(found))
+		for _, t := range due {
+			if rec, ok := found[t.id]; ok {
+				if rec.Final() {
+					finals = append(finals, readFinal(t, rec))
+				}
+				seen[t] = statusOnly(rec.Status)
+			}
+		}
+		return seen, finals, false, nil
 	}
 	before := e.svc.Stats().Requests
-	want := map[string]bool{}
-	for _, t := range out {
-		want[t.id] = true
-	}
-	found = map[string]ImportRecord{}
+	// out is every open record (outstanding): e.open finds them by id.
+	seen = make(map[*tracked]*ImportRecord, len(out))
 	n := 0
 	err = e.svc.ListImported(ctx, func(r ImportRecord) bool {
 		n++
-		if want[r.ID] {
-			found[r.ID] = r
+		if t := e.open[r.ID]; t != nil && seen[t] == nil { // a record listed twice (paging) counts once
+			if r.Final() {
+				finals = append(finals, readFinal(t, r))
+			}
+			seen[t] = statusOnly(r.Status)
 		}
 		return true
 	})
 	if err != nil {
-		return nil, true, err
+		return nil, nil, true, err
 	}
 	e.noteListCost(e.svc.Stats().Requests-before, n)
-	return found, true, nil
+	return seen, finals, true, nil
+}
+
+// statusRecords are shared records that carry only a status (for seen).
+var statusRecords = map[string]*ImportRecord{}
+
+func init() {
+	for _, s := range [...]string{ImportComplete, ImportError, ImportUnknown, ImportPending, ImportPartial} {
+		statusRecords[s] = &ImportRecord{Status: s}
+	}
+}
+
+// statusOnly returns a shared record with status s (a new one for a status not
+// documented).
+func statusOnly(s string) *ImportRecord {
+	if r := statusRecords[s]; r != nil {
+		return r
+	}
+	return &ImportRecord{Status: s}
+}
+
+// finalRead is a record a read found final: what its result and the journal need,
+// with t's strings rather than the read's copies (a listing near the end of a large
+// import finds 100,000 records final together).
+type finalRead struct {
+	t              *tracked
+	status         string
+	errorCode      int
+	errorName      string
+	registrationID string
+}
+
+func readFinal(t *tracked, r ImportRecord) finalRead {
+	return finalRead{t: t, status: importStatus(r.Status), errorCode: r.ErrorCode, errorName: r.ErrorName, registrationID: r.RegistrationID}
+}
+
+// finalReads hands the reads to finals, finalsBatch at a time.
+func (e *engine) finalReads(ctx context.Context, reads []finalRead) error {
+	recs := make([]ImportRecord, 0, min(len(reads), finalsBatch))
+	for len(reads) > 0 {
+		n := min(len(reads), finalsBatch)
+		recs = recs[:0]
+		for _, f := range reads[:n] {
+			recs = append(recs, ImportRecord{ID: f.t.id, Serial: f.t.serial, Status: f.status, ErrorCode: f.errorCode,
+				ErrorName: f.errorName, RegistrationID: f.registrationID})
+		}
+		if err := e.finals(ctx, recs); err != nil {
+			return err
+		}
+		reads = reads[n:]
+	}
+	return nil
 }
 
 func (e *engine) pollErr(ctx context.Context, err error) error {

@@ -37,10 +37,10 @@ func (e *engine) nextProfilePoll() time.Time {
 	}
 	from := e.lastProfilePoll
 	if from.IsZero() {
-		from = e.profiling[0].waitFrom
+		from = e.profiling[0].parked.from
 		for _, d := range e.profiling {
-			if d.waitFrom.Before(from) {
-				from = d.waitFrom
+			if d.parked.from.Before(from) {
+				from = d.parked.from
 			}
 		}
 	}
@@ -56,12 +56,12 @@ func (e *engine) nextProfilePoll() time.Time {
 // waitEnd is when a parked device stops waiting: the later of its profile and group
 // deadlines (each only when asked for).
 func (e *engine) waitEnd(d *devState) time.Time {
-	end := d.waitFrom
+	end := d.parked.from
 	if e.opts.WaitProfile > 0 {
-		end = d.waitFrom.Add(e.opts.WaitProfile)
+		end = d.parked.from.Add(e.opts.WaitProfile)
 	}
 	if e.opts.AddToGroup != "" {
-		if g := d.waitFrom.Add(e.opts.GroupWait); g.After(end) {
+		if g := d.parked.from.Add(e.opts.GroupWait); g.After(end) {
 			end = g
 		}
 	}
@@ -76,7 +76,7 @@ func (e *engine) profileDone(d *devState, now time.Time) bool {
 	case d.parked.ProfileStatus == "failed":
 		d.parked.Hint = HintProfileFailed
 		return true
-	case !now.Before(d.waitFrom.Add(e.opts.WaitProfile)):
+	case !now.Before(d.parked.from.Add(e.opts.WaitProfile)):
 		d.parked.Hint = HintProfile
 		if d.parked.ProfileStatus == "" {
 			d.parked.ProfileStatus = "unknown"
@@ -110,7 +110,7 @@ func (e *engine) groupDone(ctx context.Context, d *devState, dev AutopilotDevice
 			return false, err
 		}
 	}
-	if !now.Before(d.waitFrom.Add(e.opts.GroupWait)) {
+	if !now.Before(d.parked.from.Add(e.opts.GroupWait)) {
 		d.parked.Group = "pending"
 		if d.parked.Hint == "" {
 			d.parked.Hint = HintGroupPending
@@ -157,7 +157,7 @@ func (e *engine) pollProfiles(ctx context.Context) error {
 	}
 	e.profiling = keep
 	for _, d := range ended {
-		e.finish(d, *d.parked)
+		e.finish(d, d.parked.DeviceResult)
 	}
 	return nil
 }
@@ -171,6 +171,6 @@ func (e *engine) endProfileWaits(hint string) {
 			d.parked.ProfileStatus = "unknown"
 		}
 		d.parked.Hint = hint
-		e.finish(d, *d.parked)
+		e.finish(d, d.parked.DeviceResult)
 	}
 }

@@ -9,13 +9,28 @@ import (
 	"github.com/apimport/apimport/internal/serial"
 )
 
-// finals records final states (journal first), emits results and queues clean-up.
+// finalsBatch bounds the journal entries written (and held) at once: a listing near
+// the end of a large import finds 100,000 records final together.
+const finalsBatch = 1000
+
+// finals records final states (journal first), emits results and queues clean-up, in
+// batches of finalsBatch.
 func (e *engine) finals(ctx context.Context, recs []ImportRecord) error {
+	for len(recs) > finalsBatch {
+		if err := e.finalsOf(ctx, recs[:finalsBatch]); err != nil {
+			return err
+		}
+		recs = recs[finalsBatch:]
+	}
+	return e.finalsOf(ctx, recs)
+}
+
+func (e *engine) finalsOf(ctx context.Context, recs []ImportRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	now := e.now()
-	var entries []JournalEntry
+	entries := make([]JournalEntry, 0, len(recs))
 	for _, rec := range recs {
 		if t := e.track[rec.ID]; t != nil && !t.final && t.ours {
 			entries = append(entries, JournalEntry{Type: JournalFinal, ID: rec.ID, Serial: t.serial, Status: rec.Status,
@@ -365,8 +380,8 @@ func (e *engine) updated(ctx context.Context, d *devState, err error) error {
 	res := e.result(d, ResultUpdated)
 	res.RegistrationID = d.reg.ID
 	res.Message = fmt.Sprintf("was group tag %q, user %q", d.reg.GroupTag, d.reg.UserPrincipalName)
-	if len(d.changes) > 0 {
-		res.Message = strings.Join(d.changes, "; ")
+	if len(d.write.changes) > 0 {
+		res.Message = strings.Join(d.write.changes, "; ")
 	}
 	e.finish(d, res)
 	e.sum.Updated++

@@ -75,6 +75,17 @@ type ImportRecord struct {
 	RegistrationID string // deviceRegistrationId = windowsAutopilotDeviceIdentity id on success
 }
 
+// importStatus returns the package constant for a known status (one shared string
+// instead of a copy per decoded record), else s.
+func importStatus(s string) string {
+	for _, c := range [...]string{ImportComplete, ImportError, ImportUnknown, ImportPending, ImportPartial} {
+		if s == c {
+			return c
+		}
+	}
+	return s
+}
+
 // Final reports whether the record reached a terminal state (complete or error).
 func (r ImportRecord) Final() bool { return r.Status == ImportComplete || r.Status == ImportError }
 

@@ -73,19 +73,19 @@ func (e *engine) decideWrite(d *devState, pc *precheck) decision {
 		} else {
 			r.Message = "not registered in this tenant: nothing to remove"
 		}
-		return decision{dev: d, kind: decDone, result: r}
+		return decision{dev: d, kind: decDone, result: &r}
 	}
 	reg := regs[0]
 	if len(regs) > 1 && e.opts.Mode != ModeProfile {
 		r := e.result(d, ResultFailed)
 		r.Message = fmt.Sprintf("%d Autopilot devices have this serial (ids %s and more)", len(regs), reg.ID)
 		r.Hint = "a serial registered twice needs a look in the portal: change or remove the right one by hand"
-		return decision{dev: d, kind: decDone, result: r}
+		return decision{dev: d, kind: decDone, result: &r}
 	}
 	if e.opts.Mode == ModeProfile {
 		r := e.result(d, ResultAlreadyRegistered)
 		r.RegistrationID, r.GroupTag = reg.ID, reg.GroupTag
-		return decision{dev: d, kind: decDone, result: r} // parked by finish for the profile wait
+		return decision{dev: d, kind: decDone, result: &r} // parked by finish for the profile wait
 	}
 	if e.opts.Mode == ModeRemove {
 		managed := pc.managed[d.key]
@@ -94,17 +94,17 @@ func (e *engine) decideWrite(d *devState, pc *precheck) decision {
 			r.RegistrationID = reg.ID
 			r.Message = fmt.Sprintf("enrolled in Intune as %q (managed device %s)", managed[0].DeviceName, managed[0].ID)
 			r.Hint = "Microsoft's order is Intune first, then Autopilot: delete the device from Intune, or pass --delete-managed to have apimport delete the Intune record first"
-			return decision{dev: d, kind: decDone, result: r}
+			return decision{dev: d, kind: decDone, result: &r}
 		}
-		return decision{dev: d, kind: decRemove, reg: &reg, managed: managed}
+		return decision{dev: d, kind: decRemove, reg: &reg, write: &writePlan{managed: managed, remove: true}}
 	}
 	upd, changes := diffUpdate(*d.item, reg)
 	if len(changes) == 0 {
 		r := e.result(d, ResultUnchanged)
 		r.RegistrationID = reg.ID
-		return decision{dev: d, kind: decDone, result: r}
+		return decision{dev: d, kind: decDone, result: &r}
 	}
-	return decision{dev: d, kind: decUpdate, reg: &reg, upd: upd, changes: changes}
+	return decision{dev: d, kind: decUpdate, reg: &reg, write: &writePlan{upd: upd, changes: changes}}
 }
 
 // diffUpdate is the part of the wanted values (the item's non-empty group tag, user and
@@ -132,12 +132,9 @@ func (e *engine) carryOut(dc decision) {
 	d := dc.dev
 	switch dc.kind {
 	case decDone:
-		e.finish(d, dc.result)
-	case decUpdate:
-		d.reg, d.upd, d.changes = dc.reg, dc.upd, dc.changes
-		e.move(d, phaseUpdating)
-	case decRemove:
-		d.reg, d.managed, d.remove = dc.reg, dc.managed, true
+		e.finish(d, *dc.result)
+	case decUpdate, decRemove:
+		d.reg, d.write = dc.reg, dc.write
 		e.move(d, phaseUpdating)
 	}
 }
@@ -145,7 +142,7 @@ func (e *engine) carryOut(dc decision) {
 // remove deregisters one device in Microsoft's order: its Intune managed devices, the
 // assigned user, then the Autopilot registration.
 func (e *engine) removeDevice(ctx context.Context, d *devState) error {
-	for _, m := range d.managed {
+	for _, m := range d.write.managed {
 		if err := e.svc.DeleteManagedDevice(ctx, m.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("deleting the Intune managed device %s: %w", m.ID, err)
 		}
@@ -169,14 +166,14 @@ func (e *engine) written(ctx context.Context, d *devState, err error) error {
 	if jerr := e.journal(JournalEntry{Type: JournalWritten, ID: d.reg.ID, Serial: d.item.Serial}); jerr != nil {
 		return jerr
 	}
-	if !d.remove {
+	if !d.write.remove {
 		return e.updated(ctx, d, nil)
 	}
 	res := e.result(d, ResultRemoved)
 	res.RegistrationID = d.reg.ID
 	res.Message = "deregistered; the service can take some minutes to drop it from lists"
-	if len(d.managed) > 0 {
-		res.Message = fmt.Sprintf("deleted from Intune (%d managed device) and deregistered; the service can take some minutes to drop it from lists", len(d.managed))
+	if len(d.write.managed) > 0 {
+		res.Message = fmt.Sprintf("deleted from Intune (%d managed device) and deregistered; the service can take some minutes to drop it from lists", len(d.write.managed))
 	}
 	e.finish(d, res)
 	return nil
@@ -185,7 +182,7 @@ func (e *engine) written(ctx context.Context, d *devState, err error) error {
 // bulkEligible reports whether d's removal can go through the bulk action: nothing to
 // do before it (no Intune record, no assigned user), and the action not refused yet.
 func (e *engine) bulkEligible(d *devState) bool {
-	return e.opts.BulkDelete && !e.noBulk && d.remove && len(d.managed) == 0 && d.reg.UserPrincipalName == ""
+	return e.opts.BulkDelete && !e.noBulk && d.write != nil && d.write.remove && len(d.write.managed) == 0 && d.reg.UserPrincipalName == ""
 }
 
 // removeBulk deregisters a batch through deleteDevices (journalled first).
