@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -438,6 +437,13 @@ func replaceReport(path string, rows []importer.DeviceResult) {
 
 // splitResults separates the offline findings (never sent) from the devices to register.
 func splitResults(results []mapping.Result) (offline []mapping.Result, items []importer.Item) {
+	n := 0
+	for _, r := range results {
+		if r.Status == mapping.StatusValid && r.Device != nil {
+			n++
+		}
+	}
+	items = make([]importer.Item, 0, n) // exactly: a large import holds 100,000
 	for _, r := range results {
 		if r.Status != mapping.StatusValid || r.Device == nil {
 			offline = append(offline, r)
@@ -484,14 +490,14 @@ func offlineResult(r mapping.Result) importer.DeviceResult {
 type importOutput struct {
 	unassigned int // devices whose profile wait ended without an assignment
 	rep        reporters
-	order      map[string]int // "file\x00line" -> input position
+	order      inputOrder
 	progress   *progressPrinter
 }
 
 func newImportOutput(env *cliEnv, o *importOptions, results []mapping.Result) *importOutput {
-	order := make(map[string]int, len(results))
+	order := inputOrder{}
 	for i, r := range results {
-		order[r.File+"\x00"+strconv.Itoa(r.Line)] = i
+		order.add(r.File, r.Line, i)
 	}
 	out := newRunOutput(env, o.json, o.report, order)
 	if o.html.enabled() {
@@ -501,7 +507,7 @@ func newImportOutput(env *cliEnv, o *importOptions, results []mapping.Result) *i
 }
 
 // newRunOutput sets up the reporters of a run over the tenant (import, update, remove).
-func newRunOutput(env *cliEnv, jsonOut bool, report string, order map[string]int) *importOutput {
+func newRunOutput(env *cliEnv, jsonOut bool, report string, order inputOrder) *importOutput {
 	out := &importOutput{order: order}
 	if jsonOut {
 		out.rep = append(out.rep, newJSONReporter(env.stdout))
@@ -524,5 +530,5 @@ func (p *importOutput) device(d importer.DeviceResult) {
 	if d.ProfileStatus != "" && !importer.ProfileAssigned(d.ProfileStatus) || d.Group == "pending" {
 		p.unassigned++
 	}
-	p.rep.device(deviceLine{DeviceResult: d, pos: p.order[d.File+"\x00"+strconv.Itoa(d.Line)]})
+	p.rep.device(deviceLine{DeviceResult: d, pos: p.order.pos(d.File, d.Line)})
 }

@@ -346,12 +346,12 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 			eopts.Journal = jn
 		}
 	}
-	order := map[string]int{}
+	order := inputOrder{}
 	for i, it := range items {
-		order[it.File+"\x00"+strconv.Itoa(it.Line)] = i
+		order.add(it.File, it.Line, i)
 	}
 	for i, r := range offline {
-		order[r.File+"\x00"+strconv.Itoa(r.Line)] = len(items) + i
+		order.add(r.File, r.Line, len(items)+i)
 	}
 	out := newRunOutput(env, o.json, o.report, order)
 	if o.html.enabled() {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,6 +27,32 @@ import (
 type deviceLine struct {
 	importer.DeviceResult
 	pos int
+}
+
+// inputOrder maps a row (file and line) to its position in the input, for the outputs
+// that follow the input order: per file a slice indexed by line, 4 bytes a line rather
+// than a map entry and a key string per row (a large import has 100,000 rows).
+type inputOrder map[string][]int32
+
+// add records that the row at file:line is at position pos.
+func (o inputOrder) add(file string, line, pos int) {
+	if line < 0 {
+		return
+	}
+	lines := o[file]
+	if line >= len(lines) {
+		lines = append(lines, make([]int32, line+1-len(lines))...)
+	}
+	lines[line] = int32(pos + 1) // 0: no row
+	o[file] = lines
+}
+
+// pos is the position of the row at file:line; a row not added sorts last.
+func (o inputOrder) pos(file string, line int) int {
+	if lines := o[file]; line >= 0 && line < len(lines) && lines[line] > 0 {
+		return int(lines[line] - 1)
+	}
+	return math.MaxInt
 }
 
 // runSummary is the end of a run as every output shows it.
