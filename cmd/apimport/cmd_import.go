@@ -221,6 +221,7 @@ func runImport(env *cliEnv, o *importOptions, args []string) (retErr error) {
 	if o.corporate {
 		offline, items = corporateItems(rep.Results)
 	}
+	env.limitMemory(len(items))
 
 	eopts := importer.Options{DryRun: o.dryRun, Offline: o.offline, ChunkSize: o.chunkSize, Concurrency: o.concurrency,
 		Wait: o.wait, UpdateExisting: o.updateExisting, NoSync: o.noSync, PollMin: o.pollMin, WaitProfile: o.waitProfile}
@@ -272,6 +273,7 @@ func runImport(env *cliEnv, o *importOptions, args []string) (retErr error) {
 	}
 
 	out := newImportOutput(env, o, rep.Results)
+	defer out.rows.close() // also when the run stops early (out.close closes it too)
 	offlineCounts := map[string]int{}
 	for _, r := range offline {
 		d := offlineResult(r)
@@ -295,7 +297,7 @@ func runImport(env *cliEnv, o *importOptions, args []string) (retErr error) {
 	sum.Rows = rows
 	out.rep.summary(runSummary{RunSummary: sum, DryRun: o.dryRun, FileErrors: len(rep.FileErrors)})
 	reported = true
-	if err := out.rep.close(); err != nil {
+	if err := out.close(); err != nil {
 		return &exitError{code: exitFatal, msg: err.Error()}
 	}
 	if runErr != nil {
@@ -427,10 +429,11 @@ func notSent(file string, line int, serial string, stop error) importer.DeviceRe
 // output. A failure to write it shows only as the missing file: the run already fails
 // with its own error.
 func replaceReport(path string, rows []importer.DeviceResult) {
-	c := &csvReporter{path: path}
+	c := &csvReporter{path: path, rows: newRowStore()}
+	defer c.rows.close()
 	for i, d := range rows {
 		d.Serial, d.Message = jsonSerial(d.Serial), redactHashes(d.Message)
-		c.device(deviceLine{DeviceResult: d, pos: i})
+		c.rows.add(deviceLine{DeviceResult: d, pos: i})
 	}
 	_ = c.close()
 }
@@ -491,6 +494,7 @@ type importOutput struct {
 	unassigned int // devices whose profile wait ended without an assignment
 	rep        reporters
 	order      inputOrder
+	rows       *rowStore // the lines of the reporters that write them at the end (nil: none)
 	progress   *progressPrinter
 }
 
@@ -501,7 +505,7 @@ func newImportOutput(env *cliEnv, o *importOptions, results []mapping.Result) *i
 	}
 	out := newRunOutput(env, o.json, o.report, order)
 	if o.html.enabled() {
-		out.rep = append(out.rep, newHTMLReporter(&o.html, o.dryRun, results))
+		out.add(newHTMLReporter(&o.html, o.dryRun, results))
 	}
 	return out
 }
@@ -510,12 +514,12 @@ func newImportOutput(env *cliEnv, o *importOptions, results []mapping.Result) *i
 func newRunOutput(env *cliEnv, jsonOut bool, report string, order inputOrder) *importOutput {
 	out := &importOutput{order: order}
 	if jsonOut {
-		out.rep = append(out.rep, newJSONReporter(env.stdout))
+		out.add(newJSONReporter(env.stdout))
 	} else {
-		out.rep = append(out.rep, &textReporter{out: bufio.NewWriter(env.stdout), stderr: env.stderr, tty: env.isTerminal(env.stdout)})
+		out.add(&textReporter{out: bufio.NewWriter(env.stdout), stderr: env.stderr, tty: env.isTerminal(env.stdout)})
 	}
 	if report != "" {
-		out.rep = append(out.rep, &csvReporter{path: report})
+		out.add(&csvReporter{path: report})
 	}
 	out.progress = newProgressPrinter(env.stderr, env.isTerminal(env.stderr) && !jsonOut, env.progressInterval())
 	return out
@@ -530,5 +534,36 @@ func (p *importOutput) device(d importer.DeviceResult) {
 	if d.ProfileStatus != "" && !importer.ProfileAssigned(d.ProfileStatus) || d.Group == "pending" {
 		p.unassigned++
 	}
-	p.rep.device(deviceLine{DeviceResult: d, pos: p.order.pos(d.File, d.Line)})
+	line := deviceLine{DeviceResult: d, pos: p.order.pos(d.File, d.Line)}
+	if p.rows != nil {
+		p.rows.add(line)
+	}
+	p.rep.device(line)
+}
+
+// add adds a reporter; one that writes the lines in input order at the end shares the
+// run's rowStore.
+func (p *importOutput) add(r reporter) {
+	var rows **rowStore
+	switch r := r.(type) {
+	case *textReporter:
+		rows = &r.rows
+	case *csvReporter:
+		rows = &r.rows
+	case *htmlReporter:
+		rows = &r.rows
+	}
+	if rows != nil {
+		if p.rows == nil {
+			p.rows = newRowStore()
+		}
+		*rows = p.rows
+	}
+	p.rep = append(p.rep, r)
+}
+
+// close closes the reporters, then the rowStore.
+func (p *importOutput) close() error {
+	defer p.rows.close()
+	return p.rep.close()
 }

@@ -302,6 +302,7 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 	if err != nil {
 		return err
 	}
+	env.limitMemory(len(items))
 	if mode == importer.ModeRemove && !o.dryRun && !o.yes {
 		if !env.isTerminal(env.stderr) {
 			return &exitError{code: exitUsage, msg: "remove needs --yes when it cannot ask (not on a terminal)",
@@ -354,6 +355,7 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 		order.add(r.File, r.Line, len(items)+i)
 	}
 	out := newRunOutput(env, o.json, o.report, order)
+	defer out.rows.close()
 	if o.html.enabled() {
 		var files []string
 		seen := map[string]bool{}
@@ -364,7 +366,7 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 			}
 		}
 		command := map[importer.Mode]string{importer.ModeUpdate: "update", importer.ModeRemove: "remove", importer.ModeProfile: "devices --wait-profile"}[mode]
-		out.rep = append(out.rep, newRunHTMLReporter(&o.html, command, o.dryRun, files))
+		out.add(newRunHTMLReporter(&o.html, command, o.dryRun, files))
 	}
 	for _, r := range offline {
 		out.device(r)
@@ -378,7 +380,7 @@ func runWrites(env *cliEnv, o *writeOptions, args []string, mode importer.Mode) 
 	sum.Rows = len(items) + len(offline)
 	out.rep.summary(runSummary{RunSummary: sum, DryRun: o.dryRun})
 	reported = true
-	if err := out.rep.close(); err != nil {
+	if err := out.close(); err != nil {
 		return &exitError{code: exitFatal, msg: err.Error()}
 	}
 	if sum.BulkFallback {

@@ -189,7 +189,7 @@ type htmlReporter struct {
 	h       *htmlFlag
 	command string // import, update, remove
 	dryRun  bool
-	rows    inOrder
+	rows    *rowStore // the run's lines (the run adds them)
 	sum     *runSummary
 	files   []string
 }
@@ -212,7 +212,7 @@ func newRunHTMLReporter(h *htmlFlag, command string, dryRun bool, files []string
 	return &htmlReporter{h: h, dryRun: dryRun, command: command, files: files}
 }
 
-func (hr *htmlReporter) device(d deviceLine)  { hr.rows = append(hr.rows, d) }
+func (hr *htmlReporter) device(deviceLine)    {}
 func (hr *htmlReporter) summary(s runSummary) { hr.sum = &s }
 
 // planAction is the group of a dry-run result in the plan.
@@ -236,10 +236,11 @@ func (hr *htmlReporter) close() error {
 	r.Header.Files = htmlreport.DescribeFiles(hr.files)
 	s := hr.sum
 	if s == nil { // the run stopped before its summary: show the rows there are
-		s = &runSummary{RunSummary: importer.RunSummary{Rows: len(hr.rows), Counts: map[string]int{}}, DryRun: hr.dryRun}
-		for _, d := range hr.rows {
+		s = &runSummary{RunSummary: importer.RunSummary{Rows: hr.rows.len(), Counts: map[string]int{}}, DryRun: hr.dryRun}
+		_ = hr.rows.each(func(d deviceLine) error {
 			s.Counts[d.Result]++
-		}
+			return nil
+		})
 	}
 	r.Header.Tenant, r.Header.Journal = s.Tenant, s.Journal
 	var always []string
@@ -251,7 +252,7 @@ func (hr *htmlReporter) close() error {
 	var plan htmlreport.Planner
 	r.Table = htmlreport.Table{Caption: "Every input row, in input order", Columns: []htmlreport.Column{
 		{Label: "Row"}, {Label: "Serial"}, {Label: "Result"}, {Label: "Group tag"}, {Label: "Error"}, {Label: "Detail"}, {Label: "Import id"}}}
-	for _, d := range hr.rows.sorted() {
+	if err := hr.rows.each(func(d deviceLine) error {
 		at := loc(d.File, d.Line)
 		if hr.dryRun {
 			plan.Add(planAction(d.DeviceResult), d.Serial+" ("+at+")")
@@ -289,6 +290,9 @@ func (hr *htmlReporter) close() error {
 		r.Table.Rows = append(r.Table.Rows, htmlreport.Row{Status: d.Result, Cells: []htmlreport.Cell{
 			{Text: at, Sort: htmlreport.LocationSort(d.File, d.Line)}, {Text: d.Serial, Mono: true}, {Text: d.Result, Badge: true},
 			{Text: d.GroupTag}, {Text: errText}, {Text: det}, {Text: d.ImportID, Mono: true}}})
+		return nil
+	}); err != nil {
+		return fmt.Errorf("writing the HTML report: %w", err)
 	}
 	r.Findings = f.Groups()
 	if hr.dryRun {

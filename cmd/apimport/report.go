@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -174,15 +173,6 @@ func (j *jsonReporter) summary(s runSummary) {
 
 func (j *jsonReporter) close() error { return j.out.Flush() }
 
-// inOrder collects device lines and returns them in input order.
-type inOrder []deviceLine
-
-func (o inOrder) sorted() []deviceLine {
-	out := append([]deviceLine(nil), o...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].pos < out[j].pos })
-	return out
-}
-
 // textReporter writes the table at the end, in input order: aligned with a header on
 // a terminal, tab-separated with a header line otherwise (scripts); the summary line
 // follows, and notes go to stderr.
@@ -190,10 +180,10 @@ type textReporter struct {
 	out    *bufio.Writer
 	stderr io.Writer
 	tty    bool
-	rows   inOrder
+	rows   *rowStore // the run's lines (the run adds them)
 }
 
-func (t *textReporter) device(d deviceLine) { t.rows = append(t.rows, d) }
+func (t *textReporter) device(deviceLine) {}
 
 func (t *textReporter) summary(s runSummary) {
 	var w io.Writer = t.out
@@ -203,8 +193,11 @@ func (t *textReporter) summary(s runSummary) {
 		w = tw
 	}
 	fmt.Fprintln(w, "ROW\tSERIAL\tRESULT\tDETAIL")
-	for _, r := range t.rows.sorted() {
-		fmt.Fprintf(w, "%s:%d\t%s\t%s\t%s\n", textsafe.Display(r.File), r.Line, displaySerial(r.Serial), r.Result, textsafe.Inline(detail(r.DeviceResult)))
+	if err := t.rows.each(func(r deviceLine) error {
+		_, err := fmt.Fprintf(w, "%s:%d\t%s\t%s\t%s\n", textsafe.Display(r.File), r.Line, displaySerial(r.Serial), r.Result, textsafe.Inline(detail(r.DeviceResult)))
+		return err
+	}); err != nil {
+		fmt.Fprintf(t.stderr, "apimport: the table is incomplete: %v\n", err)
 	}
 	if tw != nil {
 		tw.Flush()
@@ -247,28 +240,31 @@ func countsText(counts map[string]int) string {
 // temporary file (mode 0600).
 type csvReporter struct {
 	path string
-	rows inOrder
+	rows *rowStore // the run's lines (the run adds them)
 }
 
-func (c *csvReporter) device(d deviceLine) { c.rows = append(c.rows, d) }
-func (c *csvReporter) summary(runSummary)  {}
+func (c *csvReporter) device(deviceLine)  {}
+func (c *csvReporter) summary(runSummary) {}
 
 func (c *csvReporter) close() error {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	_ = w.Write(deviceFields)
-	for _, r := range c.rows.sorted() {
-		vals := r.values()
-		for i := range vals {
-			vals[i] = textsafe.CSVCell(vals[i])
+	err := safefile.Write(c.path, func(f io.Writer) error {
+		w := csv.NewWriter(f)
+		if err := w.Write(deviceFields); err != nil {
+			return err
 		}
-		_ = w.Write(vals)
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		return fmt.Errorf("writing the report %s: %w", c.path, err)
-	}
-	if err := safefile.Write(c.path, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
+		if err := c.rows.each(func(r deviceLine) error {
+			vals := r.values()
+			for i := range vals {
+				vals[i] = textsafe.CSVCell(vals[i])
+			}
+			return w.Write(vals)
+		}); err != nil {
+			return err
+		}
+		w.Flush()
+		return w.Error()
+	})
+	if err != nil {
 		return fmt.Errorf("writing the report %s: %w", c.path, err)
 	}
 	return nil
