@@ -7,5 +7,8 @@ import (
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(runWith(context.Background(), os.Args[1:], func(env *cliEnv) {
+		env.stdin, env.stdout, env.stderr = os.Stdin, os.Stdout, os.Stderr
+		env.memoryLimit = setMemoryLimit
+	}))
 }

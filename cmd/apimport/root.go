@@ -36,6 +36,9 @@ type cliEnv struct {
 	progressEvery time.Duration
 
 	allowEmpty bool // --allow-empty of the command being run (see registerAllowEmpty)
+	// memoryLimit sets the process's soft memory limit for a run of n devices (see
+	// memlimit.go); nil in tests.
+	memoryLimit func(n int)
 }
 
 // isTerminal reports whether w is a terminal (or is declared one).
