@@ -8,28 +8,54 @@ import (
 	"github.com/apimport/apimport/internal/serial"
 )
 
-// precheck is the tenant state for the devices of this run, read with GETs only.
+// precheck is the tenant state for the devices of this run, read with GETs only. A
+// re-run of a large import finds 100,000 registered devices and import records, so it
+// keeps of each only what the decisions read.
 type precheck struct {
-	devices map[string][]AutopilotDevice // serial key -> registered devices (candidates only)
-	imports map[string][]ImportRecord    // serial key -> import records
-	byID    map[string]ImportRecord      // every import record in the tenant
-	managed map[string][]ManagedDevice   // remove: serial key -> Intune managed devices
+	devices map[string][]registered    // serial key -> registered devices (candidates only)
+	imports map[string][]*ImportRecord // serial key -> the import records a decision can read (see precheck)
+	byID    map[string]*ImportRecord   // the same records by id
+	managed map[string][]ManagedDevice // remove: serial key -> Intune managed devices
+}
+
+// registered is what the decisions read of a registered device.
+type registered struct {
+	ID, Serial, GroupTag, UserPrincipalName, DisplayName string
+}
+
+func registeredOf(a AutopilotDevice) registered {
+	return registered{ID: a.ID, Serial: a.Serial, GroupTag: a.GroupTag, UserPrincipalName: a.UserPrincipalName, DisplayName: a.DisplayName}
 }
 
 // precheck reads the registered devices (FindDevices per serial for few devices, one
-// listing for many) and lists the import records once.
-func (e *engine) precheck(ctx context.Context) (*precheck, error) {
-	pc := &precheck{devices: map[string][]AutopilotDevice{}, imports: map[string][]ImportRecord{}, byID: map[string]ImportRecord{}}
+// listing for many) and lists the import records once. It keeps a listed record only
+// when a decision can read it: the journal owns it and does not know its outcome yet,
+// or it is another's record of a serial of this input or of an unconfirmed intent. The
+// ids of the others' records of this input's serials go to e.before: none of them can
+// be the outcome of a POST of this run.
+func (e *engine) precheck(ctx context.Context, js JournalState) (*precheck, error) {
+	pc := &precheck{devices: map[string][]registered{}, imports: map[string][]*ImportRecord{}, byID: map[string]*ImportRecord{}}
 	if err := e.findRegistered(ctx, pc); err != nil {
 		return nil, err
 	}
+	e.before = map[string]bool{}
 	before := e.svc.Stats().Requests
 	n := 0
 	err := e.svc.ListImported(ctx, func(r ImportRecord) bool {
 		n++
-		pc.byID[r.ID] = r
 		k := serial.Key(r.Serial)
-		pc.imports[k] = append(pc.imports[k], r)
+		inInput := e.byKey[k] != nil
+		own, owned := js.Records[r.ID]
+		if inInput && !owned {
+			e.before[r.ID] = true
+		}
+		if _, amb := js.Ambiguous[k]; owned && own.Final || !owned && !inInput && !amb {
+			return true
+		}
+		rec := &ImportRecord{ID: r.ID, Serial: r.Serial, Status: importStatus(r.Status), ErrorCode: r.ErrorCode,
+			ErrorName: r.ErrorName, RegistrationID: r.RegistrationID}
+		pc.byID[r.ID] = rec
+		pc.imports[k] = append(pc.imports[k], rec)
 		return true
 	})
 	if err != nil {
@@ -51,7 +77,7 @@ func (e *engine) findRegistered(ctx context.Context, pc *precheck) error {
 	if len(todo) > e.opts.LookupThreshold {
 		err := e.svc.ListDevices(ctx, func(a AutopilotDevice) bool {
 			if k := serial.Key(a.Serial); e.byKey[k] != nil {
-				pc.devices[k] = append(pc.devices[k], a)
+				pc.devices[k] = append(pc.devices[k], registeredOf(a))
 			}
 			return true
 		})
@@ -67,7 +93,7 @@ func (e *engine) findRegistered(ctx context.Context, pc *precheck) error {
 		}
 		for _, a := range found {
 			if serial.Key(a.Serial) == d.key {
-				pc.devices[d.key] = append(pc.devices[d.key], a)
+				pc.devices[d.key] = append(pc.devices[d.key], registeredOf(a))
 			}
 		}
 	}
@@ -91,11 +117,11 @@ const (
 type decision struct {
 	dev    *devState
 	kind   decisionKind
-	result *DeviceResult    // decDone
-	rec    *tracked         // decCollect
-	final  *ImportRecord    // decCollect: the record is already final
-	reg    *AutopilotDevice // decUpdate, decRemove
-	write  *writePlan       // update runs (decUpdate, decRemove): what to write
+	result *DeviceResult // decDone
+	rec    *tracked      // decCollect
+	final  *ImportRecord // decCollect: the record is already final
+	reg    *registered   // decUpdate, decRemove
+	write  *writePlan    // update runs (decUpdate, decRemove): what to write
 }
 
 // writePlan is what an update or remove run writes for a device.
@@ -118,12 +144,9 @@ type decisions struct {
 }
 
 // decide turns the pre-check and the journal into decisions. It writes nothing.
-func (e *engine) decide(pc *precheck) (*decisions, error) {
-	js := e.journalState().indexed()
-	e.before = make(map[string]bool, len(pc.byID))
-	for id := range pc.byID {
-		e.before[id] = true
-	}
+// js is the journal's state the pre-check read with (see journalState).
+func (e *engine) decide(pc *precheck, js JournalState) (*decisions, error) {
+	js = js.indexed()
 	e.existing = map[string][]string{}
 	for key, recs := range pc.imports {
 		if e.byKey[key] == nil {
@@ -152,7 +175,7 @@ func (e *engine) decide(pc *precheck) (*decisions, error) {
 			t := &tracked{id: r.ID, serial: r.Serial, ours: true, submitted: e.start, seen: true}
 			ds.leftTrack = append(ds.leftTrack, t)
 			if rec.Final() {
-				ds.leftFinals = append(ds.leftFinals, rec)
+				ds.leftFinals = append(ds.leftFinals, *rec)
 			}
 		}
 	}
@@ -181,6 +204,9 @@ func (e *engine) decide(pc *precheck) (*decisions, error) {
 		dc, entries := e.decideDevice(d, pc, js)
 		ds.journal = append(ds.journal, entries...)
 		ds.devs = append(ds.devs, dc)
+		if dc.kind != decPost {
+			delete(e.existing, d.key) // only a POST's intent journals them
+		}
 	}
 	return ds, nil
 }
@@ -220,7 +246,7 @@ func (e *engine) decideDevice(d *devState, pc *precheck, js JournalState) (decis
 		if rec, ok := pc.byID[owned.ID]; ok {
 			dc := decision{dev: d, kind: decCollect, rec: &tracked{id: owned.ID, serial: owned.Serial, ours: true, submitted: e.start, seen: true}}
 			if rec.Final() {
-				dc.final = &rec
+				dc.final = rec
 			}
 			return dc, entries
 		}
@@ -251,7 +277,7 @@ func (e *engine) decideDevice(d *devState, pc *precheck, js JournalState) (decis
 // intent written before the journal kept Before (format 1) adopts only a processing
 // record: a final one may be another tool's old record, which must never be adopted
 // (and so deleted).
-func adoptable(recs []ImportRecord, js JournalState, amb Intent) (ImportRecord, bool) {
+func adoptable(recs []*ImportRecord, js JournalState, amb Intent) (ImportRecord, bool) {
 	var last ImportRecord
 	found := false
 	for _, r := range recs {
@@ -259,28 +285,28 @@ func adoptable(recs []ImportRecord, js JournalState, amb Intent) (ImportRecord, 
 			continue
 		}
 		if !r.Final() {
-			return r, true
+			return *r, true
 		}
 		if amb.Before != nil {
-			last, found = r, true
+			last, found = *r, true
 		}
 	}
 	return last, found
 }
 
-func pendingForeign(recs []ImportRecord, js JournalState) (ImportRecord, bool) {
+func pendingForeign(recs []*ImportRecord, js JournalState) (ImportRecord, bool) {
 	for _, r := range recs {
 		if _, known := js.Records[r.ID]; known {
 			continue
 		}
 		if !r.Final() {
-			return r, true
+			return *r, true
 		}
 	}
 	return ImportRecord{}, false
 }
 
-func differs(it Item, reg AutopilotDevice) bool {
+func differs(it Item, reg registered) bool {
 	if it.GroupTag != "" && it.GroupTag != reg.GroupTag {
 		return true
 	}
@@ -309,11 +335,12 @@ func (e *engine) plan(ctx context.Context) error {
 		}
 		return nil
 	}
-	pc, err := e.precheck(ctx)
+	js := e.journalState()
+	pc, err := e.precheck(ctx, js)
 	if err != nil {
 		return e.stopErr(ctx, err)
 	}
-	ds, err := e.decide(pc)
+	ds, err := e.decide(pc, js)
 	if err != nil {
 		return err
 	}

@@ -178,7 +178,7 @@ type devState struct {
 	attempts   int              // POSTs that may have created a record (bounds the 640 re-imports)
 	emptyPosts int              // POSTs reconciled as having created nothing (bounds failing POSTs)
 	cur        *tracked         // the import record that decides its result
-	reg        *AutopilotDevice // registered device found by the pre-check
+	reg        *registered      // registered device found by the pre-check
 	write      *writePlan       // phaseUpdating: what to write
 	parked     *parked          // phaseProfile: the result, completed when the wait ends
 }
@@ -246,8 +246,9 @@ type engine struct {
 	finalStats   Stats           // service counters when the last result was emitted
 	probedFinal  map[string]bool // chunks a probe saw final: their records wait for the next full poll
 	listCost     int
-	// before holds the ids of the import records in the tenant at the pre-check: none
-	// of them can be the outcome of a POST of this run.
+	// before holds the ids of the import records of this input's serials that were in
+	// the tenant at the pre-check and are not the journal's: none of them can be the
+	// outcome of a POST of this run.
 	before map[string]bool
 	// existing holds, per serial key of this input, the ids of its import records at
 	// the pre-check: an intent journals them (Before) so that a later run never adopts
@@ -356,11 +357,12 @@ func (e *engine) run(ctx context.Context) error {
 			e.finish(d, r)
 		}
 	}
-	pc, err := e.precheck(ctx)
+	js := e.journalState()
+	pc, err := e.precheck(ctx, js)
 	if err != nil {
 		return e.stopErr(ctx, err)
 	}
-	ds, err := e.decide(pc)
+	ds, err := e.decide(pc, js)
 	if err != nil {
 		return e.stopErr(ctx, err)
 	}
@@ -517,7 +519,7 @@ func (e *engine) journalState() JournalState {
 	if e.jn == nil {
 		return emptyJournalState()
 	}
-	return e.jn.State()
+	return e.jn.snapshot() // read only, until the next append: decide appends nothing
 }
 
 // owned reports whether the journal (a dry run's: the plan journal) holds record id.

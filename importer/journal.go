@@ -106,32 +106,29 @@ type JournalState struct {
 	Binding Binding
 	// bySerial indexes Records by serial key when set (see indexed): a run decides each
 	// of its devices against the journal, and a scan per device is O(devices × records).
-	bySerial map[string][]*OwnedRecord
+	bySerial map[string]ownedIndex
+}
+
+// ownedIndex is what the journal owns for one serial key.
+type ownedIndex struct {
+	latest *OwnedRecord // the newest (highest Seq)
+	n      int
 }
 
 // indexed returns s with its records indexed by serial key, for many Latest and
 // countOwned calls; s must not change after.
 func (s JournalState) indexed() JournalState {
-	s.bySerial = make(map[string][]*OwnedRecord, len(s.Records))
+	s.bySerial = make(map[string]ownedIndex, len(s.Records))
 	for _, r := range s.Records {
 		k := serial.Key(r.Serial)
-		s.bySerial[k] = append(s.bySerial[k], r)
+		x := s.bySerial[k]
+		if x.latest == nil || r.Seq > x.latest.Seq {
+			x.latest = r
+		}
+		x.n++
+		s.bySerial[k] = x
 	}
 	return s
-}
-
-// owned returns the records for a serial key: from the index, or by a scan.
-func (s JournalState) owned(key string) []*OwnedRecord {
-	if s.bySerial != nil {
-		return s.bySerial[key]
-	}
-	var rs []*OwnedRecord
-	for _, r := range s.Records {
-		if serial.Key(r.Serial) == key {
-			rs = append(rs, r)
-		}
-	}
-	return rs
 }
 
 func emptyJournalState() JournalState {
@@ -139,7 +136,18 @@ func emptyJournalState() JournalState {
 }
 
 // countOwned is the number of records the journal owns for a serial key.
-func (s JournalState) countOwned(key string) int { return len(s.owned(key)) }
+func (s JournalState) countOwned(key string) int {
+	if s.bySerial != nil {
+		return s.bySerial[key].n
+	}
+	n := 0
+	for _, r := range s.Records {
+		if serial.Key(r.Serial) == key {
+			n++
+		}
+	}
+	return n
+}
 
 // sortedIDs returns the owned record ids in creation order.
 func (s JournalState) sortedIDs() []string {
@@ -176,9 +184,12 @@ func (s JournalState) Open() bool {
 
 // Latest returns the newest owned record for a serial key, or nil.
 func (s JournalState) Latest(key string) *OwnedRecord {
+	if s.bySerial != nil {
+		return s.bySerial[key].latest
+	}
 	var best *OwnedRecord
-	for _, r := range s.owned(key) {
-		if best == nil || r.Seq > best.Seq {
+	for _, r := range s.Records {
+		if serial.Key(r.Serial) == key && (best == nil || r.Seq > best.Seq) {
 			best = r
 		}
 	}
@@ -417,6 +428,17 @@ func (j *Journal) State() JournalState {
 		c.Ambiguous[k] = v
 	}
 	return c
+}
+
+// snapshot is State without the copy, for the engine's decisions: it shares the
+// journal's maps, so it must be read only, and only until the next Append (a re-run of a
+// large import would otherwise copy 100,000 records).
+func (j *Journal) snapshot() JournalState {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	s := j.state
+	s.bySerial = nil
+	return s
 }
 
 // Owns reports whether the journal holds the import record id (without copying the

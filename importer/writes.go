@@ -42,7 +42,7 @@ func (e *engine) runWrites(ctx context.Context) error {
 // lookup reads the registered devices of the run (and, for remove, their Intune managed
 // devices) with GETs only.
 func (e *engine) lookup(ctx context.Context) (*precheck, error) {
-	pc := &precheck{devices: map[string][]AutopilotDevice{}}
+	pc := &precheck{devices: map[string][]registered{}}
 	if err := e.findRegistered(ctx, pc); err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (e *engine) decideWrite(d *devState, pc *precheck) decision {
 
 // diffUpdate is the part of the wanted values (the item's non-empty group tag, user and
 // display name) that differs from the registered device, and a description per change.
-func diffUpdate(it Item, reg AutopilotDevice) (DeviceUpdate, []string) {
+func diffUpdate(it Item, reg registered) (DeviceUpdate, []string) {
 	var u DeviceUpdate
 	var changes []string
 	if it.GroupTag != "" && it.GroupTag != reg.GroupTag {

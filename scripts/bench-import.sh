@@ -19,7 +19,11 @@
 #
 #   APIMPORT_BENCH_CLI=100000 scripts/bench-import.sh [DIR]   # DIR keeps the fleet (~480 MB)
 #   APIMPORT_BENCH_PROFILE=1 ...                               # + heap profile (pprof -top)
-#   APIMPORT_BENCH_GOMEMLIMIT=400MiB ...                       # the client with a Go soft memory limit
+#   APIMPORT_BENCH_GOMEMLIMIT=400MiB ...                       # the client with another Go soft memory limit
+#   APIMPORT_BENCH_TEXT=1 ...                                  # the default text output and --report, not --json
+#
+# The client sets its own soft memory limit (128 MiB up to ~100,000 devices, see
+# cmd/apimport/memlimit.go); GOMEMLIMIT overrides it.
 #
 # It prints max RSS, wall time, final_s, elapsed_s and the request counts; exit 1 when
 # the RSS is over APIMPORT_BENCH_RSS_MB (default 200) or a device is not registered.
@@ -33,13 +37,15 @@ N=$APIMPORT_BENCH_CLI
 dir=${1:-$(mktemp -d "${TMPDIR:-/tmp}/apimport-bench-cli.XXXXXX")}
 mkdir -p "$dir"
 [ -x /usr/bin/time ] || { echo "bench-import: needs GNU time (/usr/bin/time; apt-get install time)" >&2; exit 1; }
-go build -o "$dir/apimport" ./cmd/apimport
+env -u GODEBUG go build -o "$dir/apimport" ./cmd/apimport # a GODEBUG for the client must not reach the compiler
 if [ "$(($(wc -l 2>/dev/null <"$dir/fleet.csv" || echo 0) - 1))" != "$N" ]; then
 	echo "generating $N devices in $dir/fleet.csv"
 	go run scripts/genfleet.go "$dir" "$N" RSS
 fi
 ls -l "$dir/fleet.csv" | awk '{printf "fleet.csv: %.0f MB\n", $5/1e6}'
-rm -f "$dir/journal.jsonl" "$dir/emu.info"
+rm -f "$dir/journal.jsonl" "$dir/emu.info" "$dir/report.csv"
+out_args=(--json)
+[ "${APIMPORT_BENCH_TEXT:-0}" = 1 ] && out_args=(--report "$dir/report.csv")
 cat >"$dir/emu.json" <<JSON
 {"processing_delay": "3s", "write_limit": 100, "request_limit": 1000, "throttle_window": "2s",
  "log_memory": 1000, "dir": "$dir/emudir"}
@@ -57,13 +63,22 @@ APIMPORT_MEMPROFILE=$prof AZURE_CLIENT_SECRET=$(info client_secret) \
 	"$dir/apimport" import --auth client-secret --tenant-id "$(info tenant_id)" --client-id "$(info client_id)" \
 	--graph-url "$(info graph_url)" --authority-url "$(info authority_url)" --ca-file "$(info ca_file)" \
 	--write-limit 100 --request-limit 1000 --throttle-window 2s --journal "$dir/journal.jsonl" \
-	--json "$dir/fleet.csv" >"$dir/import.out" 2>"$dir/import.err" || rc=$?
-S=$(jq -c 'select(.message_type=="summary")' "$dir/import.out")
+	"${out_args[@]}" "$dir/fleet.csv" >"$dir/import.out" 2>"$dir/import.err" || rc=$?
+if [ "${APIMPORT_BENCH_TEXT:-0}" = 1 ]; then
+	# the same summary fields, from the text summary line and the report
+	reg=$(grep -c ',registered,' "$dir/report.csv" || true)
+	left=$(grep -oE '[0-9]+ import records? left' "$dir/import.err" | grep -oE '^[0-9]+' || echo 0)
+	S=$(jq -nc --argjson reg "$reg" --argjson left "$left" --arg line "$(grep -E '^[0-9]+ rows?: ' "$dir/import.out" | tail -1)" \
+		'{results: {registered: $reg}, final_s: ($line | capture("final after (?<s>[0-9.]+)s").s), elapsed_s: ($line | capture(", (?<s>[0-9.]+)s in total").s),
+		  import_requests: "-", requests: ($line | capture("; (?<n>[0-9]+) requests").n), requests_until_final: "-", throttled: ($line | capture("[(](?<n>[0-9]+) throttled").n), records_deleted: "-", left: $left}')
+else
+	S=$(jq -c 'select(.message_type=="summary")' "$dir/import.out")
+fi
 rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$dir/time.txt")
 printf 'import of %d devices: exit %d; max RSS %.0f MB; wall %s; user %s s, system %s s\n' "$N" "$rc" "$(echo "$rss / 1024" | bc -l)" \
 	"$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$dir/time.txt")" \
 	"$(sed -n 's/.*User time (seconds): //p' "$dir/time.txt")" "$(sed -n 's/.*System time (seconds): //p' "$dir/time.txt")"
-jq -r '"summary: \(.results); final_s \(.final_s), elapsed_s \(.elapsed_s); \(.import_requests) import requests, \(.requests) requests (\(.requests_until_final) until final), \(.throttled) throttled, \(.records_deleted) records deleted, \(.records_left // [] | length) left"' <<<"$S"
+jq -r '"summary: \(.results); final_s \(.final_s), elapsed_s \(.elapsed_s); \(.import_requests) import requests, \(.requests) requests (\(.requests_until_final) until final), \(.throttled) throttled, \(.records_deleted) records deleted, \(.left // (.records_left // [] | length)) left"' <<<"$S"
 if [ -n "$prof" ]; then
 	go tool pprof -sample_index=inuse_space -top -nodecount=15 "$dir/apimport" "$prof" 2>/dev/null | sed -n '1,22p'
 fi
