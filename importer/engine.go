@@ -175,12 +175,12 @@ type devState struct {
 	item       *Item // the caller's item (not copied: a large import holds 100,000)
 	key        string
 	phase      phase
-	attempts   int              // POSTs that may have created a record (bounds the 640 re-imports)
-	emptyPosts int              // POSTs reconciled as having created nothing (bounds failing POSTs)
-	cur        *tracked         // the import record that decides its result
-	reg        *registered      // registered device found by the pre-check
-	write      *writePlan       // phaseUpdating: what to write
-	parked     *parked          // phaseProfile: the result, completed when the wait ends
+	attempts   int         // POSTs that may have created a record (bounds the 640 re-imports)
+	emptyPosts int         // POSTs reconciled as having created nothing (bounds failing POSTs)
+	cur        *tracked    // the import record that decides its result
+	reg        *registered // registered device found by the pre-check
+	write      *writePlan  // phaseUpdating: what to write
+	parked     *parked     // phaseProfile: the result, completed when the wait ends
 }
 
 // parked is the result of a device waiting in phaseProfile.
