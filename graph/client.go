@@ -475,16 +475,8 @@ func batchItemError(item core.BatchItem, status int) error {
 // 100,000 records, and kiota's parse tree and backing stores hold about 20 MB per page
 // of 1,000.
 func (c *Client) ListImported(ctx context.Context, fn func(importer.ImportRecord) bool) error {
-	return eachItem(c.getPaged(ctx, "list import records", c.ep.GraphURL+"/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities", func(raw json.RawMessage) error {
-		var v importedOut
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return err
-		}
-		if !fn(v.record()) {
-			return errStopPaging
-		}
-		return nil
-	}))
+	return eachPaged(ctx, c, "list import records", c.ep.GraphURL+"/v1.0/deviceManagement/importedWindowsAutopilotDeviceIdentities",
+		func(v importedOut) bool { return fn(v.record()) })
 }
 
 // importedOut is an importedWindowsAutopilotDeviceIdentity as listed.

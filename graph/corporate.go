@@ -130,16 +130,8 @@ func (c *Client) ImportDeviceIdentityList(ctx context.Context, identifiers []str
 // ListImportedDeviceIdentities pages through the tenant's imported device identities
 // (beta GET …/importedDeviceIdentities); fn returns false to stop.
 func (c *Client) ListImportedDeviceIdentities(ctx context.Context, fn func(importer.DeviceIdentity) bool) error {
-	return eachItem(c.getPaged(ctx, "list corporate identifiers", c.ep.GraphURL+"/beta/deviceManagement/importedDeviceIdentities", func(raw json.RawMessage) error {
-		var v identityOut
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return err
-		}
-		if !fn(v.identity()) {
-			return errStopPaging
-		}
-		return nil
-	}))
+	return eachPaged(ctx, c, "list corporate identifiers", c.ep.GraphURL+"/beta/deviceManagement/importedDeviceIdentities",
+		func(v identityOut) bool { return fn(v.identity()) })
 }
 
 // DeleteImportedDeviceIdentity deletes one imported device identity (204); a missing

@@ -129,23 +129,25 @@ func (c *Client) ListDevicesDetailed(ctx context.Context, filter string, fn func
 		q.Set("$filter", filter)
 	}
 	first := c.ep.GraphURL + "/beta/deviceManagement/windowsAutopilotDeviceIdentities?" + q.Encode()
-	return eachItem(c.getPaged(ctx, "list autopilot devices", first, func(raw json.RawMessage) error {
-		var d betaDevice
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		if !fn(d.device()) {
-			return errStopPaging
-		}
-		return nil
-	}))
+	return eachPaged(ctx, c, "list autopilot devices", first, func(d betaDevice) bool { return fn(d.device()) })
 }
 
 // errStopPaging ends getPaged early when the caller's function returns false.
 var errStopPaging = errors.New("stop paging")
 
-// eachItem turns getPaged's early stop into success.
-func eachItem(err error) error {
+// eachPaged follows @odata.nextLink from first (getPaged), decodes every item into a T
+// and calls fn with it; fn returns false to stop, which is not an error.
+func eachPaged[T any](ctx context.Context, c *Client, op, first string, fn func(T) bool) error {
+	err := c.getPaged(ctx, op, first, func(raw json.RawMessage) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		if !fn(v) {
+			return errStopPaging
+		}
+		return nil
+	})
 	if errors.Is(err, errStopPaging) {
 		return nil
 	}

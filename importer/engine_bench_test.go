@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -12,7 +13,8 @@ import (
 // BenchmarkEngine measures the engine's own overhead: a whole run (pre-check, decide,
 // submit, poll, clean-up) of n new devices against the in-memory fake service on the
 // simulated clock, so nothing sleeps and the figures are CPU and memory only. Reported
-// per device: ns/device, allocs/device and B/device (bytes allocated). Watch these for
+// per device: ns/device, allocs/device, B/device (bytes allocated) and live-B/device (the
+// peak of the live heap during the run, engine and fake service). Watch these for
 // regressions; they do not include the Graph client or the network.
 //
 //	go test ./importer -run '^$' -bench BenchmarkEngine -benchmem               # 1k and 10k
@@ -46,8 +48,22 @@ func explicitBenchCount() bool {
 func benchEngine(b *testing.B, n int) {
 	items := benchItems(n)
 	// The CLI always sets Progress (called after every event): so does the benchmark.
+	// Every 512th progress call samples the live heap (as of the last collection): its
+	// peak over the run, less what was live before, is the run's own memory (the
+	// engine's state and the fake service's records).
 	progress := 0
-	opts := Options{Wait: time.Hour, NoSync: true, CleanupTimeout: 24 * time.Hour, Progress: func(Progress) { progress++ }}
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	var peak uint64
+	sample := func() {
+		metrics.Read(live)
+		peak = max(peak, live[0].Value.Uint64())
+	}
+	opts := Options{Wait: time.Hour, NoSync: true, CleanupTimeout: 24 * time.Hour, Progress: func(Progress) {
+		if progress++; progress%512 == 0 {
+			sample()
+		}
+	}}
+	var livePerDevice float64
 	var ms0, ms1 runtime.MemStats
 	var elapsed time.Duration
 	var mallocs, bytes uint64
@@ -57,12 +73,18 @@ func benchEngine(b *testing.B, n int) {
 		b.StopTimer()
 		f := newFake(3 * time.Second)
 		results := 0
+		runtime.GC()
+		metrics.Read(live)
+		base := live[0].Value.Uint64()
+		peak = base
 		runtime.ReadMemStats(&ms0)
 		b.StartTimer()
 		start := time.Now()
 		sum, err := runFake(context.Background(), f, items, opts, func(DeviceResult) { results++ })
 		elapsed += time.Since(start)
 		b.StopTimer()
+		sample()
+		livePerDevice += float64(peak-base) / float64(n)
 		runtime.ReadMemStats(&ms1)
 		mallocs += ms1.Mallocs - ms0.Mallocs
 		bytes += ms1.TotalAlloc - ms0.TotalAlloc
@@ -79,6 +101,7 @@ func benchEngine(b *testing.B, n int) {
 	b.ReportMetric(float64(elapsed.Nanoseconds())/per, "ns/device")
 	b.ReportMetric(float64(mallocs)/per, "allocs/device")
 	b.ReportMetric(float64(bytes)/per, "B/device")
+	b.ReportMetric(livePerDevice/float64(b.N), "live-B/device")
 }
 
 // benchItems returns n new devices with a hash-sized payload (4 KB of base64 is what a
