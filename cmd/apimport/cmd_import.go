@@ -92,6 +92,11 @@ If any input file cannot be read, import sends nothing (exit 1): fix or remove t
 file named in the error, then run again. --report, --journal and the input files
 are checked before the first request.
 
+Memory: the hashes, and past 1,000 rows the result lines, wait in a private
+temporary file (mode 0600 in $TMPDIR or %TEMP%; unlinked at once on Linux and
+macOS, deleted at the end on Windows). The Go heap is held near 128 MiB up to about
+100,000 devices, more for more; $GOMEMLIMIT overrides that (e.g. GOMEMLIMIT=off).
+
 Output: a table on stdout in input order (aligned with a header on a terminal,
 tab-separated with a header line when piped) or JSON Lines with --json: one
 {"message_type":"device",...} per input row as soon as it is final, then one
