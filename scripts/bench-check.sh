@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Measures `apimport check` on a generated 100,000-device export (~400 MB UTF-8 and
 # ~800 MB UTF-16LE) against the bare minimum work (CSV split + base64 decode + SHA-256
-# of every hash), and the command's peak memory (max RSS). Needs GNU time (/usr/bin/time).
+# of every hash), and the command's peak memory (max RSS). Needs GNU time (/usr/bin/time;
+# installed with apt-get when missing, see need.sh).
 #
 #   scripts/bench-check.sh [DIR]     # DIR keeps the generated files between runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/need.sh
+need /usr/bin/time:time
 dir=${1:-$(mktemp -d)}
 mkdir -p "$dir"
 export MAPPING_BENCH_DIR=$dir

@@ -20,6 +20,8 @@
 # Exit status: 0 when every check passed, 1 otherwise.
 set -u
 cd "$(dirname "$0")/.."
+. scripts/need.sh
+need jq:jq bc:bc
 N=${BENCH_N:-1200}
 W=$(mktemp -d "${TMPDIR:-/tmp}/apimport-bench-cleanup.XXXXXX")
 AP=$W/apimport

@@ -36,7 +36,8 @@ fi
 N=$APIMPORT_BENCH_CLI
 dir=${1:-$(mktemp -d "${TMPDIR:-/tmp}/apimport-bench-cli.XXXXXX")}
 mkdir -p "$dir"
-[ -x /usr/bin/time ] || { echo "bench-import: needs GNU time (/usr/bin/time; apt-get install time)" >&2; exit 1; }
+. scripts/need.sh
+need /usr/bin/time:time jq:jq bc:bc
 env -u GODEBUG go build -o "$dir/apimport" ./cmd/apimport # a GODEBUG for the client must not reach the compiler
 if [ "$(($(wc -l 2>/dev/null <"$dir/fleet.csv" || echo 0) - 1))" != "$N" ]; then
 	echo "generating $N devices in $dir/fleet.csv"

@@ -45,6 +45,8 @@
 # Exit status: 0 when every check passed, 1 otherwise.
 set -u
 cd "$(dirname "$0")/.."
+. scripts/need.sh
+need jq:jq
 REPO=$PWD
 N=${REH_N:-150}
 N2=${REH_N2:-1500}
