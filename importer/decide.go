@@ -203,10 +203,7 @@ func (e *engine) decide(pc *precheck, js JournalState) (*decisions, error) {
 		}
 		dc, entries := e.decideDevice(d, pc, js)
 		ds.journal = append(ds.journal, entries...)
-		ds.devs = append(ds.devs, dc)
-		if dc.kind != decPost {
-			delete(e.existing, d.key) // only a POST's intent journals them
-		}
+		ds.devs = append(ds.devs, dc) // e.existing stays whole: a device decided otherwise can still be posted (a 640 retry, a vanished record)
 	}
 	return ds, nil
 }

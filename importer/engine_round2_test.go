@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -368,5 +369,53 @@ func TestFailedPostsDoNotUseUpThe640Retries(t *testing.T) {
 	}
 	if d := resultOf(&c, "R0000"); d.Result != ResultRegistered {
 		t.Errorf("%+v", d)
+	}
+}
+
+func TestRepostKeepsTheSerialsOlderRecordsInItsIntent(t *testing.T) {
+	// A device decided from its record (ours, 640) is posted again: that POST's intent
+	// must list another tool's older record of the serial (Before), or a run stopped
+	// before the outcome lets the next run adopt that record, report its error and
+	// delete it. Found in review: the pre-check kept Before only for devices decided
+	// as new.
+	f := newFake(0)
+	ctx := context.Background()
+	f.outcome["A0000"] = []int{808, 640}
+	foreign, _ := f.Import(ctx, []ImportItem{{Serial: "A0000"}}) // another tool's, 808
+	ours, _ := f.Import(ctx, []ImportItem{{Serial: "A0000"}})    // ours, 640
+	jn, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"), Binding{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jn.Close()
+	if err := jn.Append(JournalEntry{Type: JournalIntent, Chunk: "c0", Serials: []string{"A0000"}, Format: journalFormat},
+		JournalEntry{Type: JournalPosted, Chunk: "c0", Serials: []string{"A0000"}, IDs: map[string]string{"A0000": ours[0].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f.importHook = func(items []ImportItem, created bool) error {
+		if !created {
+			cancel() // the re-POST's answer is lost and the run stops
+			return &APIError{StatusCode: 503, Message: "boom"}
+		}
+		return nil
+	}
+	opts := fastOpts()
+	opts.Journal = jn
+	_, _ = runFake(rctx, f, validRows(1, "A"), opts, nil)
+	if amb, ok := jn.State().Ambiguous["A0000"]; !ok || !slices.Contains(amb.Before, foreign[0].ID) {
+		t.Fatalf("intent Before = %v (open: %v), want it to hold the other tool's %s", amb.Before, ok, foreign[0].ID)
+	}
+	f.importHook = nil
+	var c collector
+	if _, err := runFake(ctx, f, validRows(1, "A"), opts, c.emit); err != nil {
+		t.Fatal(err)
+	}
+	if d := resultOf(&c, "A0000"); d.Result != ResultRegistered || d.ImportID == foreign[0].ID {
+		t.Errorf("result %+v, want registered by this tool's import", d)
+	}
+	if _, err := f.GetImported(ctx, foreign[0].ID); err != nil {
+		t.Errorf("the other tool's record was deleted: %v", err)
 	}
 }
