@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -609,6 +610,38 @@ func TestPagingAndFind(t *testing.T) {
 				t.Errorf("first $filter = %q, want %q", filter, tt.wantFilter)
 			}
 		})
+	}
+}
+
+func TestListImportedFollowsManyPages(t *testing.T) {
+	// The service chooses the page size: a tenant with 100,000 import records at 100 a
+	// page needs 1,000 pages. Found in review: the listing stopped after 1,000 pages
+	// (a bound meant for deployment profiles). A link seen twice still stops it.
+	const pages = 1005
+	var srvURL string
+	srv := newStub(t, func(w http.ResponseWriter, r *http.Request, body []byte, n int) {
+		p, _ := strconv.Atoi(r.URL.Query().Get("$skiptoken"))
+		page := map[string]any{"value": []any{importedJSON(strconv.Itoa(p), "S"+strconv.Itoa(p), "complete")}}
+		switch {
+		case r.URL.Query().Get("loop") != "":
+			page["@odata.nextLink"] = srvURL + r.URL.Path + "?loop=1&$skiptoken=" + strconv.Itoa(p) // itself
+		case p+1 < pages:
+			page["@odata.nextLink"] = srvURL + r.URL.Path + "?$skiptoken=" + strconv.Itoa(p+1)
+		}
+		writeJSON(w, 200, page)
+	})
+	srvURL = srv.URL
+	c, _ := newTestClient(t, srv.URL, func(cfg *ClientConfig) { cfg.Limits = Limits{Window: time.Second, Writes: 100, Requests: 100_000} })
+	n := 0
+	if err := c.ListImported(context.Background(), func(importer.ImportRecord) bool { n++; return true }); err != nil {
+		t.Fatalf("after %d records: %v", n, err)
+	}
+	if n != pages {
+		t.Errorf("listed %d records, want %d", n, pages)
+	}
+	err := c.getPaged(context.Background(), "list", srv.URL+"/v1.0/x?loop=1&$skiptoken=7", func(json.RawMessage) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "does not end") {
+		t.Errorf("a nextLink to itself: err = %v", err)
 	}
 }
 

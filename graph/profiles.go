@@ -22,8 +22,12 @@ import (
 
 const profilesPath = "/deviceManagement/windowsAutopilotDeploymentProfiles"
 
-// maxPages bounds a paged listing (the service allows 350 profiles per tenant).
-const maxPages = 1000
+// maxPages bounds a paged listing against a service whose @odata.nextLink never ends
+// (a link seen twice stops it at once). It is not a size limit: the import records
+// and devices of a large tenant are listed through it, at a page size the service
+// chooses (100 a page would be 1,000 pages for 100,000 records), so it allows 10
+// million records at 100 a page.
+const maxPages = 100_000
 
 // OrganizationReadPermission is the application permission GetOrganization needs
 // (delegated: User.Read; lifecycle-api.md §7).
