@@ -1,7 +1,8 @@
 package main
 
 import (
-	"encoding/json"
+	"encoding/binary"
+	"errors"
 	"sort"
 
 	"github.com/apimport/apimport/importer"
@@ -34,7 +35,7 @@ type rowRef struct {
 func newRowStore() *rowStore { return &rowStore{inMemory: rowsInMemory} }
 
 func (s *rowStore) add(d deviceLine) {
-	if len(s.mem) < s.inMemory || s.noSpill || !s.spill(d) {
+	if len(s.mem) < s.inMemory || s.noSpill || !s.spill(d) { // spill fails only on a file error
 		s.mem = append(s.mem, d.DeviceResult)
 		s.refs = append(s.refs, rowRef{pos: d.pos, mem: int32(len(s.mem))})
 	}
@@ -50,11 +51,7 @@ func (s *rowStore) spill(d deviceLine) bool {
 		}
 		s.st = st
 	}
-	b, err := json.Marshal(d.DeviceResult)
-	if err != nil {
-		return false
-	}
-	ref, err := s.st.Put(b)
+	ref, err := s.st.Put(encodeResult(d.DeviceResult))
 	if err != nil {
 		s.noSpill = true
 		return false
@@ -84,7 +81,7 @@ func (s *rowStore) each(fn func(deviceLine) error) error {
 		} else {
 			b, err := s.st.Get(r.ref)
 			if err == nil {
-				err = json.Unmarshal(b, &d.DeviceResult)
+				d.DeviceResult, err = decodeResult(b)
 			}
 			if err != nil {
 				return err
@@ -103,4 +100,51 @@ func (s *rowStore) close() {
 		_ = s.st.Close()
 		s.st = nil
 	}
+}
+
+// resultFields lists a DeviceResult's fields for encodeResult and decodeResult: the
+// strings byte for byte (a file name or serial need not be UTF-8, which JSON would
+// change), the two numbers as varints.
+func resultFields(d *importer.DeviceResult) ([]*string, []*int) {
+	return []*string{&d.File, &d.Serial, &d.Result, &d.ErrorName, &d.Message, &d.Hint, &d.ImportID, &d.RegistrationID,
+			&d.ProfileStatus, &d.ProfileName, &d.Group, &d.GroupTag, &d.DuplicateOf},
+		[]*int{&d.Line, &d.ErrorCode}
+}
+
+func encodeResult(d importer.DeviceResult) []byte {
+	strs, ints := resultFields(&d)
+	var b []byte
+	for _, n := range ints {
+		b = binary.AppendVarint(b, int64(*n))
+	}
+	for _, s := range strs {
+		b = binary.AppendUvarint(b, uint64(len(*s)))
+		b = append(b, *s...)
+	}
+	return b
+}
+
+var errBadRow = errors.New("a result line in the temporary file is damaged")
+
+func decodeResult(b []byte) (importer.DeviceResult, error) {
+	var d importer.DeviceResult
+	strs, ints := resultFields(&d)
+	for _, n := range ints {
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			return d, errBadRow
+		}
+		*n, b = int(v), b[k:]
+	}
+	for _, s := range strs {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return d, errBadRow
+		}
+		*s, b = string(b[k:k+int(l)]), b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return d, errBadRow
+	}
+	return d, nil
 }

@@ -83,3 +83,30 @@ func TestRowStoreNil(t *testing.T) {
 	}
 	s.close()
 }
+
+func TestRowStoreKeepsBytesThatAreNotUTF8(t *testing.T) {
+	// Found in review: the spilled lines went through JSON, which turns bytes that are
+	// not UTF-8 (a Latin-1 file name on Linux) into U+FFFD past the 1,000th line.
+	s := newRowStore()
+	s.inMemory = 1
+	defer s.close()
+	for i := range 3 {
+		s.add(deviceLine{pos: i, DeviceResult: importer.DeviceResult{File: "caf\xe9.csv", Line: i + 2, Serial: "S\xff", Result: importer.ResultRegistered, ErrorCode: -1}})
+	}
+	for _, d := range collect(t, s) {
+		if d.File != "caf\xe9.csv" || d.Serial != "S\xff" || d.ErrorCode != -1 {
+			t.Errorf("line %d: file %q, serial %q, code %d", d.Line, d.File, d.Serial, d.ErrorCode)
+		}
+	}
+	if _, err := decodeResult(encodeResult(importer.DeviceResult{File: "x"})[:3]); err == nil {
+		t.Error("a cut line decoded without an error")
+	}
+}
+
+func TestResultFieldsListsEveryField(t *testing.T) {
+	var d importer.DeviceResult
+	strs, ints := resultFields(&d)
+	if n := reflect.TypeOf(d).NumField(); n != len(strs)+len(ints) {
+		t.Errorf("DeviceResult has %d fields, resultFields lists %d: a new field must be added there", n, len(strs)+len(ints))
+	}
+}
