@@ -30,14 +30,20 @@ func collect(t *testing.T, s *rowStore) []deviceLine {
 	return got
 }
 
-func TestRowStoreSpillsAndReturnsInputOrder(t *testing.T) {
-	lines := rowLines(25)
+// storeOf is a rowStore that keeps inMemory lines in memory, holding lines.
+func storeOf(t *testing.T, lines []deviceLine, inMemory int) *rowStore {
 	s := newRowStore()
-	s.inMemory = 5
-	defer s.close()
+	s.inMemory = inMemory
+	t.Cleanup(s.close)
 	for _, d := range lines {
 		s.add(d)
 	}
+	return s
+}
+
+func TestRowStoreSpillsAndReturnsInputOrder(t *testing.T) {
+	lines := rowLines(25)
+	s := storeOf(t, lines, 5)
 	if s.st == nil || s.noSpill {
 		t.Fatal("20 of 25 lines over the in-memory 5 did not go to the spill file")
 	}
@@ -61,12 +67,7 @@ func TestRowStoreKeepsLinesWhenItCannotSpill(t *testing.T) {
 	t.Setenv("TEMP", filepath.Join(t.TempDir(), "missing"))
 	t.Setenv("TMP", filepath.Join(t.TempDir(), "missing"))
 	lines := rowLines(10)
-	s := newRowStore()
-	s.inMemory = 2
-	defer s.close()
-	for _, d := range lines {
-		s.add(d)
-	}
+	s := storeOf(t, lines, 2)
 	if !s.noSpill || s.st != nil {
 		t.Fatalf("noSpill %v, spill file %v: want the lines kept in memory", s.noSpill, s.st != nil)
 	}
@@ -87,12 +88,11 @@ func TestRowStoreNil(t *testing.T) {
 func TestRowStoreKeepsBytesThatAreNotUTF8(t *testing.T) {
 	// Found in review: the spilled lines went through JSON, which turns bytes that are
 	// not UTF-8 (a Latin-1 file name on Linux) into U+FFFD past the 1,000th line.
-	s := newRowStore()
-	s.inMemory = 1
-	defer s.close()
+	var lines []deviceLine
 	for i := range 3 {
-		s.add(deviceLine{pos: i, DeviceResult: importer.DeviceResult{File: "caf\xe9.csv", Line: i + 2, Serial: "S\xff", Result: importer.ResultRegistered, ErrorCode: -1}})
+		lines = append(lines, deviceLine{pos: i, DeviceResult: importer.DeviceResult{File: "caf\xe9.csv", Line: i + 2, Serial: "S\xff", Result: importer.ResultRegistered, ErrorCode: -1}})
 	}
+	s := storeOf(t, lines, 1)
 	for _, d := range collect(t, s) {
 		if d.File != "caf\xe9.csv" || d.Serial != "S\xff" || d.ErrorCode != -1 {
 			t.Errorf("line %d: file %q, serial %q, code %d", d.Line, d.File, d.Serial, d.ErrorCode)
