@@ -143,10 +143,20 @@ type decisions struct {
 	journal    []JournalEntry // adopt and not-found entries that settle the journal
 }
 
-// decide turns the pre-check and the journal into decisions. It writes nothing.
-// js is the journal's state the pre-check read with (see journalState).
-func (e *engine) decide(pc *precheck, js JournalState) (*decisions, error) {
-	js = js.indexed()
+// survey reads the tenant (precheck) and decides every device from it and the journal,
+// both read once: the plan and the run start here. It writes nothing.
+func (e *engine) survey(ctx context.Context) (*decisions, error) {
+	js := e.journalState()
+	pc, err := e.precheck(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	return e.decide(pc, js.indexed()), nil
+}
+
+// decide turns the pre-check and the journal (js, indexed: the state the pre-check read
+// with) into decisions. It writes nothing.
+func (e *engine) decide(pc *precheck, js JournalState) *decisions {
 	e.existing = map[string][]string{}
 	for key, recs := range pc.imports {
 		if e.byKey[key] == nil {
@@ -205,7 +215,7 @@ func (e *engine) decide(pc *precheck, js JournalState) (*decisions, error) {
 		ds.journal = append(ds.journal, entries...)
 		ds.devs = append(ds.devs, dc) // e.existing stays whole: a device decided otherwise can still be posted (a 640 retry, a vanished record)
 	}
-	return ds, nil
+	return ds
 }
 
 // decideDevice decides one device, returning the journal entries that settle what the
@@ -332,14 +342,9 @@ func (e *engine) plan(ctx context.Context) error {
 		}
 		return nil
 	}
-	js := e.journalState()
-	pc, err := e.precheck(ctx, js)
+	ds, err := e.survey(ctx)
 	if err != nil {
 		return e.stopErr(ctx, err)
-	}
-	ds, err := e.decide(pc, js)
-	if err != nil {
-		return err
 	}
 	e.sum.Leftover = append(append([]string(nil), ds.leftDelete...), trackedIDs(ds.leftTrack)...)
 	for _, dc := range ds.devs {

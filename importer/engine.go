@@ -357,12 +357,7 @@ func (e *engine) run(ctx context.Context) error {
 			e.finish(d, r)
 		}
 	}
-	js := e.journalState()
-	pc, err := e.precheck(ctx, js)
-	if err != nil {
-		return e.stopErr(ctx, err)
-	}
-	ds, err := e.decide(pc, js)
+	ds, err := e.survey(ctx)
 	if err != nil {
 		return e.stopErr(ctx, err)
 	}
