@@ -436,9 +436,7 @@ func (j *Journal) State() JournalState {
 func (j *Journal) snapshot() JournalState {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	s := j.state
-	s.bySerial = nil
-	return s
+	return j.state
 }
 
 // Owns reports whether the journal holds the import record id (without copying the

@@ -102,8 +102,9 @@ func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) erro
 	}
 	now := e.now()
 	for _, t := range due {
+		final, read := seen[t]
 		switch {
-		case seen[t] == nil:
+		case !read:
 			// A record never seen by a read may just not be visible yet (nothing
 			// documents that a new record shows at once): it is waited for until
 			// the deadline. One seen before and missed twice since was deleted.
@@ -115,7 +116,7 @@ func (e *engine) poll(ctx context.Context, out []*tracked, all, probe bool) erro
 					return err
 				}
 			}
-		case seen[t].Final():
+		case final:
 			t.seen = true
 			if probe && t.chunk != "" {
 				e.probedFinal[t.chunk] = true
@@ -160,13 +161,13 @@ func (e *engine) dueRecords(out []*tracked, all, probe bool) []*tracked {
 }
 
 // readRecords reads due by batched GETs, or lists the tenant's import records when
-// that costs fewer requests (then every one of out is read: listed is true). seen maps
-// each tracked record the read found to its state; finals are the final ones.
+// that costs fewer requests (then every one of out is read: listed is true). seen holds
+// each tracked record the read found, and whether it is final; finals are the final
+// ones' states.
 //
 // A listing near the end of a large import finds 100,000 records final at once, so
-// what is kept of each is only what a result needs (see slim), and non-final records
-// keep nothing but their status.
-func (e *engine) readRecords(ctx context.Context, due, out []*tracked) (seen map[*tracked]*ImportRecord, finals []finalRead, listed bool, err error) {
+// what is kept of each is only what a result needs (see finalRead).
+func (e *engine) readRecords(ctx context.Context, due, out []*tracked) (seen map[*tracked]bool, finals []finalRead, listed bool, err error) {
 	if len(due) <= e.listCost || e.listCost == 0 && len(due) <= 20 {
 		ids := make([]string, len(due))
 		for i, t := range due {
@@ -176,28 +177,29 @@ func (e *engine) readRecords(ctx context.Context, due, out []*tracked) (seen map
 		if err != nil {
 			return nil, nil, false, err
 		}
-		seen = make(map[*tracked]*ImportRecord, len(found))
+		seen = make(map[*tracked]bool, len(found))
 		for _, t := range due {
 			if rec, ok := found[t.id]; ok {
-				if rec.Final() {
+				if seen[t] = rec.Final(); seen[t] {
 					finals = append(finals, readFinal(t, rec))
 				}
-				seen[t] = statusOnly(rec.Status)
 			}
 		}
 		return seen, finals, false, nil
 	}
 	before := e.svc.Stats().Requests
 	// out is every open record (outstanding): e.open finds them by id.
-	seen = make(map[*tracked]*ImportRecord, len(out))
+	seen = make(map[*tracked]bool, len(out))
 	n := 0
 	err = e.svc.ListImported(ctx, func(r ImportRecord) bool {
 		n++
-		if t := e.open[r.ID]; t != nil && seen[t] == nil { // a record listed twice (paging) counts once
-			if r.Final() {
+		if t := e.open[r.ID]; t != nil {
+			if _, twice := seen[t]; twice { // a record listed twice (paging) counts once
+				return true
+			}
+			if seen[t] = r.Final(); seen[t] {
 				finals = append(finals, readFinal(t, r))
 			}
-			seen[t] = statusOnly(r.Status)
 		}
 		return true
 	})
@@ -206,24 +208,6 @@ func (e *engine) readRecords(ctx context.Context, due, out []*tracked) (seen map
 	}
 	e.noteListCost(e.svc.Stats().Requests-before, n)
 	return seen, finals, true, nil
-}
-
-// statusRecords are shared records that carry only a status (for seen).
-var statusRecords = map[string]*ImportRecord{}
-
-func init() {
-	for _, s := range [...]string{ImportComplete, ImportError, ImportUnknown, ImportPending, ImportPartial} {
-		statusRecords[s] = &ImportRecord{Status: s}
-	}
-}
-
-// statusOnly returns a shared record with status s (a new one for a status not
-// documented).
-func statusOnly(s string) *ImportRecord {
-	if r := statusRecords[s]; r != nil {
-		return r
-	}
-	return &ImportRecord{Status: s}
 }
 
 // finalRead is a record a read found final: what its result and the journal need,
@@ -241,7 +225,8 @@ func readFinal(t *tracked, r ImportRecord) finalRead {
 	return finalRead{t: t, status: importStatus(r.Status), errorCode: r.ErrorCode, errorName: r.ErrorName, registrationID: r.RegistrationID}
 }
 
-// finalReads hands the reads to finals, finalsBatch at a time.
+// finalReads hands the reads to finalsOf, finalsBatch at a time (converted a batch at a
+// time, so that 100,000 reads never become 100,000 ImportRecords at once).
 func (e *engine) finalReads(ctx context.Context, reads []finalRead) error {
 	recs := make([]ImportRecord, 0, min(len(reads), finalsBatch))
 	for len(reads) > 0 {
@@ -251,7 +236,7 @@ func (e *engine) finalReads(ctx context.Context, reads []finalRead) error {
 			recs = append(recs, ImportRecord{ID: f.t.id, Serial: f.t.serial, Status: f.status, ErrorCode: f.errorCode,
 				ErrorName: f.errorName, RegistrationID: f.registrationID})
 		}
-		if err := e.finals(ctx, recs); err != nil {
+		if err := e.finalsOf(ctx, recs); err != nil {
 			return err
 		}
 		reads = reads[n:]
