@@ -434,7 +434,7 @@ func notSent(file string, line int, serial string, stop error) importer.DeviceRe
 // output. A failure to write it shows only as the missing file: the run already fails
 // with its own error.
 func replaceReport(path string, rows []importer.DeviceResult) {
-	c := &csvReporter{path: path, rows: newRowStore()}
+	c := &csvReporter{path: path, ordered: ordered{rows: newRowStore()}}
 	defer c.rows.close()
 	for i, d := range rows {
 		d.Serial, d.Message = jsonSerial(d.Serial), redactHashes(d.Message)
@@ -445,15 +445,16 @@ func replaceReport(path string, rows []importer.DeviceResult) {
 
 // splitResults separates the offline findings (never sent) from the devices to register.
 func splitResults(results []mapping.Result) (offline []mapping.Result, items []importer.Item) {
+	isItem := func(r mapping.Result) bool { return r.Status == mapping.StatusValid && r.Device != nil }
 	n := 0
 	for _, r := range results {
-		if r.Status == mapping.StatusValid && r.Device != nil {
+		if isItem(r) {
 			n++
 		}
 	}
 	items = make([]importer.Item, 0, n) // exactly: a large import holds 100,000
 	for _, r := range results {
-		if r.Status != mapping.StatusValid || r.Device == nil {
+		if !isItem(r) {
 			offline = append(offline, r)
 			continue
 		}
@@ -546,23 +547,14 @@ func (p *importOutput) device(d importer.DeviceResult) {
 	p.rep.device(line)
 }
 
-// add adds a reporter; one that writes the lines in input order at the end shares the
-// run's rowStore.
+// add adds a reporter; one that writes the lines in input order at the end (embeds
+// ordered) shares the run's rowStore.
 func (p *importOutput) add(r reporter) {
-	var rows **rowStore
-	switch r := r.(type) {
-	case *textReporter:
-		rows = &r.rows
-	case *csvReporter:
-		rows = &r.rows
-	case *htmlReporter:
-		rows = &r.rows
-	}
-	if rows != nil {
+	if o, ok := r.(interface{ useRows(*rowStore) }); ok {
 		if p.rows == nil {
 			p.rows = newRowStore()
 		}
-		*rows = p.rows
+		o.useRows(p.rows)
 	}
 	p.rep = append(p.rep, r)
 }

@@ -186,10 +186,10 @@ func checkReport(h *htmlFlag, k *checked) *htmlreport.Report {
 // htmlReporter is the --html output of 'import': a reporter like the JSON and CSV ones,
 // fed the same device lines and summary; the page is written at close.
 type htmlReporter struct {
+	ordered
 	h       *htmlFlag
 	command string // import, update, remove
 	dryRun  bool
-	rows    *rowStore // the run's lines (the run adds them)
 	sum     *runSummary
 	files   []string
 }
@@ -212,7 +212,6 @@ func newRunHTMLReporter(h *htmlFlag, command string, dryRun bool, files []string
 	return &htmlReporter{h: h, dryRun: dryRun, command: command, files: files}
 }
 
-func (hr *htmlReporter) device(deviceLine)    {}
 func (hr *htmlReporter) summary(s runSummary) { hr.sum = &s }
 
 // planAction is the group of a dry-run result in the plan.

@@ -54,6 +54,16 @@ func (o inputOrder) pos(file string, line int) int {
 	return math.MaxInt
 }
 
+// ordered is embedded by the reporters that write the run's lines at the end, in input
+// order (the text table, the CSV report, the HTML page): they read them from the run's
+// one rowStore, which importOutput fills, so they take nothing line by line.
+type ordered struct {
+	rows *rowStore
+}
+
+func (o *ordered) device(deviceLine)      {}
+func (o *ordered) useRows(rows *rowStore) { o.rows = rows }
+
 // runSummary is the end of a run as every output shows it.
 type runSummary struct {
 	importer.RunSummary
@@ -177,13 +187,11 @@ func (j *jsonReporter) close() error { return j.out.Flush() }
 // a terminal, tab-separated with a header line otherwise (scripts); the summary line
 // follows, and notes go to stderr.
 type textReporter struct {
+	ordered
 	out    *bufio.Writer
 	stderr io.Writer
 	tty    bool
-	rows   *rowStore // the run's lines (the run adds them)
 }
-
-func (t *textReporter) device(deviceLine) {}
 
 func (t *textReporter) summary(s runSummary) {
 	var w io.Writer = t.out
@@ -239,11 +247,10 @@ func countsText(counts map[string]int) string {
 // line, in input order, each cell neutralised for spreadsheets, through a fresh
 // temporary file (mode 0600).
 type csvReporter struct {
+	ordered
 	path string
-	rows *rowStore // the run's lines (the run adds them)
 }
 
-func (c *csvReporter) device(deviceLine)  {}
 func (c *csvReporter) summary(runSummary) {}
 
 func (c *csvReporter) close() error {
