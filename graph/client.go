@@ -427,24 +427,21 @@ func (c *Client) getBatch(ctx context.Context, ids []string, out map[string]impo
 	}
 }
 
+// parseBatchBody reads a batch answer's record like a listed one (importedOut): the
+// body is already decoded JSON.
 func parseBatchBody(item core.BatchItem) (importer.ImportRecord, error) {
 	b, err := json.Marshal(item.GetBody())
 	if err != nil {
 		return importer.ImportRecord{}, err
 	}
-	pn, err := jsonser.NewJsonParseNode(b)
-	if err != nil {
-		return importer.ImportRecord{}, err
-	}
-	v, err := pn.GetObjectValue(models.CreateImportedWindowsAutopilotDeviceIdentityFromDiscriminatorValue)
-	if err != nil {
-		return importer.ImportRecord{}, err
-	}
-	m, ok := v.(models.ImportedWindowsAutopilotDeviceIdentityable)
-	if !ok || m == nil {
+	if len(b) == 0 || b[0] != '{' {
 		return importer.ImportRecord{}, errors.New("unexpected body")
 	}
-	return toImportRecord(m), nil
+	var v importedOut
+	if err := json.Unmarshal(b, &v); err != nil {
+		return importer.ImportRecord{}, err
+	}
+	return v.record(), nil
 }
 
 // batchItemError builds an APIError from a failed batch item.
@@ -479,7 +476,8 @@ func (c *Client) ListImported(ctx context.Context, fn func(importer.ImportRecord
 		func(v importedOut) bool { return fn(v.record()) })
 }
 
-// importedOut is an importedWindowsAutopilotDeviceIdentity as listed.
+// importedOut is an importedWindowsAutopilotDeviceIdentity as JSON (a listing's item, a
+// batch answer's body).
 type importedOut struct {
 	ID                        string `json:"id"`
 	SerialNumber              string `json:"serialNumber"`
@@ -494,8 +492,8 @@ type importedOut struct {
 	} `json:"state"`
 }
 
-// record is toImportRecord for a listed record: a status that is not one of the
-// documented values reads as unknown (not final).
+// record is toImportRecord for a listed record or a batch answer: a status that is not
+// one of the documented values reads as unknown (not final).
 func (v importedOut) record() importer.ImportRecord {
 	r := importer.ImportRecord{ID: v.ID, Serial: v.SerialNumber, GroupTag: v.GroupTag, AssignedUser: v.AssignedUserPrincipalName,
 		ImportID: v.ImportID, Status: importer.ImportUnknown}
