@@ -88,10 +88,5 @@ func (s *Server) deleteDevicesAction(r *http.Request, version string, seg string
 		s.dirty = true
 	}
 	s.mu.Unlock()
-	rs := okJSON(r, http.StatusOK, map[string]any{
-		"@odata.context": s.contextURL(r, version, "Collection(microsoft.graph.deletedWindowsAutopilotDeviceState)"),
-		"value":          vals,
-	})
-	rs.serials = touched
-	return rs
+	return s.actionResult(r, version, typ, vals, touched)
 }

@@ -64,6 +64,17 @@ func okJSON(r *http.Request, status int, v any) *resp {
 	return &resp{status: status, header: h, body: b}
 }
 
+// actionResult answers an action with 200 {"@odata.context": Collection(typ), "value":
+// vals}, logged with serials.
+func (s *Server) actionResult(r *http.Request, version, typ string, vals any, serials []string) *resp {
+	rs := okJSON(r, http.StatusOK, map[string]any{
+		"@odata.context": s.contextURL(r, version, "Collection("+typ+")"),
+		"value":          vals,
+	})
+	rs.serials = serials
+	return rs
+}
+
 func noContent(r *http.Request) *resp {
 	h, _, _ := newHeader(r)
 	return &resp{status: http.StatusNoContent, header: h}
@@ -447,12 +458,7 @@ func (s *Server) importAction(r *http.Request, version string, body []byte) *res
 	}
 	s.dirty = true
 	s.mu.Unlock()
-	rs := okJSON(r, http.StatusOK, map[string]any{
-		"@odata.context": s.contextURL(r, version, "Collection(microsoft.graph.importedWindowsAutopilotDeviceIdentity)"),
-		"value":          vals,
-	})
-	rs.serials = serials
-	return rs
+	return s.actionResult(r, version, "microsoft.graph.importedWindowsAutopilotDeviceIdentity", vals, serials)
 }
 
 // ---- listing ----

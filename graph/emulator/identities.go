@@ -238,10 +238,7 @@ func (s *Server) importIdentities(r *http.Request, version string, b identityBod
 		vals = append(vals, identityJSON(d, &status))
 	}
 	s.ids.mu.Unlock()
-	rs := okJSON(r, http.StatusOK, map[string]any{
-		"@odata.context": s.contextURL(r, version, "Collection(microsoft.graph.importedDeviceIdentityResult)"), "value": vals})
-	rs.serials = serials
-	return rs
+	return s.actionResult(r, version, "microsoft.graph.importedDeviceIdentityResult", vals, serials)
 }
 
 // searchIdentities answers the identities present among the request's (matched by
@@ -257,10 +254,7 @@ func (s *Server) searchIdentities(r *http.Request, version string, b identityBod
 		}
 	}
 	s.ids.mu.Unlock()
-	rs := okJSON(r, http.StatusOK, map[string]any{
-		"@odata.context": s.contextURL(r, version, "Collection(microsoft.graph.importedDeviceIdentity)"), "value": vals})
-	rs.serials = serials
-	return rs
+	return s.actionResult(r, version, "microsoft.graph.importedDeviceIdentity", vals, serials)
 }
 
 // listIdentities pages through the identities in creation order ($skiptoken is an
