@@ -274,15 +274,8 @@ func (s *Server) profileStateLocked(d *Device, now time.Time) profileState {
 
 // ---- wire forms ----
 
-type oobeOld struct {
-	HidePrivacySettings       bool   `json:"hidePrivacySettings"`
-	HideEULA                  bool   `json:"hideEULA"`
-	UserType                  string `json:"userType"`
-	DeviceUsageType           string `json:"deviceUsageType"`
-	SkipKeyboardSelectionPage bool   `json:"skipKeyboardSelectionPage"`
-	HideEscapeLink            bool   `json:"hideEscapeLink"`
-}
-
+// oobeNew is outOfBoxExperienceSetting; oobeOld, the same fields under their old
+// names, is outOfBoxExperienceSettings (a conversion of oobeNew).
 type oobeNew struct {
 	PrivacySettingsHidden        bool   `json:"privacySettingsHidden"`
 	EulaHidden                   bool   `json:"eulaHidden"`
@@ -290,6 +283,15 @@ type oobeNew struct {
 	DeviceUsageType              string `json:"deviceUsageType"`
 	KeyboardSelectionPageSkipped bool   `json:"keyboardSelectionPageSkipped"`
 	EscapeLinkHidden             bool   `json:"escapeLinkHidden"`
+}
+
+type oobeOld struct {
+	PrivacySettingsHidden        bool   `json:"hidePrivacySettings"`
+	EulaHidden                   bool   `json:"hideEULA"`
+	UserType                     string `json:"userType"`
+	DeviceUsageType              string `json:"deviceUsageType"`
+	KeyboardSelectionPageSkipped bool   `json:"skipKeyboardSelectionPage"`
+	EscapeLinkHidden             bool   `json:"hideEscapeLink"`
 }
 
 // profileJSON is the beta wire form of a profile (a map: the served names depend on
@@ -311,13 +313,14 @@ func profileJSON(p *profile) map[string]any {
 	if p.odataType == "#microsoft.graph.activeDirectoryWindowsAutopilotDeploymentProfile" {
 		m["hybridAzureADJoinSkipConnectivityCheck"] = p.HybridSkipConnectivityCheck
 	}
+	oobe := oobeNew{PrivacySettingsHidden: p.PrivacySettingsHidden, EulaHidden: p.EULAHidden,
+		UserType: p.UserType, DeviceUsageType: p.DeviceUsageType, KeyboardSelectionPageSkipped: p.KeyboardSelectionPageSkipped,
+		EscapeLinkHidden: p.EscapeLinkHidden}
 	if p.PropertyNames != "old" {
 		m["locale"] = p.Locale
 		m["hardwareHashExtractionEnabled"] = p.HardwareHashExtraction
 		m["preprovisioningAllowed"] = p.PreprovisioningAllowed
-		m["outOfBoxExperienceSetting"] = oobeNew{PrivacySettingsHidden: p.PrivacySettingsHidden, EulaHidden: p.EULAHidden,
-			UserType: p.UserType, DeviceUsageType: p.DeviceUsageType, KeyboardSelectionPageSkipped: p.KeyboardSelectionPageSkipped,
-			EscapeLinkHidden: p.EscapeLinkHidden}
+		m["outOfBoxExperienceSetting"] = oobe
 	}
 	if p.PropertyNames == "new" {
 		m["language"], m["extractHardwareHash"], m["enableWhiteGlove"], m["outOfBoxExperienceSettings"] = nil, nil, nil, nil
@@ -325,9 +328,7 @@ func profileJSON(p *profile) map[string]any {
 		m["language"] = p.Locale
 		m["extractHardwareHash"] = p.HardwareHashExtraction
 		m["enableWhiteGlove"] = p.PreprovisioningAllowed
-		m["outOfBoxExperienceSettings"] = oobeOld{HidePrivacySettings: p.PrivacySettingsHidden, HideEULA: p.EULAHidden,
-			UserType: p.UserType, DeviceUsageType: p.DeviceUsageType, SkipKeyboardSelectionPage: p.KeyboardSelectionPageSkipped,
-			HideEscapeLink: p.EscapeLinkHidden}
+		m["outOfBoxExperienceSettings"] = oobeOld(oobe)
 	}
 	return m
 }
