@@ -156,7 +156,7 @@ func (s *Server) routeIdentities(r *http.Request, version string, sub []string, 
 		if ok {
 			out = identityJSON(d, nil)
 			if r.Method == http.MethodDelete {
-				s.deleteIdentityLocked(d)
+				s.ids.deleteLocked(d)
 			}
 		}
 		s.ids.mu.Unlock()
@@ -179,12 +179,21 @@ func (s *Server) routeIdentities(r *http.Request, version string, sub []string, 
 	return segmentError(r, sub[len(sub)-1])
 }
 
-func (s *Server) deleteIdentityLocked(d *DeviceIdentity) {
-	delete(s.ids.byID, d.ID)
-	delete(s.ids.byKey, identityKey(d.Identifier))
-	for i, x := range s.ids.order {
+// addLocked stores the new identity d (its ID set) under its id and identifier.
+func (st *identityStore) addLocked(d *DeviceIdentity) {
+	if st.byKey == nil {
+		st.byKey, st.byID = map[string]*DeviceIdentity{}, map[string]*DeviceIdentity{}
+	}
+	st.byKey[identityKey(d.Identifier)], st.byID[d.ID] = d, d
+	st.order = append(st.order, d)
+}
+
+func (st *identityStore) deleteLocked(d *DeviceIdentity) {
+	delete(st.byID, d.ID)
+	delete(st.byKey, identityKey(d.Identifier))
+	for i, x := range st.order {
 		if x == d {
-			s.ids.order = append(s.ids.order[:i], s.ids.order[i+1:]...)
+			st.order = append(st.order[:i], st.order[i+1:]...)
 			break
 		}
 	}
@@ -212,9 +221,6 @@ func (s *Server) importIdentities(r *http.Request, version string, b identityBod
 	overwrite := b.Overwrite != nil && *b.Overwrite
 	now := s.now().UTC()
 	s.ids.mu.Lock()
-	if s.ids.byKey == nil {
-		s.ids.byKey, s.ids.byID = map[string]*DeviceIdentity{}, map[string]*DeviceIdentity{}
-	}
 	seen := map[string]bool{}
 	vals := make([]map[string]any, 0, len(b.Identities))
 	for _, in := range b.Identities {
@@ -230,8 +236,7 @@ func (s *Server) importIdentities(r *http.Request, version string, b identityBod
 			d = old
 		case status:
 			d.ID = newGUID()
-			s.ids.byKey[k], s.ids.byID[d.ID] = d, d
-			s.ids.order = append(s.ids.order, d)
+			s.ids.addLocked(d)
 		case old != nil:
 			d = old
 		}
@@ -290,13 +295,8 @@ func (s *Server) SeedIdentities(identifiers ...string) {
 	now := s.now().UTC()
 	s.ids.mu.Lock()
 	defer s.ids.mu.Unlock()
-	if s.ids.byKey == nil {
-		s.ids.byKey, s.ids.byID = map[string]*DeviceIdentity{}, map[string]*DeviceIdentity{}
-	}
 	for _, id := range identifiers {
-		d := &DeviceIdentity{ID: newGUID(), Identifier: id, Type: "manufacturerModelSerial", EnrollmentState: "notContacted",
-			Platform: "windows", Created: now, Modified: now}
-		s.ids.byKey[identityKey(id)], s.ids.byID[d.ID] = d, d
-		s.ids.order = append(s.ids.order, d)
+		s.ids.addLocked(&DeviceIdentity{ID: newGUID(), Identifier: id, Type: "manufacturerModelSerial", EnrollmentState: "notContacted",
+			Platform: "windows", Created: now, Modified: now})
 	}
 }
