@@ -43,6 +43,16 @@ func effectivePosts(log []emulator.LogEntry) map[string]int {
 	return m
 }
 
+// assertAllRegistered reports every result that is not registered.
+func assertAllRegistered(t *testing.T, res *importertest.Collector) {
+	t.Helper()
+	for _, d := range res.Results() {
+		if d.Result != importer.ResultRegistered {
+			t.Errorf("%+v", d)
+		}
+	}
+}
+
 func runEmu(t *testing.T, svc importer.Service, rows []importer.Item, opts importer.Options) (*importertest.Collector, importer.RunSummary) {
 	t.Helper()
 	var c importertest.Collector
@@ -250,15 +260,22 @@ func TestEngineEmulatorUpdateExisting(t *testing.T) {
 	}
 }
 
+// seedSyncTriggered20MinAgo seeds settings whose last manual sync trigger is 20 minutes
+// old: past the documented 10-minute rule, so a 429 on the sync counts as throttling.
+func seedSyncTriggered20MinAgo(t *testing.T, srv *emulator.Server) {
+	t.Helper()
+	if err := srv.Seed(emulator.State{Settings: &emulator.AutopilotSettings{LastSyncDateTime: time.Now().Add(-time.Hour),
+		LastManualSyncTriggerDateTime: time.Now().Add(-20 * time.Minute), SyncStatus: "completed"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestEngineEmulatorSyncThrottled(t *testing.T) {
 	// Issue 8 item 9: a throttled sync (the last manual trigger is older than 10
 	// minutes) is retried within the run, so the sync happens.
 	srv := startEmulator(t, func(cfg *emulator.Config) { cfg.SyncThrottled = 2; cfg.OmitRetryAfter = true })
 	c := emuClient(t, srv, secretCred(t, srv), nil)
-	if err := srv.Seed(emulator.State{Settings: &emulator.AutopilotSettings{LastSyncDateTime: time.Now().Add(-time.Hour),
-		LastManualSyncTriggerDateTime: time.Now().Add(-20 * time.Minute), SyncStatus: "completed"}}); err != nil {
-		t.Fatal(err)
-	}
+	seedSyncTriggered20MinAgo(t, srv)
 	res, sum := runEmu(t, c, emuRows(2, "SY"), emuOpts())
 	if sum.Sync != "called" {
 		t.Errorf("sync = %q, want called after the throttling", sum.Sync)
@@ -266,11 +283,7 @@ func TestEngineEmulatorSyncThrottled(t *testing.T) {
 	if n := countReq(srv.Requests(), "POST", "/windowsAutopilotSettings/sync"); n != 3 {
 		t.Errorf("%d sync calls, want 3", n)
 	}
-	for _, d := range res.Results() {
-		if d.Result != importer.ResultRegistered {
-			t.Errorf("%+v", d)
-		}
-	}
+	assertAllRegistered(t, res)
 }
 
 func TestEngineEmulatorSyncLongCooldown(t *testing.T) {
@@ -285,10 +298,7 @@ func TestEngineEmulatorSyncLongCooldown(t *testing.T) {
 		cfg.SyncCooldownRetryAfter = true
 	})
 	c := emuClient(t, srv, secretCred(t, srv), nil)
-	if err := srv.Seed(emulator.State{Settings: &emulator.AutopilotSettings{LastSyncDateTime: time.Now().Add(-time.Hour),
-		LastManualSyncTriggerDateTime: time.Now().Add(-20 * time.Minute), SyncStatus: "completed"}}); err != nil {
-		t.Fatal(err)
-	}
+	seedSyncTriggered20MinAgo(t, srv)
 	start := time.Now()
 	res, sum := runEmu(t, c, emuRows(2, "SY"), emuOpts())
 	if sum.Sync == "called" || time.Since(start) > 30*time.Second {
@@ -297,11 +307,7 @@ func TestEngineEmulatorSyncLongCooldown(t *testing.T) {
 	if n := countReq(srv.Requests(), "POST", "/windowsAutopilotSettings/sync"); n != 1 {
 		t.Errorf("%d sync calls, want 1", n)
 	}
-	for _, d := range res.Results() {
-		if d.Result != importer.ResultRegistered {
-			t.Errorf("%+v", d)
-		}
-	}
+	assertAllRegistered(t, res)
 }
 
 func TestEngineEmulatorTokenExpiresMidRun(t *testing.T) {
@@ -315,11 +321,7 @@ func TestEngineEmulatorTokenExpiresMidRun(t *testing.T) {
 	opts.ChunkSize = 5
 	opts.PollMin = 300 * time.Millisecond
 	res, _ := runEmu(t, c, rows, opts)
-	for _, d := range res.Results() {
-		if d.Result != importer.ResultRegistered {
-			t.Errorf("%+v", d)
-		}
-	}
+	assertAllRegistered(t, res)
 	// A token can still expire between its issue and its check (the emulator's exp has
 	// whole seconds, a loaded machine is slow): such a 401 must be answered by the same
 	// request again with a fresh token, never surface.
@@ -360,11 +362,7 @@ func TestEngineEmulatorThrottled(t *testing.T) {
 			opts.ChunkSize = 3
 			opts.NoSync = true
 			res, sum := runEmu(t, c, rows, opts)
-			for _, d := range res.Results() {
-				if d.Result != importer.ResultRegistered {
-					t.Errorf("%+v", d)
-				}
-			}
+			assertAllRegistered(t, res)
 			throttled := 0
 			for _, e := range srv.Requests() {
 				if e.Throttled {
