@@ -9,7 +9,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -148,13 +147,8 @@ func runDevices(env *cliEnv, o *devicesOptions) error {
 	out := bufio.NewWriter(env.stdout)
 	defer out.Flush()
 	enc := json.NewEncoder(out)
-	var tw *tabwriter.Writer
-	var table io.Writer = out
+	table, endTable := tableWriter(out, !o.json && env.isTerminal(env.stdout))
 	if !o.json {
-		if env.isTerminal(env.stdout) {
-			tw = tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
-			table = tw
-		}
 		fmt.Fprintln(table, strings.ToUpper(strings.Join([]string{"serial", "group tag", "user", "display name", "profile status", "profile", "enrollment", "model", "id"}, "\t")))
 	}
 	var page *htmlreport.Report
@@ -233,9 +227,7 @@ func runDevices(env *cliEnv, o *devicesOptions) error {
 	} else if err := client.ListDevicesDetailed(env.ctx, "", emit); err != nil {
 		return err
 	}
-	if tw != nil {
-		tw.Flush()
-	}
+	endTable()
 	if o.json {
 		_ = enc.Encode(map[string]any{"message_type": "summary", "tenant": info.TenantID, "devices": n})
 	} else {

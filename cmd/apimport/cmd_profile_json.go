@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -287,13 +286,8 @@ func listProfiles(env *cliEnv, o *profileJSONOptions, client *graph.Client) erro
 	}
 	out := bufio.NewWriter(env.stdout)
 	defer out.Flush()
-	var w io.Writer = out
-	var tw *tabwriter.Writer
+	w, endTable := tableWriter(out, !o.json && env.isTerminal(env.stdout))
 	if !o.json {
-		if env.isTerminal(env.stdout) {
-			tw = tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
-			w = tw
-		}
 		fmt.Fprintln(w, "ID\tNAME\tJOIN\tMODE\tPRE-PROVISIONING\tEXISTING DEVICES\tASSIGNED TO")
 	}
 	enc := json.NewEncoder(out)
@@ -338,9 +332,7 @@ func listProfiles(env *cliEnv, o *profileJSONOptions, client *graph.Client) erro
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, textsafe.Display(p.DisplayName), p.JoinName(), p.ModeName(), pre, verdict,
 			textsafe.Inline(strings.Join(targets, ", ")))
 	}
-	if tw != nil {
-		tw.Flush()
-	}
+	endTable()
 	if !o.json {
 		fmt.Fprintf(env.stderr, "apimport: %s\n", plural(len(all), "deployment profile"))
 	}

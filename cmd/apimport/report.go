@@ -193,13 +193,18 @@ type textReporter struct {
 	tty    bool
 }
 
-func (t *textReporter) summary(s runSummary) {
-	var w io.Writer = t.out
-	var tw *tabwriter.Writer
-	if t.tty {
-		tw = tabwriter.NewWriter(t.out, 2, 8, 2, ' ', 0)
-		w = tw
+// tableWriter returns where to write tab-separated lines: on a terminal (tty) a
+// tabwriter aligning them in columns, which endTable flushes; else out itself.
+func tableWriter(out io.Writer, tty bool) (w io.Writer, endTable func()) {
+	if !tty {
+		return out, func() {}
 	}
+	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+	return tw, func() { tw.Flush() }
+}
+
+func (t *textReporter) summary(s runSummary) {
+	w, endTable := tableWriter(t.out, t.tty)
 	fmt.Fprintln(w, "ROW\tSERIAL\tRESULT\tDETAIL")
 	if err := t.rows.each(func(r deviceLine) error {
 		_, err := fmt.Fprintf(w, "%s:%d\t%s\t%s\t%s\n", textsafe.Display(r.File), r.Line, displaySerial(r.Serial), r.Result, textsafe.Inline(detail(r.DeviceResult)))
@@ -207,9 +212,7 @@ func (t *textReporter) summary(s runSummary) {
 	}); err != nil {
 		fmt.Fprintf(t.stderr, "apimport: the table is incomplete: %v\n", err)
 	}
-	if tw != nil {
-		tw.Flush()
-	}
+	endTable()
 	fmt.Fprintf(t.out, "%s: %s; %d requests (%d throttled), all final after %s, %s in total\n",
 		plural(s.Rows, "row"), countsText(s.Counts), s.Requests, s.Throttled, s.Final.Round(100*time.Millisecond), s.Elapsed.Round(100*time.Millisecond))
 	if s.FileErrors > 0 {
