@@ -14,6 +14,8 @@ import (
 
 	"github.com/gocarina/gocsv"
 	"golang.org/x/text/transform"
+
+	"github.com/apimport/apimport/internal/digits"
 )
 
 const (
@@ -1274,29 +1276,9 @@ func (r *Reader) noteRow(line int, t *taggedRow) {
 	}
 }
 
-// isScientific reports whether s looks like a number Excel wrote in scientific notation
-// (1.23457E+11, 5E+14).
-func isScientific(s string) bool {
-	s = strings.TrimSpace(s)
-	mant, exp, ok := strings.Cut(strings.ToUpper(s), "E+")
-	if !ok || mant == "" || exp == "" {
-		return false
-	}
-	whole, frac, _ := strings.Cut(mant, ".")
-	return isDigits(whole) && (frac == "" && !strings.Contains(mant, ".") || isDigits(frac)) && isDigits(exp)
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// isScientific reports whether s, without surrounding space, looks like a number Excel
+// wrote in scientific notation (1.23457E+11, 5E+14).
+func isScientific(s string) bool { return digits.Scientific(strings.TrimSpace(s)) }
 
 // shorten cuts s to at most n bytes (on a rune boundary), marking the cut with "…".
 func shorten(s string, n int) string {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/apimport/apimport/importer"
+	"github.com/apimport/apimport/internal/digits"
 )
 
 // AmbiguousError reports a write whose outcome is unknown: the request may or may
@@ -429,7 +430,7 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if isDelaySeconds(v) {
+	if digits.Decimal(v) { // DIGITS or DIGITS "." DIGITS
 		s, err := strconv.ParseFloat(v, 64)
 		if err != nil { // only a value too large for float64 fails here
 			return maxRetryAfterValue, true
@@ -445,23 +446,6 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	d := t.Sub(now) // saturates instead of overflowing
 	return min(max(d, 0), maxRetryAfterValue), true
-}
-
-// isDelaySeconds reports whether v is DIGITS or DIGITS "." DIGITS.
-func isDelaySeconds(v string) bool {
-	digits := func(s string) bool {
-		if s == "" {
-			return false
-		}
-		for i := 0; i < len(s); i++ {
-			if s[i] < '0' || s[i] > '9' {
-				return false
-			}
-		}
-		return true
-	}
-	whole, frac, hasDot := strings.Cut(v, ".")
-	return digits(whole) && (!hasDot || digits(frac))
 }
 
 // notSent reports whether err happened before the request left this machine

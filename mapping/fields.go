@@ -80,29 +80,6 @@ func isPKID(s string) bool {
 	return true
 }
 
-// isScientific reports whether s is a number Excel wrote in scientific notation
-// (3.30761E+12, 5E+14).
-func isScientific(s string) bool {
-	mant, exp, ok := strings.Cut(strings.ToUpper(s), "E+")
-	if !ok || mant == "" || !isDigits(exp) {
-		return false
-	}
-	whole, frac, dot := strings.Cut(mant, ".")
-	return isDigits(whole) && (!dot || isDigits(frac))
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // checkGroupTag returns why a trimmed group tag cannot be imported, or "". The Intune
 // import CSV cannot carry ',' or '"'; control characters cannot be typed back in the
 // portal either. No length limit is documented (UNCONFIRMED), so none is enforced.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apimport/apimport/csvreport"
 	"github.com/apimport/apimport/hwhash"
+	"github.com/apimport/apimport/internal/digits"
 	"github.com/apimport/apimport/internal/serial"
 )
 
@@ -191,7 +192,7 @@ func (c *Checker) Prepare(row csvreport.Row) Prepared {
 		switch {
 		case isPKID(pid):
 			productKey = pid
-		case isScientific(pid):
+		case digits.Scientific(pid):
 			fs.list = append(fs.list, productIDExcel[0])
 		default:
 			fs.list = append(fs.list, productIDIgnored[0])
