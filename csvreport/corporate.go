@@ -87,23 +87,6 @@ func looksCorporate(scanned []record) bool {
 	return three > 0 && 2*three >= len(scanned)
 }
 
-// hasGraphColumns reports whether a header names columns only the Intune/Graph device
-// list has (id, enrollmentState, …).
-func hasGraphColumns(rec []string) bool {
-	for _, c := range rec {
-		n := normHeader(c)
-		if strings.HasPrefix(n, "enrol") {
-			return true
-		}
-		for _, g := range graphColumns {
-			if n == g {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // onlyImportColumns reports whether every named column of a header is an import column
 // (the partner layout without its hash column): such a file with Manufacturer, Model and
 // Serial Number is a corporate identifier list, while one with other columns (an

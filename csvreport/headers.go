@@ -325,12 +325,9 @@ func labelsAt(rec []string, off int) bool {
 	return true
 }
 
-// isGraphExport reports whether a header without a hash column is a device-list export
-// from Intune or Graph.
-func isGraphExport(rec []string, h headerInfo) bool {
-	if !h.has(fSerial) {
-		return false
-	}
+// hasGraphColumns reports whether a header names columns only the Intune/Graph device
+// list has (id, enrollmentState, …).
+func hasGraphColumns(rec []string) bool {
 	for _, c := range rec {
 		n := normHeader(c)
 		if strings.HasPrefix(n, "enrol") {
@@ -342,7 +339,16 @@ func isGraphExport(rec []string, h headerInfo) bool {
 			}
 		}
 	}
-	return h.has(fManufacturer) && h.has(fModel) && len(rec) > 3
+	return false
+}
+
+// isGraphExport reports whether a header without a hash column is a device-list export
+// from Intune or Graph.
+func isGraphExport(rec []string, h headerInfo) bool {
+	if !h.has(fSerial) {
+		return false
+	}
+	return hasGraphColumns(rec) || h.has(fManufacturer) && h.has(fModel) && len(rec) > 3
 }
 
 // quoteList renders cells for messages: "a", "b".
