@@ -121,15 +121,7 @@ func (r *Reader) detectCorporate() error {
 			return r.hashExportError(rec.line, "the ConfigMgr report Windows Autopilot Device Information")
 		}
 		if h, ok := looksLikeHeader(rec.cells); ok {
-			if err := r.checkHeader(rec, h); err != nil {
-				return err
-			}
-			if i > 0 {
-				r.note(scanned[0].line, "preamble_skipped", fmt.Sprintf("skipped %d line(s) before the header", i))
-			}
-			r.setHeader(rec, h)
-			r.queue = scanned[i+1:]
-			return nil
+			return r.acceptHeader(scanned, i, h)
 		}
 	}
 	if looksCorporate(scanned) {

@@ -501,15 +501,7 @@ func (r *Reader) detect() error {
 			if _, k := ssrsLabelsAt(scanned, i+1); k > 0 {
 				continue // the element-name header of an SSRS export
 			}
-			if err := r.checkHeader(rec, h); err != nil {
-				return err
-			}
-			if i > 0 {
-				r.note(scanned[0].line, "preamble_skipped", fmt.Sprintf("skipped %d line(s) before the header", i))
-			}
-			r.setHeader(rec, h)
-			r.queue = scanned[i+1:]
-			return nil
+			return r.acceptHeader(scanned, i, h)
 		}
 		if hi := hashIndex(rec.cells); hi >= 0 {
 			// Records just before the first hash with the same number of fields are rows
@@ -725,6 +717,21 @@ func (r *Reader) setMap(m *layoutMap) {
 			r.format.HasAssignedUser = true
 		}
 	}
+}
+
+// acceptHeader takes scanned[i] as the header h: it checks it, notes the preamble lines
+// before it, maps the columns and queues the records after it.
+func (r *Reader) acceptHeader(scanned []record, i int, h headerInfo) error {
+	rec := scanned[i]
+	if err := r.checkHeader(rec, h); err != nil {
+		return err
+	}
+	if i > 0 {
+		r.note(scanned[0].line, "preamble_skipped", fmt.Sprintf("skipped %d line(s) before the header", i))
+	}
+	r.setHeader(rec, h)
+	r.queue = scanned[i+1:]
+	return nil
 }
 
 // setHeader maps columns by the header's names.
