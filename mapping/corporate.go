@@ -3,8 +3,6 @@ package mapping
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,49 +72,18 @@ func (d *Device) Identifier() string {
 func CheckCorporateFiles(ctx context.Context, files []string, opts Options) (*Report, error) {
 	rep := &Report{Formats: map[string]csvreport.Format{}}
 	c := &corpChecker{serials: map[string]*corpSerial{}}
-	for _, name := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		r, err := openCorporate(ctx, name, opts.Stdin, opts.AllowSpecialFiles)
-		if err != nil {
-			rep.FileErrors = append(rep.FileErrors, asFileError(name, err))
-			continue
-		}
-		rep.Formats[name] = r.Format()
-		for n := 0; ; n++ {
-			if n%256 == 0 && ctx.Err() != nil {
-				r.Close()
-				return nil, ctx.Err()
-			}
-			row, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				rep.FileErrors = append(rep.FileErrors, asFileError(name, err))
-				break
-			}
-			c.add(row)
-		}
-		rep.Notes = append(rep.Notes, r.Notes()...)
-		if err := r.Close(); err != nil {
-			rep.FileErrors = append(rep.FileErrors, asFileError(name, err))
-		}
+	n := 0
+	err := readInputs(ctx, files, opts.Stdin, opts.AllowSpecialFiles, true, rep, func(row csvreport.Row) bool {
+		c.add(row)
+		n++
+		return n%256 != 0 || ctx.Err() == nil // ctx is looked at every 256 rows
+	})
+	if err != nil {
+		return nil, err
 	}
 	rep.Results = c.finish()
 	rep.Summary = summarize(rep.Results, len(files))
 	return rep, nil
-}
-
-func openCorporate(ctx context.Context, name string, stdin io.Reader, allowSpecial bool) (*csvreport.Reader, error) {
-	if name == "-" {
-		if stdin == nil {
-			stdin = os.Stdin
-		}
-		return csvreport.NewCorporateReaderContext(ctx, stdin, name)
-	}
-	return csvreport.OpenCorporateContext(ctx, name, csvreport.OpenOptions{AllowSpecial: allowSpecial})
 }
 
 // summarize counts results.

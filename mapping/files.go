@@ -160,11 +160,39 @@ func readFiles(ctx context.Context, files []string, stdin io.Reader, allowSpecia
 		b.done = make(chan struct{})
 		return b
 	}
+	err := readInputs(ctx, files, stdin, allowSpecial, false, rep, func(row csvreport.Row) bool {
+		if cur == nil {
+			cur = newBatch()
+		}
+		cur.rows = append(cur.rows, row)
+		if len(cur.rows) == batchRows {
+			if !emit(cur) {
+				return false
+			}
+			cur = nil
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if cur != nil && !emit(cur) {
+		return ctx.Err()
+	}
+	return ctx.Err()
+}
+
+// readInputs reads the files in order (openInput) and hands every row to each. A file
+// that cannot be opened, or read on, is recorded in rep.FileErrors and the next file is
+// read; rows read before a file failed are kept. rep.Formats and rep.Notes get each
+// opened file's format and notes. When ctx is done before a file, or each returns false
+// (the work is cancelled), the reading stops and ctx.Err() is returned.
+func readInputs(ctx context.Context, files []string, stdin io.Reader, allowSpecial, corporate bool, rep *Report, each func(csvreport.Row) bool) error {
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		r, err := openInput(ctx, name, stdin, allowSpecial)
+		r, err := openInput(ctx, name, stdin, allowSpecial, corporate)
 		if err != nil {
 			rep.FileErrors = append(rep.FileErrors, asFileError(name, err))
 			continue
@@ -179,16 +207,9 @@ func readFiles(ctx context.Context, files []string, stdin io.Reader, allowSpecia
 				rep.FileErrors = append(rep.FileErrors, asFileError(name, err))
 				break
 			}
-			if cur == nil {
-				cur = newBatch()
-			}
-			cur.rows = append(cur.rows, row)
-			if len(cur.rows) == batchRows {
-				if !emit(cur) {
-					r.Close()
-					return ctx.Err()
-				}
-				cur = nil
+			if !each(row) {
+				r.Close()
+				return ctx.Err()
 			}
 		}
 		rep.Notes = append(rep.Notes, r.Notes()...)
@@ -196,23 +217,28 @@ func readFiles(ctx context.Context, files []string, stdin io.Reader, allowSpecia
 			rep.FileErrors = append(rep.FileErrors, asFileError(name, err))
 		}
 	}
-	if cur != nil && !emit(cur) {
-		return ctx.Err()
-	}
-	return ctx.Err()
+	return nil
 }
 
 // openInput opens a file, or stdin (os.Stdin when nil) for "-", so that opening and
 // reading end when ctx does; a path that is not a regular file is refused unless
-// allowSpecial.
-func openInput(ctx context.Context, name string, stdin io.Reader, allowSpecial bool) (*csvreport.Reader, error) {
+// allowSpecial. With corporate it is read as a corporate identifier list
+// (csvreport.OpenCorporateContext), else as a hash export.
+func openInput(ctx context.Context, name string, stdin io.Reader, allowSpecial, corporate bool) (*csvreport.Reader, error) {
 	if name == "-" {
 		if stdin == nil {
 			stdin = os.Stdin
 		}
+		if corporate {
+			return csvreport.NewCorporateReaderContext(ctx, stdin, name)
+		}
 		return csvreport.NewReaderContext(ctx, stdin, name)
 	}
-	return csvreport.OpenContext(ctx, name, csvreport.OpenOptions{AllowSpecial: allowSpecial})
+	o := csvreport.OpenOptions{AllowSpecial: allowSpecial}
+	if corporate {
+		return csvreport.OpenCorporateContext(ctx, name, o)
+	}
+	return csvreport.OpenContext(ctx, name, o)
 }
 
 // asFileError keeps a *csvreport.FileError as it is and wraps anything else.
