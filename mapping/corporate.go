@@ -3,7 +3,6 @@ package mapping
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -127,8 +126,7 @@ func loc(r *Result) string { return r.File + ":" + strconv.Itoa(r.Line) }
 func (c *corpChecker) add(row csvreport.Row) {
 	res := Result{File: row.File, Line: row.Line, Serial: strings.TrimSpace(row.Serial),
 		Manufacturer: strings.TrimSpace(row.Manufacturer), Model: strings.TrimSpace(row.Model)}
-	var fs []Finding
-	bad := func(code, msg string) { fs = append(fs, Finding{Code: code, Message: msg}) }
+	var fs findings
 	if p := row.Problem; p != nil {
 		msg := p.Message
 		if p.Code == "row_columns" {
@@ -136,7 +134,7 @@ func (c *corpChecker) add(row csvreport.Row) {
 			res.Serial, res.Manufacturer, res.Model = "", "", ""
 			msg += " (a corporate identifier is manufacturer,model,serial: a value cannot hold a comma; remove it)"
 		}
-		bad(p.Code, msg)
+		fs.err(p.Code, msg)
 	} else {
 		for _, v := range []struct{ name, val, missing string }{
 			{"manufacturer", res.Manufacturer, CodeMissingManufacturer},
@@ -145,34 +143,28 @@ func (c *corpChecker) add(row csvreport.Row) {
 		} {
 			switch {
 			case v.val == "":
-				bad(v.missing, "the "+v.name+" is empty: Intune marks a device corporate only when manufacturer, model and serial number all match; "+
+				fs.err(v.missing, "the "+v.name+" is empty: Intune marks a device corporate only when manufacturer, model and serial number all match; "+
 					"fill it in with what the device reports (Win32_ComputerSystem.Manufacturer, Win32_ComputerSystem.Model, Win32_BIOS.SerialNumber)")
 			case strings.Contains(v.val, ","):
-				bad(CodeCommaInValue, fmt.Sprintf("the %s %q holds a comma, which the comma-separated identifier cannot carry; "+
+				fs.err(CodeCommaInValue, fmt.Sprintf("the %s %q holds a comma, which the comma-separated identifier cannot carry; "+
 					"check the value the device reports and write it without the comma", v.name, v.val))
 			case strings.ContainsRune(v.val, '"') || strings.IndexFunc(v.val, unicode.IsControl) >= 0:
-				bad(CodeBadCharacter, fmt.Sprintf("the %s %q holds a quote or control character; correct the value", v.name, v.val))
+				fs.err(CodeBadCharacter, fmt.Sprintf("the %s %q holds a quote or control character; correct the value", v.name, v.val))
 			case utf8.RuneCountInString(v.val) > MaxIdentifierValue:
-				bad(CodeTooLong, fmt.Sprintf("the %s is %d characters long, more than %d: not a real %s (a line or a hash pasted into one cell?)",
+				fs.err(CodeTooLong, fmt.Sprintf("the %s is %d characters long, more than %d: not a real %s (a line or a hash pasted into one cell?)",
 					v.name, utf8.RuneCountInString(v.val), MaxIdentifierValue, v.name))
 			}
 		}
 		if isPlaceholder(res.Serial) {
-			bad(CodePlaceholderSerial, fmt.Sprintf("%q is a firmware placeholder, not a serial number: it would match every device of this model; "+
+			fs.err(CodePlaceholderSerial, fmt.Sprintf("%q is a firmware placeholder, not a serial number: it would match every device of this model; "+
 				"leave the device out, or register it by hardware hash", res.Serial))
 		}
 		if strings.Contains(res.Serial, ".") {
-			fs = append(fs, Finding{Code: CodeSerialPeriod, Warning: true, Message: fmt.Sprintf("the serial number %q has a period: Microsoft's instructions say to "+
-				"remove all periods from the serial number; check what the device reports (Win32_BIOS.SerialNumber); sent as written", res.Serial)})
+			fs.warn(CodeSerialPeriod, fmt.Sprintf("the serial number %q has a period: Microsoft's instructions say to "+
+				"remove all periods from the serial number; check what the device reports (Win32_BIOS.SerialNumber); sent as written", res.Serial))
 		}
 	}
-	res.Findings = fs
-	for _, f := range fs {
-		if !f.Warning {
-			res.Codes = appendUnique(res.Codes, f.Code)
-		}
-	}
-	slices.Sort(res.Codes)
+	res.Findings, res.Codes = fs.list, fs.codes()
 	idx := len(c.results)
 	if len(res.Codes) > 0 {
 		res.Status = StatusInvalid
@@ -200,15 +192,6 @@ func (c *corpChecker) add(row csvreport.Row) {
 		}
 	}
 	c.results = append(c.results, res)
-}
-
-func appendUnique(s []string, v string) []string {
-	for _, x := range s {
-		if x == v {
-			return s
-		}
-	}
-	return append(s, v)
 }
 
 // finish marks the rows of conflicting serials and returns the results.
