@@ -109,12 +109,11 @@ type corpChecker struct {
 	serials map[string]*corpSerial
 }
 
-// corpSerial tracks the otherwise-valid rows of one serial.
+// corpSerial tracks the otherwise-valid rows of one serial; it is a conflict when they
+// hold more than one manufacturer+model.
 type corpSerial struct {
-	first    int            // index of the first row
-	idents   map[string]int // manufacturer+model key -> index of its first row
-	rows     []int          // every otherwise-valid row of the serial
-	conflict bool
+	idents map[string]int // manufacturer+model key -> index of its first row
+	rows   []int          // every otherwise-valid row of the serial
 }
 
 func identKey(mfr, model string) string {
@@ -177,7 +176,7 @@ func (c *corpChecker) add(row csvreport.Row) {
 	switch {
 	case e == nil:
 		res.Status = StatusValid
-		c.serials[key] = &corpSerial{first: idx, idents: map[string]int{ik: idx}, rows: []int{idx}}
+		c.serials[key] = &corpSerial{idents: map[string]int{ik: idx}, rows: []int{idx}}
 	default:
 		e.rows = append(e.rows, idx)
 		if first, ok := e.idents[ik]; ok {
@@ -187,7 +186,6 @@ func (c *corpChecker) add(row csvreport.Row) {
 			res.Findings = append(res.Findings, Finding{Code: CodeDuplicate, Message: "the same identifier as " + res.DuplicateOf + ": sent once"})
 		} else {
 			e.idents[ik] = idx
-			e.conflict = true
 			res.Status = StatusValid // marked below, with every row of the serial
 		}
 	}
@@ -197,7 +195,7 @@ func (c *corpChecker) add(row csvreport.Row) {
 // finish marks the rows of conflicting serials and returns the results.
 func (c *corpChecker) finish() []Result {
 	for _, e := range c.serials {
-		if !e.conflict {
+		if len(e.idents) == 1 { // one manufacturer and model: no conflict
 			continue
 		}
 		for _, i := range e.rows {
