@@ -200,9 +200,10 @@ func (c *corpChecker) finish() []Result {
 		}
 		for _, i := range e.rows {
 			r := &c.results[i]
+			ik := identKey(r.Manufacturer, r.Model)
 			var others []string
 			for _, j := range e.rows {
-				if j != i && identKey(c.results[j].Manufacturer, c.results[j].Model) != identKey(r.Manufacturer, r.Model) && len(others) < maxListedRows {
+				if j != i && identKey(c.results[j].Manufacturer, c.results[j].Model) != ik && len(others) < maxListedRows {
 					o := &c.results[j]
 					others = append(others, fmt.Sprintf("%s (%s, %s)", loc(o), o.Manufacturer, o.Model))
 				}
