@@ -55,8 +55,10 @@ func CheckProfileReadPermissions(info TokenInfo) error {
 	}
 	delegated := len(info.Roles) == 0 && len(info.Scopes) > 0
 	kind, have := "roles", info.Roles
+	how, orgPerm := "grant the application permission", OrganizationReadPermission
 	if delegated {
 		kind, have = "scopes", info.Scopes
+		how, orgPerm = "add the delegated permission", "User.Read"
 	}
 	var missing []string
 	if !has(have, ReadPermission, RequiredPermission) {
@@ -67,18 +69,10 @@ func CheckProfileReadPermissions(info TokenInfo) error {
 		orgOK = orgOK || has(have, "User.Read", "User.Read.All", "User.ReadWrite", "User.ReadWrite.All", "Directory.AccessAsUser.All")
 	}
 	if !orgOK {
-		if delegated {
-			missing = append(missing, "User.Read")
-		} else {
-			missing = append(missing, OrganizationReadPermission)
-		}
+		missing = append(missing, orgPerm)
 	}
 	if len(missing) == 0 {
 		return nil
-	}
-	how, orgPerm := "grant the application permission", OrganizationReadPermission
-	if delegated {
-		how, orgPerm = "add the delegated permission", "User.Read"
 	}
 	if len(missing) > 1 {
 		how += "s"
