@@ -640,7 +640,7 @@ func (r *Reader) noHeaderError(scanned []record) error {
 }
 
 func (r *Reader) corporateError(line int) error {
-	return r.fileErr(line, "corporate_identifiers",
+	return r.fileErr(line, CodeCorporate,
 		"this is a corporate device identifier list (manufacturer,model,serial), not a hardware-hash export",
 		"import it with 'apimport import --corporate-identifiers' ('apimport check' and 'apimport convert' read it as it is), "+
 			"or upload it in Intune under Devices > Enrollment > Corporate device identifiers; it is not an Autopilot hash import", nil)
